@@ -1,0 +1,300 @@
+package authn
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestThrottleDefaults(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleLimits{}, clk.Now)
+	for i := 0; i < DefaultUserFailures-1; i++ {
+		th.Fail("alice", fmt.Sprint("10.0.0.", i)) // spread over addresses
+	}
+	if ok, ra := th.Allowed("alice", "10.9.9.9"); !ok || ra != 0 {
+		t.Fatalf("after %d failures: Allowed = %v, %v; want true, 0", DefaultUserFailures-1, ok, ra)
+	}
+	th.Fail("alice", "10.0.0.99")
+	if ok, ra := th.Allowed("alice", "10.9.9.9"); ok || ra != DefaultUserWindow {
+		t.Fatalf("after %d failures: Allowed = %v, %v; want false, %v", DefaultUserFailures, ok, ra, DefaultUserWindow)
+	}
+	if DefaultUserFailures != 10 || DefaultUserWindow != 15*time.Minute ||
+		DefaultAddressFailures != 50 || DefaultAddressWindow != time.Minute {
+		t.Fatal("defaults differ from 10 per 15 min (user) and 50 per 1 min (address)")
+	}
+}
+
+func TestThrottleUserLimit(t *testing.T) {
+	lim := ThrottleLimits{UserFailures: 3, UserWindow: time.Minute, AddressFailures: 1000, AddressWindow: time.Minute}
+	tests := []struct {
+		failures int
+		want     bool
+	}{{0, true}, {1, true}, {2, true}, {3, false}, {4, false}, {10, false}}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.failures, "_failures"), func(t *testing.T) {
+			th := NewThrottle(lim, newFakeClock().Now)
+			for range tc.failures {
+				th.Fail("alice", "1.2.3.4")
+			}
+			if ok, _ := th.Allowed("alice", "5.6.7.8"); ok != tc.want {
+				t.Fatalf("Allowed = %v, want %v", ok, tc.want)
+			}
+			if ok, _ := th.Allowed("bob", "1.2.3.4"); !ok {
+				t.Fatal("other user from the same address blocked by alice's user limit")
+			}
+		})
+	}
+}
+
+func TestThrottleRetryAfter(t *testing.T) {
+	// Failures at 0s, 10s, 20s with limit 3 per 60s: blocked until the
+	// failure at 0s leaves the window at 60s.
+	tests := []struct {
+		at   time.Duration // since the first failure
+		ok   bool
+		want time.Duration
+	}{
+		{20 * time.Second, false, 40 * time.Second},
+		{20*time.Second + 500*time.Millisecond, false, 40 * time.Second}, // 39.5s rounds up
+		{21 * time.Second, false, 39 * time.Second},
+		{59 * time.Second, false, time.Second},
+		{59*time.Second + 999*time.Millisecond, false, time.Second}, // 1ms rounds up to 1s
+		{60 * time.Second, true, 0},
+		{2 * time.Hour, true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.at.String(), func(t *testing.T) {
+			clk := newFakeClock()
+			th := NewThrottle(ThrottleLimits{UserFailures: 3, UserWindow: time.Minute}, clk.Now)
+			for i := range 3 {
+				if i > 0 {
+					clk.Advance(10 * time.Second)
+				}
+				th.Fail("alice", "1.2.3.4")
+			}
+			clk.Advance(tc.at - 20*time.Second)
+			ok, ra := th.Allowed("alice", "1.2.3.4")
+			if ok != tc.ok || ra != tc.want {
+				t.Fatalf("Allowed at +%v = %v, %v; want %v, %v", tc.at, ok, ra, tc.ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestThrottleSlidingWindow(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleLimits{UserFailures: 2, UserWindow: time.Minute}, clk.Now)
+	th.Fail("alice", "a")
+	clk.Advance(50 * time.Second)
+	th.Fail("alice", "a")
+	if ok, ra := th.Allowed("alice", "a"); ok || ra != 10*time.Second {
+		t.Fatalf("Allowed = %v, %v; want false, 10s", ok, ra)
+	}
+	clk.Advance(10 * time.Second) // first failure leaves; one left
+	if ok, _ := th.Allowed("alice", "a"); !ok {
+		t.Fatal("still blocked after the oldest failure left the window")
+	}
+	th.Fail("alice", "a") // second and third within the window: blocked again
+	if ok, ra := th.Allowed("alice", "a"); ok || ra != 50*time.Second {
+		t.Fatalf("Allowed = %v, %v; want false, 50s (until the failure at 50s leaves)", ok, ra)
+	}
+}
+
+func TestThrottleBothCountersBlockTakesLonger(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleLimits{UserFailures: 1, UserWindow: 10 * time.Minute, AddressFailures: 1, AddressWindow: time.Minute}, clk.Now)
+	th.Fail("alice", "1.2.3.4")
+	if ok, ra := th.Allowed("alice", "1.2.3.4"); ok || ra != 10*time.Minute {
+		t.Fatalf("Allowed = %v, %v; want false, 10m", ok, ra)
+	}
+	if ok, ra := th.Allowed("bob", "1.2.3.4"); ok || ra != time.Minute {
+		t.Fatalf("Allowed(bob, same addr) = %v, %v; want false, 1m", ok, ra)
+	}
+}
+
+func TestThrottleSucceedClearsUserOnly(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleLimits{UserFailures: 3, UserWindow: time.Hour, AddressFailures: 5, AddressWindow: time.Hour}, clk.Now)
+	for range 3 {
+		th.Fail("alice", "1.1.1.1")
+	}
+	if ok, _ := th.Allowed("alice", "2.2.2.2"); ok {
+		t.Fatal("alice not blocked after 3 failures")
+	}
+	th.Succeed("alice")
+	if ok, _ := th.Allowed("alice", "2.2.2.2"); !ok {
+		t.Fatal("Succeed did not clear alice's counter")
+	}
+	// The address counter kept alice's 3 failures: 2 more block it.
+	th.Fail("bob", "1.1.1.1")
+	if ok, _ := th.Allowed("carol", "1.1.1.1"); !ok {
+		t.Fatal("address blocked at 4 of 5 failures")
+	}
+	th.Fail("dave", "1.1.1.1")
+	if ok, _ := th.Allowed("carol", "1.1.1.1"); ok {
+		t.Fatal("Succeed cleared the address counter too")
+	}
+	th.Succeed("never-failed") // no-op
+}
+
+func TestThrottleAddressLimitIndependentOfNames(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleLimits{}, clk.Now) // 50 per minute per address
+	for i := range DefaultAddressFailures {
+		name := fmt.Sprintf("no-such-user-%d", i)
+		if ok, _ := th.Allowed(name, "203.0.113.7"); !ok {
+			t.Fatalf("blocked before failure %d", i+1)
+		}
+		th.Fail(name, "203.0.113.7")
+	}
+	ok, ra := th.Allowed("yet-another-unknown", "203.0.113.7")
+	if ok || ra != time.Minute {
+		t.Fatalf("Allowed after 50 names from one address = %v, %v; want false, 1m", ok, ra)
+	}
+	if ok, _ := th.Allowed("no-such-user-0", "198.51.100.1"); !ok {
+		t.Fatal("a single failure of a user blocked it from another address")
+	}
+	clk.Advance(time.Minute)
+	if ok, _ := th.Allowed("yet-another-unknown", "203.0.113.7"); !ok {
+		t.Fatal("address still blocked after its window")
+	}
+}
+
+func TestThrottleUnknownUserLikeKnown(t *testing.T) {
+	// The throttle has no user store: any name is a key, counted the same.
+	lim := ThrottleLimits{UserFailures: 2, UserWindow: time.Minute}
+	for _, name := range []string{"alice", "ghost-who-does-not-exist", ""} {
+		th := NewThrottle(lim, newFakeClock().Now)
+		th.Fail(name, "a1")
+		th.Fail(name, "a2")
+		if ok, ra := th.Allowed(name, "a3"); ok || ra != time.Minute {
+			t.Errorf("%q: Allowed = %v, %v; want false, 1m", name, ok, ra)
+		}
+	}
+}
+
+func TestThrottleDisabledCounter(t *testing.T) {
+	th := NewThrottle(ThrottleLimits{UserFailures: -1, AddressFailures: 2}, newFakeClock().Now)
+	for i := range 100 {
+		th.Fail("alice", fmt.Sprint("addr", i))
+	}
+	if ok, _ := th.Allowed("alice", "fresh"); !ok {
+		t.Fatal("disabled user counter blocked")
+	}
+	if n := th.users.tracked(); n != 0 {
+		t.Fatalf("disabled user counter tracks %d keys", n)
+	}
+	th.Fail("bob", "x")
+	th.Fail("bob", "x")
+	if ok, _ := th.Allowed("carol", "x"); ok {
+		t.Fatal("address counter not enforced")
+	}
+}
+
+func TestThrottleMemoryBounded(t *testing.T) {
+	t.Run("cap evicts least recently failed", func(t *testing.T) {
+		clk := newFakeClock()
+		th := NewThrottle(ThrottleLimits{UserFailures: 1, UserWindow: time.Hour, AddressFailures: 1000}, clk.Now)
+		th.users.maxKeys = 3
+		for _, u := range []string{"u0", "u1", "u2", "u3", "u4"} {
+			th.Fail(u, "a")
+			clk.Advance(time.Second)
+		}
+		if n := th.users.tracked(); n != 3 {
+			t.Fatalf("tracked users = %d, want cap 3", n)
+		}
+		for u, blocked := range map[string]bool{"u0": false, "u1": false, "u2": true, "u3": true, "u4": true} {
+			if ok, _ := th.Allowed(u, "b"); ok == blocked {
+				t.Errorf("%s allowed = %v, want %v", u, ok, !blocked)
+			}
+		}
+	})
+	t.Run("cap evicts expired first", func(t *testing.T) {
+		clk := newFakeClock()
+		th := NewThrottle(ThrottleLimits{UserFailures: 1, UserWindow: time.Minute, AddressFailures: 1000}, clk.Now)
+		th.users.maxKeys = 2
+		th.Fail("old", "a")
+		clk.Advance(30 * time.Second)
+		th.Fail("young", "a")
+		clk.Advance(31 * time.Second) // old expired
+		th.Fail("new", "a")
+		if ok, _ := th.Allowed("young", "b"); ok {
+			t.Fatal("unexpired key evicted while an expired one was available")
+		}
+	})
+	t.Run("expired state swept on use", func(t *testing.T) {
+		clk := newFakeClock()
+		th := NewThrottle(ThrottleLimits{UserWindow: time.Minute, AddressWindow: time.Minute}, clk.Now)
+		for i := range 100 {
+			th.Fail(fmt.Sprint("user", i), fmt.Sprint("addr", i))
+		}
+		if n := th.users.tracked() + th.addrs.tracked(); n != 200 {
+			t.Fatalf("tracked = %d, want 200", n)
+		}
+		clk.Advance(time.Minute)
+		for range 2 { // sweepBatch keys per table per call
+			th.Allowed("x", "y")
+		}
+		if n := th.users.tracked() + th.addrs.tracked(); n != 0 {
+			t.Fatalf("tracked after window = %d, want 0", n)
+		}
+	})
+	t.Run("per-key log bounded by limit", func(t *testing.T) {
+		th := NewThrottle(ThrottleLimits{UserFailures: 5}, newFakeClock().Now)
+		for range 1000 {
+			th.Fail("alice", "a")
+		}
+		if n := len(th.users.recs["alice"].times); n != 5 {
+			t.Fatalf("alice keeps %d failure times, want 5", n)
+		}
+	})
+	t.Run("long keys hashed", func(t *testing.T) {
+		th := NewThrottle(ThrottleLimits{UserFailures: 1}, newFakeClock().Now)
+		long := strings.Repeat("x", 1<<20)
+		th.Fail(long+"1", "a")
+		th.Fail(long+"2", "b")
+		for k := range th.users.recs {
+			if len(k) > maxKeyBytes {
+				t.Fatalf("stored a %d-byte key", len(k))
+			}
+		}
+		if ok, _ := th.Allowed(long+"1", "c"); ok {
+			t.Fatal("long name not throttled")
+		}
+		if ok, _ := th.Allowed(long+"3", "c"); !ok {
+			t.Fatal("distinct long names share a counter")
+		}
+	})
+}
+
+func TestThrottleConcurrent(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleLimits{UserFailures: 5, UserWindow: time.Minute, AddressFailures: 200, AddressWindow: time.Minute}, clk.Now)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				user := fmt.Sprint("user", g, "-", i%10)
+				th.Allowed(user, "10.0.0.1")
+				th.Fail(user, "10.0.0.1")
+				if i%17 == 0 {
+					th.Succeed(user)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// 400 failures from one address with limit 200: blocked for a minute.
+	if ok, ra := th.Allowed("someone", "10.0.0.1"); ok || ra != time.Minute {
+		t.Fatalf("Allowed after concurrent failures = %v, %v; want false, 1m", ok, ra)
+	}
+	clk.Advance(time.Minute)
+	if ok, _ := th.Allowed("someone", "10.0.0.1"); !ok {
+		t.Fatal("still blocked after the window")
+	}
+}

@@ -1,0 +1,51 @@
+// Package storage keeps gatehouse's state in etcd and serves reads from a
+// watch-fed in-memory cache.
+//
+// Every key lives under one configurable prefix (default "/gatehouse/"), so
+// several installations can share a cluster. The layout, relative to the
+// prefix, is:
+//
+//	acct/{a}                account record (description, parent)
+//	t/{a}/child/{c}         index of a's child accounts
+//	t/{a}/ceil/{p}          the account's permission ceiling
+//	t/{a}/role/{r}          role record
+//	t/{a}/rperm/{r}/{p}     permission held by role r
+//	t/{a}/group/{g}         group record
+//	t/{a}/user/{u}          user record (password hash, e-mail, flags)
+//	t/{a}/attr/{u}/{n}      user attribute value
+//	t/{a}/login/{u}         time of the user's last verified sign-in
+//	t/{a}/ur/{u}/{r}        user u holds role r      } each membership is
+//	t/{a}/ru/{r}/{u}        role r is held by user u } written on both
+//	t/{a}/ug/{u}/{g}        user u is in group g     } sides in the same
+//	t/{a}/gu/{g}/{u}        group g contains user u  } transaction
+//	t/{a}/gr/{g}/{r}        group g holds role r
+//	t/{a}/rg/{r}/{g}        role r is held by group g
+//
+// Names never contain "/" (see ValidName), so each collection is one key
+// range and everything an account owns is the range "t/{a}/": deleting an
+// account subtree is one transaction of range deletes.
+//
+// Writes: every API request's writes are one etcd transaction. A write is
+// built from a snapshot of the cache and committed with compare guards on
+// the mod revisions of everything it read (single keys, and "nothing new in
+// this range" for ranges); when a guard fails, the write waits for the cache
+// to reach the revision that beat it and is rebuilt. This is dex's
+// txnUpdate pattern extended to ranges: uniqueness (409), two-sided
+// memberships and cascading deletes hold under any interleaving, and nothing
+// is ever a bare read-then-write.
+//
+// Reads: the Cache lists the prefix at a revision, then watches from that
+// revision (the Kubernetes cacher pattern). It holds every key in one
+// order-statistic B-tree, so a page of any collection costs O(log n + page)
+// and a count costs O(log² n). A request that wrote waits for the cache to
+// reach its write's revision before it renders (read-your-writes).
+// Compaction or a lost watch triggers a relist; while the cache is known to
+// be behind (no watch progress within the storage timeout) reads fail with
+// ErrUnavailable instead of answering from stale state.
+//
+// Records are encoded compactly: a version byte followed by
+// length-prefixed fields (see record.go).
+//
+// This package knows nothing of HTTP or XML; it must not import resources,
+// authz or authn.
+package storage

@@ -1,0 +1,79 @@
+package storage
+
+import "strings"
+
+// Kinds of keys inside an account's range "t/{a}/". Exported so callers
+// name collections without spelling key fragments.
+const (
+	KindChild    = "child"
+	KindCeiling  = "ceil"
+	KindRole     = "role"
+	KindRolePerm = "rperm"
+	KindGroup    = "group"
+	KindUser     = "user"
+	KindAttr     = "attr"
+	KindLogin    = "login"
+	KindUserRole = "ur"
+	KindRoleUser = "ru"
+	KindUserGrp  = "ug"
+	KindGrpUser  = "gu"
+	KindGrpRole  = "gr"
+	KindRoleGrp  = "rg"
+)
+
+
+// AccountKey is the key of account a's record.
+func AccountKey(a string) string { return "acct/" + a }
+
+// AccountsRange is the range of all account records.
+const AccountsRange = "acct/"
+
+// TenantRange is the range holding everything account a owns.
+func TenantRange(a string) string { return "t/" + a + "/" }
+
+// ItemKey is the key of item name of kind in account a:
+// ItemKey("acme", KindUser, "alice") = "t/acme/user/alice".
+func ItemKey(a, kind, name string) string { return "t/" + a + "/" + kind + "/" + name }
+
+// ItemRange is the range of all items of kind in account a.
+func ItemRange(a, kind string) string { return "t/" + a + "/" + kind + "/" }
+
+// SubKey is the key of sub under owner, for two-level kinds:
+// SubKey("acme", KindUserRole, "alice", "printing") = "t/acme/ur/alice/printing".
+func SubKey(a, kind, owner, sub string) string {
+	return "t/" + a + "/" + kind + "/" + owner + "/" + sub
+}
+
+// SubRange is the range of everything under owner for a two-level kind.
+func SubRange(a, kind, owner string) string { return "t/" + a + "/" + kind + "/" + owner + "/" }
+
+// rangeEnd returns the first key after every key with the given prefix.
+func rangeEnd(prefix string) string {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return "\x00"
+}
+
+// lastSegment returns what follows the last "/" of key.
+func lastSegment(key string) string {
+	return key[strings.LastIndexByte(key, '/')+1:]
+}
+
+// tenantOf returns the account a key belongs to ("" for none).
+func tenantOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, "acct/"):
+		return key[len("acct/"):]
+	case strings.HasPrefix(key, "t/"):
+		rest := key[2:]
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			return rest[:i]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,388 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Link describes a two-sided membership: From items hold To items under
+// Fwd keys, and To items list their holders under Rev keys. Both sides
+// always change in the same transaction.
+type Link struct {
+	Fwd, Rev string // key kinds: SubKey(a, Fwd, from, to) and SubKey(a, Rev, to, from)
+	From, To string // item kinds of each side
+}
+
+// The memberships gatehouse keeps.
+var (
+	UserRoles  = Link{Fwd: KindUserRole, Rev: KindRoleUser, From: KindUser, To: KindRole}
+	UserGroups = Link{Fwd: KindUserGrp, Rev: KindGrpUser, From: KindUser, To: KindGroup}
+	GroupRoles = Link{Fwd: KindGrpRole, Rev: KindRoleGrp, From: KindGroup, To: KindRole}
+	GroupUsers = UserGroups.Reverse()
+	links      = []Link{UserRoles, UserGroups, GroupRoles}
+)
+
+// Reverse is the same membership seen from the other side.
+func (l Link) Reverse() Link { return Link{Fwd: l.Rev, Rev: l.Fwd, From: l.To, To: l.From} }
+
+// owned lists the per-item sets an item kind owns (deleted with it).
+var owned = map[string][]string{
+	KindUser: {KindAttr},
+	KindRole: {KindRolePerm},
+}
+
+// singles lists single keys an item kind owns.
+var singles = map[string][]string{
+	KindUser: {KindLogin},
+}
+
+// Mode says what an add does when the member is already there.
+type Mode int
+
+const (
+	// CreateOnly fails with ErrNameTaken / ErrMember when present (POST).
+	CreateOnly Mode = iota
+	// Upsert creates or updates (PUT).
+	Upsert
+)
+
+func notFound(what string) error { return fmt.Errorf("%s: %w", what, ErrNotFound) }
+
+// CreateAccount creates account name under parent (which must exist;
+// "" makes a root account). Its ceiling is ceiling, or a copy of the
+// parent's when ceiling is nil.
+func (s *Store) CreateAccount(ctx context.Context, name string, acc Account, ceiling []string) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
+		return s.buildCreateAccount(v, t, name, acc, ceiling)
+	})
+}
+
+func (s *Store) buildCreateAccount(v View, t *Txn, name string, acc Account, ceiling []string) error {
+	if v.Has(AccountKey(name)) {
+		return fmt.Errorf("account %q: %w", name, ErrNameTaken)
+	}
+	t.Expect(AccountKey(name))
+	if acc.Parent != "" {
+		if !v.Has(AccountKey(acc.Parent)) {
+			return notFound(fmt.Sprintf("parent account %q", acc.Parent))
+		}
+		t.Expect(AccountKey(acc.Parent))
+		t.Put(ItemKey(acc.Parent, KindChild, name), "")
+		if ceiling == nil {
+			ceiling = v.Names(ItemRange(acc.Parent, KindCeiling))
+			t.ExpectNoNew(ItemRange(acc.Parent, KindCeiling))
+		}
+	}
+	t.Put(AccountKey(name), acc.Encode())
+	for _, p := range ceiling {
+		t.Put(ItemKey(name, KindCeiling, p), "")
+	}
+	return nil
+}
+
+// PutAccount creates account name (as CreateAccount) or, when it exists,
+// applies update to its record; a changed parent moves the account, which
+// must not make a cycle. It reports whether the account was created.
+func (s *Store) PutAccount(ctx context.Context, name string, create Account, update func(*Account)) (created bool, rev int64, err error) {
+	rev, err = s.Update(ctx, func(v View, t *Txn) error {
+		created = false
+		old, ok := v.Account(name)
+		if !ok {
+			created = true
+			return s.buildCreateAccount(v, t, name, create, nil)
+		}
+		acc := old
+		update(&acc)
+		t.Expect(AccountKey(name))
+		if acc.Parent != old.Parent {
+			if acc.Parent == "" {
+				return fmt.Errorf("%w: an account cannot be made a root account", ErrInvalid)
+			}
+			if !v.Has(AccountKey(acc.Parent)) {
+				return notFound(fmt.Sprintf("parent account %q", acc.Parent))
+			}
+			for p := acc.Parent; p != ""; p, _ = v.Parent(p) {
+				if p == name {
+					return fmt.Errorf("%w: moving account %q under %q would make a cycle", ErrInvalid, name, acc.Parent)
+				}
+				t.Expect(AccountKey(p))
+			}
+			if old.Parent != "" {
+				t.Delete(ItemKey(old.Parent, KindChild, name))
+			}
+			t.Put(ItemKey(acc.Parent, KindChild, name), "")
+		}
+		if acc != old {
+			t.Put(AccountKey(name), acc.Encode())
+		}
+		return nil
+	})
+	return created, rev, err
+}
+
+// Subtree lists account a and all its descendants, a first.
+func (v View) Subtree(a string) []string {
+	out := []string{a}
+	for i := 0; i < len(out); i++ {
+		out = append(out, v.Names(ItemRange(out[i], KindChild))...)
+	}
+	return out
+}
+
+// DeleteAccount removes account a, every account below it, and
+// everything they own, in one transaction.
+func (s *Store) DeleteAccount(ctx context.Context, a string) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
+		acc, ok := v.Account(a)
+		if !ok {
+			return notFound(fmt.Sprintf("account %q", a))
+		}
+		t.Expect(AccountKey(a))
+		if acc.Parent != "" {
+			t.Delete(ItemKey(acc.Parent, KindChild, a))
+		}
+		for _, x := range v.Subtree(a) {
+			t.ExpectNoNew(ItemRange(x, KindChild))
+			t.Delete(AccountKey(x))
+			t.DeleteRange(TenantRange(x))
+		}
+		return nil
+	})
+}
+
+// PutItem creates or updates item name of kind in account a. update gets
+// the old stored value (ok false when absent) and returns the new one; it
+// may return an error to refuse. With CreateOnly an existing item is
+// ErrNameTaken. extra, if not nil, adds writes to the same transaction
+// (a new role's permissions). It reports whether the item was created.
+func (s *Store) PutItem(ctx context.Context, a, kind, name string, mode Mode,
+	update func(old string, ok bool) (string, error), extra func(v View, t *Txn, created bool) error) (created bool, rev int64, err error) {
+	rev, err = s.Update(ctx, func(v View, t *Txn) error {
+		created = false
+		if !v.Has(AccountKey(a)) {
+			return notFound(fmt.Sprintf("account %q", a))
+		}
+		key := ItemKey(a, kind, name)
+		old, ok := v.Get(key)
+		if ok && mode == CreateOnly {
+			return fmt.Errorf("%s %q: %w", kind, name, ErrNameTaken)
+		}
+		created = !ok
+		val, err := update(old, ok)
+		if err != nil {
+			return err
+		}
+		t.Expect(AccountKey(a))
+		t.Expect(key)
+		if !ok || val != old {
+			t.Put(key, val)
+		}
+		if extra != nil {
+			return extra(v, t, created)
+		}
+		return nil
+	})
+	return created, rev, err
+}
+
+// DeleteItem removes item name of kind from account a with everything it
+// owns and both sides of every membership it is part of.
+func (s *Store) DeleteItem(ctx context.Context, a, kind, name string) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
+		key := ItemKey(a, kind, name)
+		if !v.Has(key) {
+			return notFound(fmt.Sprintf("%s %q in account %q", kind, name, a))
+		}
+		t.Expect(key)
+		t.Delete(key)
+		for _, set := range owned[kind] {
+			t.DeleteRange(SubRange(a, set, name))
+		}
+		for _, single := range singles[kind] {
+			t.Delete(ItemKey(a, single, name))
+		}
+		for _, l := range links {
+			for _, side := range []Link{l, l.Reverse()} {
+				if side.From != kind {
+					continue
+				}
+				r := SubRange(a, side.Fwd, name)
+				t.ExpectNoNew(r)
+				v.Each(r, func(to, _ string) bool {
+					t.Delete(SubKey(a, side.Rev, to, name))
+					return true
+				})
+				t.DeleteRange(r)
+			}
+		}
+		return nil
+	})
+}
+
+// SetAdd puts member name with value into the set at prefix, owned by the
+// key owner (which must exist). With CreateOnly a present member is
+// ErrNameTaken. It reports whether the member was new.
+func (s *Store) SetAdd(ctx context.Context, owner, prefix, name, value string, mode Mode) (created bool, rev int64, err error) {
+	rev, err = s.Update(ctx, func(v View, t *Txn) error {
+		created = false
+		if !v.Has(owner) {
+			return notFound(ownerName(owner))
+		}
+		old, ok := v.Get(prefix + name)
+		if ok && mode == CreateOnly {
+			return fmt.Errorf("%q: %w", name, ErrNameTaken)
+		}
+		created = !ok
+		t.Expect(owner)
+		t.Expect(prefix + name)
+		if !ok || old != value {
+			t.Put(prefix+name, value)
+		}
+		return nil
+	})
+	return created, rev, err
+}
+
+// SetRemove deletes member name from the set at prefix.
+func (s *Store) SetRemove(ctx context.Context, owner, prefix, name string) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
+		if !v.Has(owner) {
+			return notFound(ownerName(owner))
+		}
+		if !v.Has(prefix + name) {
+			return notFound(fmt.Sprintf("%q", name))
+		}
+		t.Expect(prefix + name)
+		t.Delete(prefix + name)
+		return nil
+	})
+}
+
+// SetReplace makes the set at prefix hold exactly members (name → value).
+func (s *Store) SetReplace(ctx context.Context, owner, prefix string, members map[string]string) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
+		if !v.Has(owner) {
+			return notFound(ownerName(owner))
+		}
+		t.Expect(owner)
+		t.ExpectNoNew(prefix)
+		v.Each(prefix, func(name, old string) bool {
+			if nv, keep := members[name]; !keep {
+				t.Expect(prefix + name)
+				t.Delete(prefix + name)
+			} else if nv != old {
+				t.Expect(prefix + name)
+				t.Put(prefix+name, nv)
+			}
+			return true
+		})
+		for name, val := range members {
+			if !v.Has(prefix + name) {
+				t.Put(prefix+name, val)
+			}
+		}
+		return nil
+	})
+}
+
+// LinkAdd makes from (of kind l.From) a member of to (of kind l.To) in
+// account a, on both sides. With CreateOnly an existing membership is
+// ErrMember. It reports whether the membership is new.
+func (s *Store) LinkAdd(ctx context.Context, a string, l Link, from, to string, mode Mode) (created bool, rev int64, err error) {
+	rev, err = s.Update(ctx, func(v View, t *Txn) error {
+		created = false
+		if err := expectItem(v, t, a, l.From, from); err != nil {
+			return err
+		}
+		if err := expectItem(v, t, a, l.To, to); err != nil {
+			return err
+		}
+		fwd := SubKey(a, l.Fwd, from, to)
+		if v.Has(fwd) {
+			if mode == CreateOnly {
+				return fmt.Errorf("%s %q already holds %s %q: %w", l.From, from, l.To, to, ErrMember)
+			}
+			return nil
+		}
+		created = true
+		t.Expect(fwd)
+		t.Put(fwd, "")
+		t.Put(SubKey(a, l.Rev, to, from), "")
+		return nil
+	})
+	return created, rev, err
+}
+
+// LinkRemove ends the membership of from in to, on both sides.
+func (s *Store) LinkRemove(ctx context.Context, a string, l Link, from, to string) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
+		if err := expectItem(v, t, a, l.From, from); err != nil {
+			return err
+		}
+		fwd := SubKey(a, l.Fwd, from, to)
+		if !v.Has(fwd) {
+			return notFound(fmt.Sprintf("%s %q of %s %q", l.To, to, l.From, from))
+		}
+		t.Expect(fwd)
+		t.Delete(fwd)
+		t.Delete(SubKey(a, l.Rev, to, from))
+		return nil
+	})
+}
+
+// LinkReplace makes from a member of exactly the items in tos (each must
+// exist), on both sides.
+func (s *Store) LinkReplace(ctx context.Context, a string, l Link, from string, tos []string) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
+		if err := expectItem(v, t, a, l.From, from); err != nil {
+			return err
+		}
+		want := make(map[string]bool, len(tos))
+		for _, to := range tos {
+			if !want[to] {
+				if err := expectItem(v, t, a, l.To, to); err != nil {
+					return err
+				}
+			}
+			want[to] = true
+		}
+		r := SubRange(a, l.Fwd, from)
+		t.ExpectNoNew(r)
+		v.Each(r, func(to, _ string) bool {
+			if !want[to] {
+				t.Expect(r + to)
+				t.Delete(r + to)
+				t.Delete(SubKey(a, l.Rev, to, from))
+			}
+			delete(want, to)
+			return true
+		})
+		for to := range want {
+			t.Put(r+to, "")
+			t.Put(SubKey(a, l.Rev, to, from), "")
+		}
+		return nil
+	})
+}
+
+func expectItem(v View, t *Txn, a, kind, name string) error {
+	key := ItemKey(a, kind, name)
+	if !v.Has(key) {
+		return notFound(fmt.Sprintf("%s %q in account %q", kind, name, a))
+	}
+	t.Expect(key)
+	return nil
+}
+
+// ownerName turns an owner key into words for a not-found message.
+func ownerName(key string) string {
+	if strings.HasPrefix(key, AccountsRange) {
+		return fmt.Sprintf("account %q", key[len(AccountsRange):])
+	}
+	// t/{a}/{kind}/{name}
+	if parts := strings.Split(key, "/"); len(parts) == 4 && parts[0] == "t" {
+		return fmt.Sprintf("%s %q in account %q", parts[2], parts[3], parts[1])
+	}
+	return "owner"
+}

@@ -1,0 +1,235 @@
+package storage
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Options say how to reach etcd.
+type Options struct {
+	Endpoints []string
+	Username  string
+	Password  string
+	TLS       *tls.Config // nil for plain connections
+	Prefix    string      // every key lives under it; "/gatehouse/" if empty
+	Timeout   time.Duration
+	Logger    *slog.Logger
+}
+
+// Store is gatehouse's state: etcd for writes, the Cache for reads.
+type Store struct {
+	client  *clientv3.Client
+	prefix  string
+	timeout time.Duration
+	cache   *Cache
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// Open connects to etcd, loads the cache and starts the watch. It fails
+// with a message naming the endpoints if etcd cannot be reached within
+// the timeout.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Prefix == "" {
+		o.Prefix = "/gatehouse/"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   o.Endpoints,
+		Username:    o.Username,
+		Password:    o.Password,
+		TLS:         o.TLS,
+		DialTimeout: o.Timeout,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd %v: %w", o.Endpoints, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	_, err = client.Get(pctx, "health-probe", clientv3.WithCountOnly())
+	cancel()
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("etcd %v not reachable within %s: %w", o.Endpoints, o.Timeout, err)
+	}
+	s := &Store{client: client, prefix: o.Prefix, timeout: o.Timeout, done: make(chan struct{})}
+	s.cache = newCache(client, o.Prefix, o.Timeout, o.Logger)
+	runCtx, runCancel := context.WithCancel(context.Background())
+	s.cancel = runCancel
+	go func() {
+		defer close(s.done)
+		s.cache.run(runCtx)
+	}()
+	if err := s.cache.waitFor(ctx, 0); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("etcd %v: loading the cache: %w", o.Endpoints, err)
+	}
+	return s, nil
+}
+
+// Close stops the watch and the client.
+func (s *Store) Close() {
+	s.cancel()
+	<-s.done
+	s.client.Close()
+}
+
+// Client exposes the etcd client for tests that inspect keys directly and
+// for later packages (leases for tokens).
+func (s *Store) Client() *clientv3.Client { return s.client }
+
+// Prefix is the key prefix of this store.
+func (s *Store) Prefix() string { return s.prefix }
+
+// Ready reports whether the cache is loaded and etcd answered recently.
+func (s *Store) Ready() bool { return s.cache.Ready() }
+
+// Rev is the revision the cache has reached.
+func (s *Store) Rev() int64 { return s.cache.Rev() }
+
+// Read calls fn with a view that includes every write up to minRev.
+func (s *Store) Read(ctx context.Context, minRev int64, fn func(View) error) error {
+	if err := s.cache.waitFor(ctx, minRev); err != nil {
+		return err
+	}
+	s.cache.mu.RLock()
+	defer s.cache.mu.RUnlock()
+	return fn(View{c: s.cache})
+}
+
+// Txn collects the compare guards and operations of one write. Builders
+// read from the View they are given and record what they read with
+// Expect / ExpectNoNew, so the commit fails if any of it changed.
+type Txn struct {
+	v      View
+	prefix string
+	cmps   []clientv3.Cmp
+	ops    []clientv3.Op
+}
+
+// Expect guards key: the commit fails unless key is exactly as the view
+// shows it (absent stays absent, present keeps its mod revision).
+func (t *Txn) Expect(key string) {
+	var mod int64
+	if it, ok := t.v.get(key); ok {
+		mod = it.mod
+	}
+	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.prefix+key), "=", mod))
+}
+
+// ExpectNoNew guards a range: the commit fails if any key in it was
+// created or modified after the view's revision.
+func (t *Txn) ExpectNoNew(prefix string) {
+	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.prefix+prefix), "<", t.v.c.rev+1).WithPrefix())
+}
+
+// Put writes value at key.
+func (t *Txn) Put(key, value string) {
+	t.ops = append(t.ops, clientv3.OpPut(t.prefix+key, value))
+}
+
+// Delete removes key.
+func (t *Txn) Delete(key string) {
+	t.ops = append(t.ops, clientv3.OpDelete(t.prefix+key))
+}
+
+// DeleteRange removes every key with the given prefix.
+func (t *Txn) DeleteRange(prefix string) {
+	t.ops = append(t.ops, clientv3.OpDelete(t.prefix+prefix, clientv3.WithPrefix()))
+}
+
+// Empty reports whether the transaction would change nothing.
+func (t *Txn) Empty() bool { return len(t.ops) == 0 }
+
+// maxAttempts bounds the rebuild loop when guards keep failing.
+const maxAttempts = 64
+
+// Update runs build against the latest view and commits its operations
+// atomically with its guards; on a failed guard it waits for the cache to
+// catch up and rebuilds. build must be free of side effects other than
+// filling the Txn and the caller's result variables, which it must reset
+// on each call. It returns the revision of the write (or of the view when
+// there was nothing to write) once the cache has applied it.
+func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64, error) {
+	var minRev int64
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		var t Txn
+		err := s.Read(ctx, minRev, func(v View) error {
+			t = Txn{v: v, prefix: s.prefix}
+			return build(v, &t)
+		})
+		if err != nil {
+			return 0, err
+		}
+		if t.Empty() {
+			return t.v.c.rev, nil
+		}
+		tctx, cancel := context.WithTimeout(ctx, s.timeout)
+		resp, err := s.client.Txn(tctx).If(t.cmps...).Then(t.ops...).Commit()
+		cancel()
+		if err != nil {
+			return 0, classify(err)
+		}
+		if resp.Succeeded {
+			rev := resp.Header.Revision
+			if err := s.cache.waitFor(ctx, rev); err != nil {
+				return 0, err
+			}
+			return rev, nil
+		}
+		minRev = resp.Header.Revision
+	}
+	return 0, fmt.Errorf("%w: gave up after %d attempts", ErrConflict, maxAttempts)
+}
+
+// Put writes one key outside any guard; for records whose last writer
+// wins by design (last sign-in time).
+func (s *Store) Put(ctx context.Context, key, value string) error {
+	tctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.client.Put(tctx, s.prefix+key, value)
+	return classify(err)
+}
+
+// Ping asks etcd for a key count with the storage timeout; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	tctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.client.Get(tctx, s.prefix+"ping", clientv3.WithCountOnly())
+	return classify(err)
+}
+
+// classify maps etcd client errors to the package's sentinels.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,185 @@
+package storage
+
+import "strings"
+
+// View is a consistent read of the cache, valid only inside the callback
+// of Store.Read. Every method is O(log n) or O(log n + items visited).
+type View struct{ c *Cache }
+
+// Rev is the revision the view shows.
+func (v View) Rev() int64 { return v.c.rev }
+
+// TenantRev is the last revision that changed anything account a owns
+// (its record included); 0 if never seen.
+func (v View) TenantRev(a string) int64 { return v.c.tenantRev[a] }
+
+// AccountsRev is the last revision that changed any account record.
+func (v View) AccountsRev() int64 { return v.c.accountsRev }
+
+func (v View) get(key string) (*item, bool) {
+	return v.c.tree.Get(&item{key: key})
+}
+
+// Get returns the value stored at key.
+func (v View) Get(key string) (string, bool) {
+	it, ok := v.get(key)
+	if !ok {
+		return "", false
+	}
+	return it.value, true
+}
+
+// Has reports whether key exists.
+func (v View) Has(key string) bool {
+	_, ok := v.get(key)
+	return ok
+}
+
+// CreateRevision returns the etcd create revision of key (0 if absent);
+// it serves as a stable numeric id.
+func (v View) CreateRevision(key string) int64 {
+	if it, ok := v.get(key); ok {
+		return it.create
+	}
+	return 0
+}
+
+// rank is the number of keys less than key: a binary search over the
+// order-statistic tree, O(log² n).
+func (v View) rank(key string) int {
+	lo, hi := 0, v.c.tree.Len()
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		it, _ := v.c.tree.GetAt(mid)
+		if it.key < key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// Count is the number of keys in the range prefix.
+func (v View) Count(prefix string) int {
+	return v.rank(rangeEnd(prefix)) - v.rank(prefix)
+}
+
+// Each calls fn with the name (the key after prefix) and value of every
+// key in the range, in order, until fn returns false.
+func (v View) Each(prefix string, fn func(name, value string) bool) {
+	v.c.tree.Ascend(&item{key: prefix}, func(it *item) bool {
+		if !strings.HasPrefix(it.key, prefix) {
+			return false
+		}
+		return fn(it.key[len(prefix):], it.value)
+	})
+}
+
+// Names lists the names in the range, in order.
+func (v View) Names(prefix string) []string {
+	var out []string
+	v.Each(prefix, func(name, _ string) bool {
+		out = append(out, name)
+		return true
+	})
+	return out
+}
+
+// Page returns up to limit names of the range starting at offset, and the
+// range's total count. It costs O(log² n + limit), whatever the range size.
+func (v View) Page(prefix string, offset, limit int) (names []string, count int) {
+	start := v.rank(prefix)
+	count = v.rank(rangeEnd(prefix)) - start
+	if offset >= count || limit <= 0 {
+		return nil, count
+	}
+	first, _ := v.c.tree.GetAt(start + offset)
+	names = make([]string, 0, min(limit, count-offset))
+	v.c.tree.Ascend(first, func(it *item) bool {
+		if len(names) == limit || !strings.HasPrefix(it.key, prefix) {
+			return false
+		}
+		names = append(names, it.key[len(prefix):])
+		return true
+	})
+	return names, count
+}
+
+// FilterPage is Page over the names of the range that match. The full
+// list of matches is memoised per (range, pattern) until anything in the
+// owning account changes, so paging through a filtered collection scans
+// it once.
+func (v View) FilterPage(prefix, pattern string, match func(name string) bool, offset, limit int) (names []string, count int) {
+	memoKey := prefix + "\x00" + pattern
+	rev := v.rangeRev(prefix)
+	c := v.c
+	c.filterMu.Lock()
+	res, ok := c.filterMemo[memoKey]
+	c.filterMu.Unlock()
+	if !ok || res.rev != rev {
+		var all []string
+		v.Each(prefix, func(name, _ string) bool {
+			if match(name) {
+				all = append(all, name)
+			}
+			return true
+		})
+		res = &filterResult{rev: rev, names: all}
+		c.filterMu.Lock()
+		if len(c.filterMemo) >= 1024 {
+			for k := range c.filterMemo { // drop an arbitrary entry
+				delete(c.filterMemo, k)
+				break
+			}
+		}
+		c.filterMemo[memoKey] = res
+		c.filterMu.Unlock()
+	}
+	count = len(res.names)
+	if offset >= count {
+		return nil, count
+	}
+	return res.names[offset:min(offset+limit, count)], count
+}
+
+// rangeRev is the revision after which the range's contents are known
+// unchanged: the owning account's, or the account list's.
+func (v View) rangeRev(prefix string) int64 {
+	if strings.HasPrefix(prefix, AccountsRange) {
+		return v.c.accountsRev
+	}
+	if a := tenantOf(prefix); a != "" {
+		return v.c.tenantRev[a]
+	}
+	return v.c.rev
+}
+
+// Account returns account a's record.
+func (v View) Account(a string) (Account, bool) {
+	val, ok := v.Get(AccountKey(a))
+	if !ok {
+		return Account{}, false
+	}
+	acc, err := DecodeAccount(val)
+	return acc, err == nil
+}
+
+// User returns user u of account a.
+func (v View) User(a, u string) (User, bool) {
+	val, ok := v.Get(ItemKey(a, KindUser, u))
+	if !ok {
+		return User{}, false
+	}
+	usr, err := DecodeUser(val)
+	return usr, err == nil
+}
+
+// Parent returns the parent of account a, if it has one.
+func (v View) Parent(a string) (string, bool) {
+	acc, ok := v.Account(a)
+	if !ok || acc.Parent == "" {
+		return "", false
+	}
+	return acc.Parent, true
+}
