@@ -68,6 +68,7 @@ type cacheEntry struct {
 type macState struct {
 	mac hash.Hash
 	buf []byte
+	sum [sha256.Size]byte
 }
 
 // NewCredentialCache returns a cache whose entries live for ttl (0 disables
@@ -116,8 +117,10 @@ func (c *CredentialCache) id(principal, password string) (id [32]byte) {
 	s.buf = append(s.buf, password...)
 	s.mac.Reset()
 	s.mac.Write(s.buf)
-	s.mac.Sum(id[:0])
-	clear(s.buf) // do not leave the password in pooled memory
+	// Summing into id directly would make it escape to the heap.
+	copy(id[:], s.mac.Sum(s.sum[:0]))
+	// Clear our copy of the password (best effort; hash state may retain a block).
+	clear(s.buf)
 	if cap(s.buf) > 4096 {
 		s.buf = nil // do not pin a huge buffer
 	}

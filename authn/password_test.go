@@ -80,6 +80,18 @@ func TestHashVerifyRoundTrip(t *testing.T) {
 	}
 }
 
+func TestVerifyKnownAnswer(t *testing.T) {
+	// Produced by HashPassword("correct horse", cheap, &seqReader{}); also a
+	// fuzz seed. Guards against silent changes in encoding or derivation.
+	const h = "$argon2id$v=19$m=64,t=1,p=1$AAECAwQFBgcICQoLDA0ODw$Jc5SM8weTTfpvKMb/vQXEOQERs0ctXWTJ5HF/TeAvTw"
+	if got := mustHash(t, "correct horse", cheap); got != h {
+		t.Errorf("HashPassword = %q, want %q", got, h)
+	}
+	if ok, err := VerifyPassword("correct horse", h); !ok || err != nil {
+		t.Errorf("VerifyPassword = %v, %v; want true, nil", ok, err)
+	}
+}
+
 func TestHashUsesFreshSalt(t *testing.T) {
 	r := &seqReader{}
 	h1, err1 := HashPassword("same password", cheap, r)
