@@ -109,16 +109,16 @@ func hasStar(part string) bool {
 	if len(part) == 1 {
 		return part[0] == '*'
 	}
-	for {
-		j := strings.IndexByte(part, '*')
-		if j < 0 {
-			return false
-		}
-		if (j == 0 || part[j-1] == ',') && (j+1 == len(part) || part[j+1] == ',') {
+	for i := 0; i < len(part); i++ {
+		// part[i] starts a subpart here.
+		if part[i] == '*' && (i+1 == len(part) || part[i+1] == ',') {
 			return true
 		}
-		part = part[j+1:]
+		for i < len(part) && part[i] != ',' {
+			i++
+		}
 	}
+	return false
 }
 
 // hasSub reports whether part has a subpart equal to sub.

@@ -145,6 +145,12 @@ func TestImplies(t *testing.T) {
 		{"a:b*,c", "a:b", false},
 		{"a:b*", "a", false},
 		{"a:b*,*", "a", true},
+		{"**", "a:b", false}, // "**" is a literal subpart (found by fuzzing)
+		{"a:**", "a:b", false},
+		{"a:x*,**", "a", false},
+		{"a:x*,**,*", "a", true},
+		{"a:*x", "a", false},
+		{"a:x,*", "a:y", true},
 	}
 	for _, tc := range tests {
 		if got := Implies(tc.held, tc.wanted); got != tc.want {
@@ -161,7 +167,7 @@ func TestImplies(t *testing.T) {
 // triple checks.
 var samplePerms = []string{
 	"*", "*:*", "*:*:*", "a", "b", "a:*", "a:b", "a:c", "a:b,c", "a:b:*", "a:*:*",
-	"a:b:c", "a:b:d", "a:b:c,d", "a:*:c", "a:b,c:d", "a:b:c:d", "a:b*", "a:b*:c", "a:b,b", "a:c,b",
+	"a:b:c", "a:b:d", "a:b:c,d", "a:*:c", "a:b,c:d", "a:b:c:d", "a:b*", "a:b*:c", "a:b,b", "a:c,b", "**", "a:**", "a:*b,*",
 	"*:b", "*:b:c", "a,b:c", "b:c", "A:b", "a:B",
 }
 
