@@ -26,7 +26,7 @@ func (s *Store) Bootstrap(ctx context.Context, adminHash string, now time.Time) 
 		created = true
 		a := SystemAccount
 		t.Expect(AccountKey(a))
-		t.Put(AccountKey(a), Account{Description: "The system account"}.Encode())
+		t.Put(AccountKey(a), Account{}.Encode())
 		t.Put(ItemKey(a, KindCeiling, "*"), "")
 		t.Put(ItemKey(a, KindRole, AdminRole), Role{Description: "Holds every permission"}.Encode())
 		t.Put(SubKey(a, KindRolePerm, AdminRole, "*"), "")

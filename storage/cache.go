@@ -132,10 +132,17 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	c.mu.Lock()
 	c.tree = tree
 	c.rev = rev
-	// Every ETag changes after a relist: conservative, never stale.
+	// Every ETag and memo keyed by an account's revision changes after a
+	// relist: conservative, never stale.
 	for a := range c.tenantRev {
 		c.tenantRev[a] = rev
 	}
+	tree.Scan(func(it *item) bool {
+		if a := tenantOf(it.key); a != "" {
+			c.tenantRev[a] = rev
+		}
+		return true
+	})
 	c.accountsRev = rev
 	c.listed = true
 	c.heard = c.now()

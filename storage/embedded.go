@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // Embedded is an etcd server running inside the gatehouse process: the
@@ -35,8 +36,8 @@ func StartEmbedded(dir string, clientPort, peerPort int) (*Embedded, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(dir, "etcd")
 	cfg.Name = "gatehouse"
-	cfg.LogLevel = "error"
 	cfg.Logger = "zap"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	curl, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", clientPort))
 	purl, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peerPort))
 	cfg.ListenClientUrls = []url.URL{*curl}

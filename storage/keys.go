@@ -19,7 +19,15 @@ const (
 	KindGrpUser  = "gu"
 	KindGrpRole  = "gr"
 	KindRoleGrp  = "rg"
+	// Kinds whose resources arrive with later capabilities; their ranges
+	// exist (empty) so the hypermedia graph is complete.
+	KindRule      = "rule"
+	KindClient    = "client"
+	KindFederated = "fed"
 )
+
+// RootRulesRange holds the root federation rules (/accounts/rules).
+const RootRulesRange = "rules/"
 
 
 // AccountKey is the key of account a's record.

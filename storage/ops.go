@@ -45,6 +45,8 @@ const (
 	CreateOnly Mode = iota
 	// Upsert creates or updates (PUT).
 	Upsert
+	// UpdateOnly fails with ErrNotFound when absent.
+	UpdateOnly
 )
 
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, ErrNotFound) }
@@ -81,36 +83,31 @@ func (s *Store) buildCreateAccount(v View, t *Txn, name string, acc Account, cei
 	return nil
 }
 
-// PutAccount creates account name (as CreateAccount) or, when it exists,
-// applies update to its record; a changed parent moves the account, which
-// must not make a cycle. It reports whether the account was created.
-func (s *Store) PutAccount(ctx context.Context, name string, create Account, update func(*Account)) (created bool, rev int64, err error) {
-	rev, err = s.Update(ctx, func(v View, t *Txn) error {
-		created = false
+// UpdateAccount applies update to account name's record; a changed
+// parent moves the account, which must not make a cycle.
+func (s *Store) UpdateAccount(ctx context.Context, name string, update func(*Account)) (int64, error) {
+	return s.Update(ctx, func(v View, t *Txn) error {
 		old, ok := v.Account(name)
 		if !ok {
-			created = true
-			return s.buildCreateAccount(v, t, name, create, nil)
+			return notFound(fmt.Sprintf("account %q", name))
 		}
 		acc := old
 		update(&acc)
 		t.Expect(AccountKey(name))
 		if acc.Parent != old.Parent {
-			if acc.Parent == "" {
-				return fmt.Errorf("%w: an account cannot be made a root account", ErrInvalid)
+			if acc.Parent == "" || old.Parent == "" {
+				return fmt.Errorf("%w: a root account stays a root account", ErrInvalid)
 			}
 			if !v.Has(AccountKey(acc.Parent)) {
 				return notFound(fmt.Sprintf("parent account %q", acc.Parent))
 			}
-			for p := acc.Parent; p != ""; p, _ = v.Parent(p) {
+			for p, more := acc.Parent, true; more; p, more = v.Parent(p) {
 				if p == name {
 					return fmt.Errorf("%w: moving account %q under %q would make a cycle", ErrInvalid, name, acc.Parent)
 				}
 				t.Expect(AccountKey(p))
 			}
-			if old.Parent != "" {
-				t.Delete(ItemKey(old.Parent, KindChild, name))
-			}
+			t.Delete(ItemKey(old.Parent, KindChild, name))
 			t.Put(ItemKey(acc.Parent, KindChild, name), "")
 		}
 		if acc != old {
@@ -118,7 +115,6 @@ func (s *Store) PutAccount(ctx context.Context, name string, create Account, upd
 		}
 		return nil
 	})
-	return created, rev, err
 }
 
 // Subtree lists account a and all its descendants, a first.
@@ -167,6 +163,9 @@ func (s *Store) PutItem(ctx context.Context, a, kind, name string, mode Mode,
 		old, ok := v.Get(key)
 		if ok && mode == CreateOnly {
 			return fmt.Errorf("%s %q: %w", kind, name, ErrNameTaken)
+		}
+		if !ok && mode == UpdateOnly {
+			return notFound(fmt.Sprintf("%s %q in account %q", kind, name, a))
 		}
 		created = !ok
 		val, err := update(old, ok)

@@ -1,0 +1,234 @@
+package conf
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Config is gatehouse's whole configuration. The YAML key of each field is
+// listed by Keys; Defaults gives the built-in values.
+type Config struct {
+	HTTP    HTTP
+	Storage Storage
+	API     API
+	Auth    Auth
+	Admin   Admin
+	Log     Log
+}
+
+// HTTP configures the HTTP listener (http.*).
+type HTTP struct {
+	// Listen is the host:port to listen on (http.listen, flag --listen).
+	Listen string
+	// TrustedProxies lists the IP addresses or CIDRs of reverse proxies
+	// whose forwarding headers are believed (http.trusted-proxies).
+	TrustedProxies []string
+	// ShutdownTimeout bounds the graceful shutdown (http.shutdown-timeout).
+	ShutdownTimeout time.Duration
+}
+
+// Storage configures where gatehouse keeps its state (storage.*).
+type Storage struct {
+	// DataDir holds the embedded etcd's data (storage.data-dir, flag
+	// --data-dir).
+	DataDir string
+	// Prefix is the etcd key prefix; it starts and ends with "/"
+	// (storage.prefix).
+	Prefix string
+	// Timeout is the per-request etcd timeout (storage.timeout).
+	Timeout time.Duration
+	// Etcd names an external etcd cluster (storage.etcd.*).
+	Etcd Etcd
+	// Embedded configures the embedded etcd, used when Etcd.Endpoints is
+	// empty (storage.embedded.*).
+	Embedded EmbeddedEtcd
+}
+
+// Etcd configures the connection to an external etcd cluster.
+type Etcd struct {
+	// Endpoints are http:// or https:// URLs; empty means embedded etcd.
+	Endpoints []string
+	Username  string
+	Password  string
+	TLS       TLS
+}
+
+// TLS names the PEM files for talking to etcd (storage.etcd.tls.*).
+type TLS struct {
+	CA   string
+	Cert string
+	Key  string
+}
+
+// EmbeddedEtcd configures the embedded etcd's loopback ports; 0 means pick a
+// free port.
+type EmbeddedEtcd struct {
+	ClientPort int
+	PeerPort   int
+}
+
+// API configures request limits (api.*).
+type API struct {
+	MaxDepth        int
+	DefaultPageSize int
+	MaxPageSize     int
+}
+
+// Auth configures authentication (auth.*).
+type Auth struct {
+	Basic    Basic
+	Password PasswordPolicy
+	Throttle Throttle
+}
+
+// Basic configures HTTP Basic authentication (auth.basic.*).
+type Basic struct {
+	Enabled bool
+	// CacheTTL is how long a verified credential is cached; 0 disables
+	// the cache.
+	CacheTTL time.Duration
+}
+
+// PasswordPolicy configures password rules (auth.password.*).
+type PasswordPolicy struct {
+	MinLength int
+}
+
+// Throttle configures sign-in failure throttling (auth.throttle.*): at most
+// UserFailures failures per user name in UserWindow, and AddressFailures per
+// client address in AddressWindow.
+type Throttle struct {
+	UserFailures    int
+	UserWindow      time.Duration
+	AddressFailures int
+	AddressWindow   time.Duration
+}
+
+// Admin configures the bootstrap administrator (admin.*).
+type Admin struct {
+	// Password is the bootstrap admin's password (admin.password,
+	// GATEHOUSE_ADMIN_PASSWORD).
+	Password string
+}
+
+// Log configures logging (log.*).
+type Log struct {
+	// Format is "text" or "json".
+	Format string
+	// Level is "debug", "info", "warn" or "error".
+	Level string
+}
+
+// Defaults returns the built-in configuration.
+func Defaults() Config {
+	return Config{
+		HTTP: HTTP{
+			Listen:          "127.0.0.1:8080",
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Storage: Storage{
+			DataDir: "./gatehouse-data",
+			Prefix:  "/gatehouse/",
+			Timeout: 5 * time.Second,
+		},
+		API: API{
+			MaxDepth:        5,
+			DefaultPageSize: 50,
+			MaxPageSize:     1000,
+		},
+		Auth: Auth{
+			Basic:    Basic{Enabled: true, CacheTTL: 5 * time.Minute},
+			Password: PasswordPolicy{MinLength: 8},
+			Throttle: Throttle{
+				UserFailures:    10,
+				UserWindow:      15 * time.Minute,
+				AddressFailures: 50,
+				AddressWindow:   time.Minute,
+			},
+		},
+		Log: Log{Format: "text", Level: "info"},
+	}
+}
+
+// Embedded reports whether gatehouse must start its own etcd (no endpoints
+// configured).
+func (c Config) Embedded() bool { return len(c.Storage.Etcd.Endpoints) == 0 }
+
+// envPrefix starts the name of every environment variable Load reads.
+const envPrefix = "GATEHOUSE_"
+
+// Load builds the configuration from defaults, the YAML file named by
+// --config (if any), the environment (environ is like os.Environ()) and the
+// flags in args (args exclude the program name and subcommand), later
+// sources winning, and then validates it. It returns every problem found,
+// joined with errors.Join, each naming its key. A flag parse error (unknown
+// flag, missing value, -h which wraps flag.ErrHelp) is returned alone with
+// the defaults, since the rest of the command line cannot be trusted.
+func Load(args []string, environ []string) (Config, error) {
+	tab := table()
+	c := Defaults()
+
+	fs := flag.NewFlagSet("gatehouse", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", "YAML configuration `file` to load")
+	flagged := make(map[string]setting)
+	for _, s := range tab {
+		if s.flag != "" {
+			fs.String(s.flag, formatValue(s.field(&c)), s.help)
+			flagged[s.flag] = s
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("command line: %w", err)
+	}
+
+	var errs []error
+	if rest := fs.Args(); len(rest) > 0 {
+		errs = append(errs, fmt.Errorf("command line: unexpected argument %q", rest[0]))
+	}
+	if *configPath != "" {
+		errs = append(errs, loadFile(*configPath, &c, tab)...)
+	}
+	errs = append(errs, loadEnv(environ, &c, tab)...)
+	fs.Visit(func(f *flag.Flag) {
+		s, ok := flagged[f.Name]
+		if !ok {
+			return
+		}
+		if err := setValue(s.field(&c), f.Value.String()); err != nil {
+			errs = append(errs, fmt.Errorf("flag --%s (key %q): %w", f.Name, s.name, err))
+		}
+	})
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// loadEnv applies the GATEHOUSE_* entries of environ, in order.
+func loadEnv(environ []string, c *Config, tab []setting) []error {
+	byEnv := make(map[string]setting, len(tab))
+	for _, s := range tab {
+		byEnv[envName(s.name)] = s
+	}
+	var errs []error
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, envPrefix) {
+			continue
+		}
+		s, ok := byEnv[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("environment: unknown variable %s", name))
+			continue
+		}
+		if err := setValue(s.field(c), value); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s (key %q): %w", name, s.name, err))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,227 @@
+// Package instance assembles one running gatehouse from its
+// configuration: etcd (embedded in the data directory, or the configured
+// cluster), the store and its cache, the bootstrap of an empty store, the
+// HTTP server with the /auth/v2 resources, and graceful shutdown. The
+// binary and the end-to-end tests start gatehouse through it, so both
+// run the same code path. It holds no business rules of its own.
+package instance
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"gatehouse/authn"
+	"gatehouse/conf"
+	"gatehouse/resources"
+	"gatehouse/storage"
+)
+
+// Version is the gatehouse version, set at build time with
+// -ldflags "-X gatehouse/instance.Version=…".
+var Version = "0.1.0-dev"
+
+// Instance is a running gatehouse.
+type Instance struct {
+	Store    *storage.Store
+	Server   *resources.Server
+	embedded *storage.Embedded
+	http     *http.Server
+	listener net.Listener
+	cfg      conf.Config
+	log      *slog.Logger
+	served   chan error
+}
+
+// Start brings gatehouse up and returns once it serves. Messages for the
+// operator (the generated admin password) go to console.
+func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Writer) (*Instance, error) {
+	in := &Instance{cfg: cfg, log: log, served: make(chan error, 1)}
+	endpoints := cfg.Storage.Etcd.Endpoints
+	if cfg.Embedded() {
+		if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("storage.data-dir %q: %w", cfg.Storage.DataDir, err)
+		}
+		e, err := storage.StartEmbedded(cfg.Storage.DataDir, cfg.Storage.Embedded.ClientPort, cfg.Storage.Embedded.PeerPort)
+		if err != nil {
+			return nil, err
+		}
+		in.embedded = e
+		endpoints = []string{e.Endpoint}
+		log.Info("embedded etcd started", "data-dir", cfg.Storage.DataDir, "endpoint", e.Endpoint)
+	}
+	tlsCfg, err := etcdTLS(cfg.Storage.Etcd.TLS)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	in.Store, err = storage.Open(ctx, storage.Options{
+		Endpoints: endpoints, Username: cfg.Storage.Etcd.Username, Password: cfg.Storage.Etcd.Password,
+		TLS: tlsCfg, Prefix: cfg.Storage.Prefix, Timeout: cfg.Storage.Timeout, Logger: log,
+	})
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	if err := in.bootstrap(ctx, console); err != nil {
+		in.Close()
+		return nil, err
+	}
+
+	var creds *authn.CredentialCache
+	if cfg.Auth.Basic.CacheTTL > 0 {
+		if creds, err = authn.NewCredentialCache(cfg.Auth.Basic.CacheTTL, 0, time.Now, rand.Reader); err != nil {
+			in.Close()
+			return nil, err
+		}
+	}
+	var proxies []netip.Prefix
+	for _, p := range cfg.HTTP.TrustedProxies {
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			proxies = append(proxies, pre)
+		} else if a, err := netip.ParseAddr(p); err == nil {
+			proxies = append(proxies, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	in.Server = resources.New(resources.Options{
+		Store: in.Store,
+		Limits: resources.Limits{MaxDepth: cfg.API.MaxDepth, DefaultPageSize: cfg.API.DefaultPageSize,
+			MaxPageSize: cfg.API.MaxPageSize},
+		BasicAuth:         cfg.Auth.Basic.Enabled,
+		Credentials:       creds,
+		Throttle:          authn.NewThrottle(authn.ThrottleLimits{UserFailures: cfg.Auth.Throttle.UserFailures, UserWindow: cfg.Auth.Throttle.UserWindow, AddressFailures: cfg.Auth.Throttle.AddressFailures, AddressWindow: cfg.Auth.Throttle.AddressWindow}, time.Now),
+		MinPasswordLength: cfg.Auth.Password.MinLength,
+		TrustedProxies:    proxies,
+		Logger:            log,
+		Registry:          reg,
+		Version:           Version,
+	})
+
+	in.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("http.listen %q: %w", cfg.HTTP.Listen, err)
+	}
+	in.http = &http.Server{
+		Handler:           in.Server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { in.served <- in.http.Serve(in.listener) }()
+	log.Info("gatehouse serving", "listen", in.listener.Addr().String(), "version", Version)
+	return in, nil
+}
+
+// Addr is the address the HTTP server listens on.
+func (in *Instance) Addr() string { return in.listener.Addr().String() }
+
+// URL is the base URL of the HTTP server.
+func (in *Instance) URL() string { return "http://" + in.Addr() }
+
+// Done delivers the HTTP server's exit.
+func (in *Instance) Done() <-chan error { return in.served }
+
+// Close shuts the HTTP server down gracefully, then the store and the
+// embedded etcd.
+func (in *Instance) Close() {
+	if in.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), max(in.cfg.HTTP.ShutdownTimeout, time.Second))
+		_ = in.http.Shutdown(ctx)
+		cancel()
+	}
+	if in.Store != nil {
+		in.Store.Close()
+	}
+	if in.embedded != nil {
+		in.embedded.Close()
+	}
+}
+
+// bootstrap creates system/admin on an empty store. The admin password
+// is admin.password, else generated and printed once to the console.
+func (in *Instance) bootstrap(ctx context.Context, console io.Writer) error {
+	var empty bool
+	if err := in.Store.Read(ctx, 0, func(v storage.View) error {
+		empty = !v.Has(storage.AccountKey(storage.SystemAccount))
+		return nil
+	}); err != nil || !empty {
+		return err
+	}
+	password := in.cfg.Admin.Password
+	generated := password == ""
+	if generated {
+		password = rand.Text()
+	}
+	hash, err := authn.HashPassword(password, authn.DefaultParams, rand.Reader)
+	if err != nil {
+		return err
+	}
+	created, err := in.Store.Bootstrap(ctx, hash, time.Now())
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if created {
+		in.log.Info("bootstrapped an empty store", "account", storage.SystemAccount, "user", storage.AdminUser)
+		if generated {
+			fmt.Fprintf(console, "gatehouse: created user system\\admin with generated password: %s\n"+
+				"gatehouse: it is shown only this once; set GATEHOUSE_ADMIN_PASSWORD to choose one.\n", password)
+		}
+	}
+	return nil
+}
+
+func etcdTLS(t conf.TLS) (*tls.Config, error) {
+	if t.CA == "" && t.Cert == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("storage.etcd.tls.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("storage.etcd.tls.ca: no PEM certificates in " + t.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("storage.etcd.tls.cert/key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// NewLogger builds the slog logger the configuration asks for.
+func NewLogger(c conf.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,218 @@
+package resources
+
+import (
+	"net/http"
+
+	"gatehouse/authz"
+	"gatehouse/storage"
+)
+
+var accountSchema = Schema{
+	Root:    "account",
+	Text:    []string{"name", "description", "parent"},
+	Lists:   map[string]string{"permissions": "permission"},
+	Ignored: []string{"groups", "roles", "rules", "users", "providers"},
+}
+
+// maxText bounds free-text fields (descriptions, names of people).
+const maxText = 1024
+
+func textField(f Fields, name string) (string, error) {
+	v := f.Text[name]
+	if len(v) > maxText {
+		return "", problem(http.StatusBadRequest, "field <%s> is longer than %d bytes", name, maxText)
+	}
+	return v, nil
+}
+
+var getAccounts = get(func(c *call, v nb) (Node, error) {
+	n := v.accountsNode(c.p)
+	if c.p.Account != authz.SystemAccount {
+		n.Extra = nil // root rules belong to system principals
+	}
+	return n, nil
+})
+
+var getRootRules = get(func(c *call, v nb) (Node, error) {
+	if c.p.Account != authz.SystemAccount {
+		return nil, problem(http.StatusNotFound, "no resource at %s", c.r.URL.Path)
+	}
+	return v.rulesNode(path("accounts", "rules"), storage.RootRulesRange), nil
+})
+
+var getAccount = get(func(c *call, v nb) (Node, error) {
+	return v.accountNode(c.vars["a"]), nil
+})
+
+var getAccountRules = get(func(c *call, v nb) (Node, error) {
+	a := c.vars["a"]
+	return v.rulesNode(path("accounts", a, "rules"), storage.ItemRange(a, storage.KindRule)), nil
+})
+
+// accountBody decodes and checks an account body. A new account's parent
+// defaults to the caller's account; its ceiling to a copy of the
+// parent's unless the body lists permissions.
+func accountBody(c *call) (name, desc string, f Fields, ceiling []string, err error) {
+	el, err := c.body("account")
+	if err != nil {
+		return
+	}
+	f, p := decodeEntity(el, accountSchema)
+	if p != nil {
+		return "", "", f, nil, p
+	}
+	name = f.Text["name"]
+	if desc, err = textField(f, "description"); err != nil {
+		return
+	}
+	if ps, ok := f.Lists["permissions"]; ok {
+		var m map[string]string
+		if m, err = validPermissions(ps); err != nil {
+			return
+		}
+		ceiling = make([]string, 0, len(m))
+		for p := range m {
+			ceiling = append(ceiling, p)
+		}
+	}
+	return
+}
+
+func validAccountName(n string) error {
+	if err := validName("account", n); err != nil {
+		return err
+	}
+	if n == "rules" {
+		return problem(http.StatusBadRequest, "an account may not be named \"rules\"")
+	}
+	return nil
+}
+
+// reachable answers 404 unless account a exists and the caller may act on it.
+func (c *call) reachable(v storage.View, a, what string) error {
+	if !v.Has(storage.AccountKey(a)) || !authz.Within(c.p.Account, a, v.Parent) {
+		return problem(http.StatusNotFound, "%s account %q not found", what, a)
+	}
+	return nil
+}
+
+func (c *call) createAccount(name, desc string, f Fields, ceiling []string) (int64, error) {
+	parent := c.p.Account
+	if f.Text["parent"] != "" {
+		parent = f.Text["parent"]
+	}
+	if err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
+		return c.reachable(v, parent, "parent")
+	}); err != nil {
+		return 0, err
+	}
+	return c.s.Store.CreateAccount(c.r.Context(), name, storage.Account{Description: desc, Parent: parent}, ceiling)
+}
+
+func postAccount(c *call) error {
+	name, desc, f, ceiling, err := accountBody(c)
+	if err != nil {
+		return err
+	}
+	if err := validAccountName(name); err != nil {
+		return err
+	}
+	rev, err := c.createAccount(name, desc, f, ceiling)
+	if err != nil {
+		return err
+	}
+	return c.showCreatedAccount(rev, name)
+}
+
+func (c *call) showCreatedAccount(rev int64, name string) error {
+	c.vars = map[string]string{"a": name}
+	return c.show(http.StatusCreated, rev, path("accounts", name), func(v nb) (Node, error) {
+		return v.accountNode(name), nil
+	})
+}
+
+func putAccount(c *call) error {
+	a := c.vars["a"]
+	if err := validAccountName(a); err != nil {
+		return err
+	}
+	name, desc, f, ceiling, err := accountBody(c)
+	if err != nil {
+		return err
+	}
+	if name != "" && name != a {
+		return problem(http.StatusBadRequest, "the body names account %q but the path names %q", name, a)
+	}
+	var old storage.Account
+	var found, foreign bool
+	err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
+		old, found = v.Account(a)
+		foreign = found && !authz.Within(c.p.Account, a, v.Parent)
+		if found && !foreign {
+			if im := c.r.Header.Get("If-Match"); im != "" && !matchesETag(im, c.etag(v)) {
+				return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, c.etag(v))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if foreign {
+		return problem(http.StatusNotFound, "account %q not found", a)
+	}
+	if !found {
+		if err := c.require("auth:accounts:create"); err != nil {
+			return err
+		}
+		rev, err := c.createAccount(a, desc, f, ceiling)
+		if err != nil {
+			return err
+		}
+		return c.showCreatedAccount(rev, a)
+	}
+	newParent := old.Parent
+	if f.Text["parent"] != "" && f.Text["parent"] != old.Parent {
+		newParent = f.Text["parent"]
+		if a == authz.SystemAccount || old.Parent == "" {
+			return problem(http.StatusBadRequest, "account %q is a root account and cannot be moved", a)
+		}
+		// Moving needs rights on both the old and the new parent.
+		err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
+			if err := c.reachable(v, newParent, "parent"); err != nil {
+				return err
+			}
+			if !authz.Within(c.p.Account, old.Parent, v.Parent) {
+				return problem(http.StatusForbidden, "moving account %q needs rights on its current parent %q", a, old.Parent)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, err = c.s.Store.UpdateAccount(c.r.Context(), a, func(acc *storage.Account) {
+		if f.Has("description") {
+			acc.Description = desc
+		}
+		acc.Parent = newParent
+	})
+	if err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func deleteAccount(c *call) error {
+	a := c.vars["a"]
+	if a == authz.SystemAccount {
+		return problem(http.StatusBadRequest, "the system account cannot be deleted")
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	if _, err := c.s.Store.DeleteAccount(c.r.Context(), a); err != nil {
+		return err
+	}
+	return c.noContent()
+}

@@ -1,0 +1,273 @@
+package resources
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"gatehouse/authz"
+	"gatehouse/storage"
+)
+
+// This file describes every resource as nodes; render.go shows them.
+
+// nb builds nodes from one storage view; h memoises holdings.
+type nb struct {
+	storage.View
+	h *authz.Holdings
+}
+
+// rangeSource is a collection stored as one key range.
+type rangeSource struct {
+	v      storage.View
+	prefix string
+	item   func(name string) Node
+}
+
+func (s rangeSource) Count() int { return s.v.Count(s.prefix) }
+
+func (s rangeSource) Page(filter string, offset, limit int) ([]Node, int) {
+	var names []string
+	var n int
+	if filter == "" {
+		names, n = s.v.Page(s.prefix, offset, limit)
+	} else {
+		names, n = s.v.FilterPage(s.prefix, filter, func(x string) bool { return authz.Glob(filter, x) }, offset, limit)
+	}
+	return nodesOf(names, s.item), n
+}
+
+// sliceSource is a computed collection (effective permissions, the
+// accounts a tenant can see).
+type sliceSource struct {
+	names []string
+	item  func(name string) Node
+}
+
+func (s sliceSource) Count() int { return len(s.names) }
+
+func (s sliceSource) Page(filter string, offset, limit int) ([]Node, int) {
+	names := s.names
+	if filter != "" {
+		names = nil
+		for _, x := range s.names {
+			if authz.Glob(filter, x) {
+				names = append(names, x)
+			}
+		}
+	}
+	n := len(names)
+	if offset >= n {
+		return nil, n
+	}
+	return nodesOf(names[offset:min(offset+limit, n)], s.item), n
+}
+
+func nodesOf(names []string, item func(string) Node) []Node {
+	out := make([]Node, len(names))
+	for i, x := range names {
+		out[i] = item(x)
+	}
+	return out
+}
+
+func boolText(b bool) string { return strconv.FormatBool(b) }
+
+// accountsNode is /accounts: the accounts the caller can see, and the
+// root rules collection.
+func (v nb) accountsNode(p principal) *Collection {
+	var src Source
+	if p.Account == authz.SystemAccount {
+		src = rangeSource{v: v.View, prefix: storage.AccountsRange, item: func(a string) Node { return v.accountNode(a) }}
+	} else {
+		names := v.Subtree(p.Account)
+		slices.Sort(names)
+		src = sliceSource{names: names, item: func(a string) Node { return v.accountNode(a) }}
+	}
+	return &Collection{Element: "accounts", Href: path("accounts"), Items: src,
+		Extra: []Node{v.rulesNode(path("accounts", "rules"), storage.RootRulesRange)}}
+}
+
+func (v nb) rulesNode(href, prefix string) *Collection {
+	return &Collection{Element: "rules", Href: href, Items: rangeSource{v: v.View, prefix: prefix,
+		item: func(r string) Node { return &Entity{Element: "rule", Identifier: r, Href: href + "/" + escapeSegment(r)} }}}
+}
+
+func (v nb) accountNode(a string) *Entity {
+	return &Entity{Element: "account", Identifier: a, Href: path("accounts", a), Fields: func() []Field {
+		acc, _ := v.Account(a)
+		var f []Field
+		if acc.Description != "" {
+			f = append(f, Field{Name: "description", Text: acc.Description})
+		}
+		f = append(f,
+			Field{Node: v.groupsNode(a)},
+			Field{Name: "name", Text: a},
+		)
+		if acc.Parent != "" {
+			f = append(f, Field{Node: &Entity{Element: "parent", Identifier: acc.Parent, Href: path("accounts", acc.Parent),
+				Fields: v.accountNode(acc.Parent).Fields}})
+		}
+		return append(f,
+			Field{Node: v.permissionSetNode(path("accounts", a, "permissions"), storage.ItemRange(a, storage.KindCeiling))},
+			Field{Node: v.rolesNode(a)},
+			Field{Node: v.rulesNode(path("accounts", a, "rules"), storage.ItemRange(a, storage.KindRule))},
+			Field{Node: v.usersNode(a)},
+		)
+	}}
+}
+
+// permissionSetNode is a stored permission set (ceiling, role).
+func (v nb) permissionSetNode(href, prefix string) *Collection {
+	return &Collection{Element: "permissions", Href: href, Items: rangeSource{v: v.View, prefix: prefix,
+		item: func(p string) Node { return permissionNode(href, p) }}}
+}
+
+func permissionNode(collectionHref, p string) *Entity {
+	return &Entity{Element: "permission", Href: collectionHref + "/" + escapeSegment(p), Text: p}
+}
+
+func (v nb) rolesNode(a string) *Collection {
+	return &Collection{Element: "roles", Href: path("accounts", a, "roles"), Items: rangeSource{v: v.View,
+		prefix: storage.ItemRange(a, storage.KindRole), item: func(r string) Node { return v.roleNode(a, r) }}}
+}
+
+func (v nb) roleNode(a, r string) *Entity {
+	return v.roleAt(a, r, path("accounts", a, "roles", r))
+}
+
+// roleAt is role r of account a shown at href (its own path, or a
+// membership path).
+func (v nb) roleAt(a, r, href string) *Entity {
+	return &Entity{Element: "role", Identifier: r, Href: href, Fields: func() []Field {
+		val, _ := v.Get(storage.ItemKey(a, storage.KindRole, r))
+		rec, _ := storage.DecodeRole(val)
+		var f []Field
+		if rec.Description != "" {
+			f = append(f, Field{Name: "description", Text: rec.Description})
+		}
+		return append(f,
+			Field{Name: "name", Text: r},
+			Field{Node: v.permissionSetNode(path("accounts", a, "roles", r, "permissions"), storage.SubRange(a, storage.KindRolePerm, r))},
+		)
+	}}
+}
+
+func (v nb) groupsNode(a string) *Collection {
+	return &Collection{Element: "groups", Href: path("accounts", a, "groups"), Items: rangeSource{v: v.View,
+		prefix: storage.ItemRange(a, storage.KindGroup), item: func(g string) Node { return v.groupNode(a, g) }}}
+}
+
+func (v nb) groupNode(a, g string) *Entity {
+	return v.groupAt(a, g, path("accounts", a, "groups", g))
+}
+
+func (v nb) groupAt(a, g, href string) *Entity {
+	return &Entity{Element: "group", Identifier: g, Href: href, Fields: func() []Field {
+		val, _ := v.Get(storage.ItemKey(a, storage.KindGroup, g))
+		rec, _ := storage.DecodeGroup(val)
+		var f []Field
+		if rec.Description != "" {
+			f = append(f, Field{Name: "description", Text: rec.Description})
+		}
+		return append(f,
+			Field{Name: "name", Text: g},
+			Field{Node: v.membersNode(a, storage.GroupRoles, g, "roles", path("accounts", a, "groups", g, "roles"))},
+			Field{Node: v.membersNode(a, storage.GroupUsers, g, "users", path("accounts", a, "groups", g, "users"))},
+		)
+	}}
+}
+
+// membersNode lists the items `from` holds through link l, each shown at
+// its membership path with the target's fields.
+func (v nb) membersNode(a string, l storage.Link, from, element, href string) *Collection {
+	return &Collection{Element: element, Href: href, Items: rangeSource{v: v.View, prefix: storage.SubRange(a, l.Fwd, from),
+		item: func(to string) Node { return v.memberNode(a, l.To, to, href+"/"+escapeSegment(to)) }}}
+}
+
+func (v nb) memberNode(a, kind, name, href string) *Entity {
+	switch kind {
+	case storage.KindRole:
+		return v.roleAt(a, name, href)
+	case storage.KindGroup:
+		return v.groupAt(a, name, href)
+	default:
+		return v.userAt(a, name, href)
+	}
+}
+
+func (v nb) usersNode(a string) *Collection {
+	return &Collection{Element: "users", Href: path("accounts", a, "users"), Items: rangeSource{v: v.View,
+		prefix: storage.ItemRange(a, storage.KindUser), item: func(u string) Node { return v.userNode(a, u) }}}
+}
+
+func (v nb) userNode(a, u string) *Entity {
+	return v.userAt(a, u, path("accounts", a, "users", u))
+}
+
+// userAt shows user u. The field order is the seed's (alphabetical, with
+// name last), with gatehouse's further fields in alphabetical place.
+func (v nb) userAt(a, u, href string) *Entity {
+	return &Entity{Element: "user", Identifier: u, Href: href, Fields: func() []Field {
+		rec, _ := v.User(a, u)
+		base := path("accounts", a, "users", u)
+		f := []Field{
+			{Name: "account", Text: a},
+			{Node: v.attributesNode(a, u)},
+			{Node: &Collection{Element: "clients", Href: base + "/clients", Items: rangeSource{v: v.View,
+				prefix: storage.SubRange(a, storage.KindClient, u),
+				item:   func(id string) Node { return &Entity{Element: "client", Identifier: id, Href: base + "/clients/" + escapeSegment(id)} }}}},
+			{Name: "created", Text: time.Unix(rec.Created, 0).UTC().Format(time.RFC3339)},
+		}
+		if rec.Email != "" {
+			f = append(f, Field{Name: "email", Text: rec.Email})
+		}
+		f = append(f, Field{Name: "enabled", Text: boolText(rec.Enabled)},
+			Field{Node: &Collection{Element: "federations", Href: base + "/federated", Items: rangeSource{v: v.View,
+				prefix: storage.SubRange(a, storage.KindFederated, u),
+				item:   func(id string) Node { return &Entity{Element: "federated-user", Identifier: id, Href: path("federated", id)} }}}})
+		if rec.FullName != "" {
+			f = append(f, Field{Name: "full-name", Text: rec.FullName})
+		}
+		f = append(f, Field{Node: v.membersNode(a, storage.UserGroups, u, "groups", base+"/groups")})
+		if last, ok := v.Get(storage.ItemKey(a, storage.KindLogin, u)); ok {
+			f = append(f, Field{Name: "last-login", Text: last})
+		}
+		return append(f,
+			Field{Name: "password", Always: true},
+			Field{Name: "password-expired", Text: boolText(rec.PasswordExpired)},
+			Field{Node: v.effectiveNode(a, u)},
+			Field{Node: v.membersNode(a, storage.UserRoles, u, "roles", base+"/roles")},
+			Field{Name: "name", Text: u},
+		)
+	}}
+}
+
+func (v nb) attributesNode(a, u string) *Collection {
+	href := path("accounts", a, "users", u, "attributes")
+	return &Collection{Element: "attributes", Href: href, Items: rangeSource{v: v.View,
+		prefix: storage.SubRange(a, storage.KindAttr, u), item: func(n string) Node { return v.attributeNode(a, u, n) }}}
+}
+
+func (v nb) attributeNode(a, u, n string) *Entity {
+	key := storage.SubKey(a, storage.KindAttr, u, n)
+	return &Entity{Element: "attribute", Identifier: n, Href: path("accounts", a, "users", u, "attributes", n), Fields: func() []Field {
+		val, _ := v.Get(key)
+		return []Field{
+			{Name: "id", Text: strconv.FormatInt(v.CreateRevision(key), 10)},
+			{Name: "name", Text: n},
+			{Name: "value", Text: val, Always: true},
+		}
+	}}
+}
+
+// effectiveNode is a user's effective permissions.
+func (v nb) effectiveNode(a, u string) *Collection {
+	href := path("accounts", a, "users", u, "permissions")
+	var eff []string
+	if v.Has(storage.ItemKey(a, storage.KindUser, u)) {
+		eff = v.h.Of(v.View, a, u).Effective()
+	}
+	return &Collection{Element: "permissions", Href: href, Items: sliceSource{names: eff,
+		item: func(p string) Node { return permissionNode(href, p) }}}
+}

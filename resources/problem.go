@@ -1,0 +1,77 @@
+package resources
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/beevik/etree"
+
+	"gatehouse/storage"
+)
+
+// Problem is an error with the HTTP status and the words the client sees.
+// Handlers return it (or a storage sentinel, which problemFor maps); one
+// place writes it as application/problem+xml (RFC 9457).
+type Problem struct {
+	Status int
+	Detail string
+	// Header holds extra headers (Allow, WWW-Authenticate, Retry-After).
+	Header http.Header
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("%d %s", p.Status, p.Detail) }
+
+func problem(status int, format string, args ...any) *Problem {
+	return &Problem{Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+// problemFor maps any error to a Problem: storage sentinels by kind,
+// everything else to 500 (logged, never shown).
+func problemFor(err error, log *slog.Logger, r *http.Request) *Problem {
+	var p *Problem
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.Is(err, storage.ErrNotFound):
+		return problem(http.StatusNotFound, "%s", err.Error())
+	case errors.Is(err, storage.ErrNameTaken), errors.Is(err, storage.ErrMember):
+		return problem(http.StatusConflict, "%s", err.Error())
+	case errors.Is(err, storage.ErrInvalid):
+		return problem(http.StatusBadRequest, "%s", err.Error())
+	case errors.Is(err, storage.ErrUnavailable):
+		log.Warn("storage unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		return problem(http.StatusServiceUnavailable, "the server could not reach its storage in time; retry later")
+	case errors.Is(err, storage.ErrConflict):
+		return problem(http.StatusServiceUnavailable, "too many concurrent changes to the same resource; retry")
+	}
+	log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	return problem(http.StatusInternalServerError, "internal error; the server log has the details")
+}
+
+// writeProblem writes p as a problem document.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	for k, vs := range p.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8" standalone="yes"`)
+	root := doc.CreateElement("problem")
+	root.CreateAttr("xmlns", "urn:ietf:rfc:7807")
+	root.CreateElement("status").SetText(strconv.Itoa(p.Status))
+	root.CreateElement("title").SetText(http.StatusText(p.Status))
+	root.CreateElement("detail").SetText(p.Detail)
+	doc.Indent(2)
+	b, _ := doc.WriteToBytes()
+	w.Header().Set("Content-Type", "application/problem+xml; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Del("ETag")
+	w.WriteHeader(p.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
+}

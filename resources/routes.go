@@ -1,0 +1,119 @@
+package resources
+
+// Route is one row of the route table: method, path pattern (under
+// /auth/v2), the permission a caller needs, and the handler. The router,
+// the authorization check and the README's table all come from routes().
+type Route struct {
+	Method     string
+	Path       string
+	Permission string
+	Summary    string
+	handle     func(*call) error
+}
+
+// RouteInfo is a route without its handler, for documentation and for
+// the permission catalogue.
+type RouteInfo struct{ Method, Path, Permission, Summary string }
+
+// Routes lists the route table.
+func Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, r := range routes() {
+		out = append(out, RouteInfo{r.Method, "/auth/v2" + r.Path, r.Permission, r.Summary})
+	}
+	return out
+}
+
+func routes() []*Route {
+	const (
+		acc   = "/accounts/{a}"
+		role  = acc + "/roles/{r}"
+		group = acc + "/groups/{g}"
+		user  = acc + "/users/{u}"
+	)
+	rt := func(method, path, perm, summary string, h func(*call) error) *Route {
+		return &Route{Method: method, Path: path, Permission: perm, Summary: summary, handle: h}
+	}
+	return []*Route{
+		rt("GET", "/accounts", "auth:accounts:read", "list the accounts the caller can see", getAccounts),
+		rt("POST", "/accounts", "auth:accounts:create", "create an account", postAccount),
+		rt("GET", "/accounts/rules", "auth:rules:read", "list root federation rules", getRootRules),
+		rt("GET", acc, "auth:accounts:read", "show an account", getAccount),
+		rt("PUT", acc, "auth:accounts:update", "create (also needs auth:accounts:create) or update an account", putAccount),
+		rt("DELETE", acc, "auth:accounts:delete", "delete an account and its whole subtree", deleteAccount),
+
+		rt("GET", acc + "/permissions", "auth:accounts:permissions:read", "list the account's ceiling", getPermissionSet(ceilingSet)),
+		rt("PUT", acc + "/permissions", "auth:accounts:permissions:update", "replace the account's ceiling", putPermissionSet(ceilingSet)),
+		rt("DELETE", acc + "/permissions", "auth:accounts:permissions:delete", "empty the account's ceiling", deletePermissionSet(ceilingSet)),
+		rt("GET", acc + "/permissions/{p}", "auth:accounts:permissions:read", "show one ceiling permission", getPermission(ceilingSet)),
+		rt("PUT", acc + "/permissions/{p}", "auth:accounts:permissions:update", "add a ceiling permission", putPermission(ceilingSet)),
+		rt("DELETE", acc + "/permissions/{p}", "auth:accounts:permissions:delete", "remove a ceiling permission", deletePermission(ceilingSet)),
+
+		rt("GET", acc + "/rules", "auth:rules:read", "list the account's federation rules", getAccountRules),
+
+		rt("GET", acc + "/roles", "auth:roles:read", "list roles", getItems(roleKind)),
+		rt("POST", acc + "/roles", "auth:roles:create", "create a role", postItem(roleKind)),
+		rt("GET", role, "auth:roles:read", "show a role", getItem(roleKind)),
+		rt("PUT", role, "auth:roles:update", "create (also needs auth:roles:create) or update a role", putItem(roleKind)),
+		rt("DELETE", role, "auth:roles:delete", "delete a role and every assignment of it", deleteItem(roleKind)),
+		rt("GET", role + "/permissions", "auth:roles:permissions:read", "list a role's permissions", getPermissionSet(rolePermSet)),
+		rt("PUT", role + "/permissions", "auth:roles:permissions:update", "replace a role's permissions", putPermissionSet(rolePermSet)),
+		rt("DELETE", role + "/permissions", "auth:roles:permissions:delete", "remove all of a role's permissions", deletePermissionSet(rolePermSet)),
+		rt("GET", role + "/permissions/{p}", "auth:roles:permissions:read", "show one role permission", getPermission(rolePermSet)),
+		rt("PUT", role + "/permissions/{p}", "auth:roles:permissions:update", "add a role permission", putPermission(rolePermSet)),
+		rt("DELETE", role + "/permissions/{p}", "auth:roles:permissions:delete", "remove a role permission", deletePermission(rolePermSet)),
+
+		rt("GET", acc + "/groups", "auth:groups:read", "list groups", getItems(groupKind)),
+		rt("POST", acc + "/groups", "auth:groups:create", "create a group", postItem(groupKind)),
+		rt("GET", group, "auth:groups:read", "show a group", getItem(groupKind)),
+		rt("PUT", group, "auth:groups:update", "create (also needs auth:groups:create) or update a group", putItem(groupKind)),
+		rt("DELETE", group, "auth:groups:delete", "delete a group and its memberships", deleteItem(groupKind)),
+		rt("GET", group + "/roles", "auth:groups:roles:read", "list a group's roles", getMembers(groupRoles)),
+		rt("POST", group + "/roles", "auth:groups:roles:create", "give a group a role", postMember(groupRoles)),
+		rt("PUT", group + "/roles", "auth:groups:roles:update", "replace a group's roles", putMembers(groupRoles)),
+		rt("DELETE", group + "/roles", "auth:groups:roles:delete", "remove all of a group's roles", deleteMembers(groupRoles)),
+		rt("GET", group + "/roles/{r}", "auth:groups:roles:read", "show a role of a group", getMember(groupRoles)),
+		rt("PUT", group + "/roles/{r}", "auth:groups:roles:update", "give a group a role", putMember(groupRoles)),
+		rt("DELETE", group + "/roles/{r}", "auth:groups:roles:delete", "take a role from a group", deleteMember(groupRoles)),
+		rt("GET", group + "/users", "auth:groups:users:read", "list a group's members", getMembers(groupUsers)),
+		rt("POST", group + "/users", "auth:groups:users:create", "add a member to a group", postMember(groupUsers)),
+		rt("PUT", group + "/users", "auth:groups:users:update", "replace a group's members", putMembers(groupUsers)),
+		rt("DELETE", group + "/users", "auth:groups:users:delete", "remove all members of a group", deleteMembers(groupUsers)),
+		rt("GET", group + "/users/{u}", "auth:groups:users:read", "show a member of a group", getMember(groupUsers)),
+		rt("PUT", group + "/users/{u}", "auth:groups:users:update", "add a member to a group", putMember(groupUsers)),
+		rt("DELETE", group + "/users/{u}", "auth:groups:users:delete", "remove a member from a group", deleteMember(groupUsers)),
+
+		rt("GET", acc + "/users", "auth:users:read", "list users", getItems(userKind)),
+		rt("POST", acc + "/users", "auth:users:create", "create a user", postItem(userKind)),
+		rt("GET", user, "auth:users:read", "show a user", getItem(userKind)),
+		rt("PUT", user, "auth:users:update", "create (also needs auth:users:create) or update a user", putItem(userKind)),
+		rt("DELETE", user, "auth:users:delete", "delete a user with its attributes and memberships", deleteItem(userKind)),
+		rt("PUT", user + "/password", "auth:users:password:update", "set a user's password", putPassword),
+		rt("DELETE", user + "/password", "auth:users:password:delete", "remove a user's password", deletePassword),
+		rt("GET", user + "/attributes", "auth:users:attributes:read", "list a user's attributes", getAttributes),
+		rt("POST", user + "/attributes", "auth:users:attributes:create", "add an attribute", postAttribute),
+		rt("PUT", user + "/attributes", "auth:users:attributes:update", "replace all attributes", putAttributes),
+		rt("DELETE", user + "/attributes", "auth:users:attributes:delete", "remove all attributes", deleteAttributes),
+		rt("GET", user + "/attributes/{n}", "auth:users:attributes:read", "show an attribute", getAttribute),
+		rt("PUT", user + "/attributes/{n}", "auth:users:attributes:update", "create or update an attribute", putAttribute),
+		rt("DELETE", user + "/attributes/{n}", "auth:users:attributes:delete", "remove an attribute", deleteAttribute),
+		rt("GET", user + "/roles", "auth:users:roles:read", "list a user's roles", getMembers(userRoles)),
+		rt("POST", user + "/roles", "auth:users:roles:create", "give a user a role", postMember(userRoles)),
+		rt("PUT", user + "/roles", "auth:users:roles:update", "replace a user's roles", putMembers(userRoles)),
+		rt("DELETE", user + "/roles", "auth:users:roles:delete", "remove all of a user's roles", deleteMembers(userRoles)),
+		rt("GET", user + "/roles/{r}", "auth:users:roles:read", "show a role of a user", getMember(userRoles)),
+		rt("PUT", user + "/roles/{r}", "auth:users:roles:update", "give a user a role", putMember(userRoles)),
+		rt("DELETE", user + "/roles/{r}", "auth:users:roles:delete", "take a role from a user", deleteMember(userRoles)),
+		rt("GET", user + "/groups", "auth:users:groups:read", "list a user's groups", getMembers(userGroups)),
+		rt("POST", user + "/groups", "auth:users:groups:create", "add a user to a group", postMember(userGroups)),
+		rt("PUT", user + "/groups", "auth:users:groups:update", "replace a user's groups", putMembers(userGroups)),
+		rt("DELETE", user + "/groups", "auth:users:groups:delete", "remove a user from all groups", deleteMembers(userGroups)),
+		rt("GET", user + "/groups/{g}", "auth:users:groups:read", "show a group of a user", getMember(userGroups)),
+		rt("PUT", user + "/groups/{g}", "auth:users:groups:update", "add a user to a group", putMember(userGroups)),
+		rt("DELETE", user + "/groups/{g}", "auth:users:groups:delete", "remove a user from a group", deleteMember(userGroups)),
+		rt("GET", user + "/permissions", "auth:users:permissions:read", "list a user's effective permissions", getEffective),
+		rt("GET", user + "/permissions/{p}", "auth:users:permissions:read", "ask whether a user holds a permission, and what grants it", getEffectiveOne),
+		rt("GET", user + "/clients", "auth:users:clients:read", "list a user's OAuth clients", getClients),
+		rt("GET", user + "/federated", "auth:users:federated:read", "list the federated principals linked to a user", getUserFederated),
+	}
+}

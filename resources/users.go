@@ -1,0 +1,309 @@
+package resources
+
+import (
+	"net/http"
+
+	"gatehouse/authn"
+	"gatehouse/storage"
+)
+
+// userMissing is the 404 for a user path whose user does not exist.
+func userMissing(c *call) error {
+	return problem(http.StatusNotFound, "user %q not found in account %q", c.vars["u"], c.vars["a"])
+}
+
+// getUserPart adapts a read handler of a user's sub-resource.
+func getUserPart(build func(c *call, v nb, a, u string) (Node, error)) func(*call) error {
+	return get(func(c *call, v nb) (Node, error) {
+		a, u := c.vars["a"], c.vars["u"]
+		if !v.Has(storage.ItemKey(a, storage.KindUser, u)) {
+			return nil, userMissing(c)
+		}
+		return build(c, v, a, u)
+	})
+}
+
+func putPassword(c *call) error {
+	u, err := c.name("u")
+	if err != nil {
+		return err
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	el, err := c.body("password")
+	if err != nil {
+		return err
+	}
+	pw, p := textOf(el)
+	if p != nil {
+		return p
+	}
+	if p := onlyAttrs(el); p != nil {
+		return p
+	}
+	if err := authn.CheckPolicy(pw, c.s.MinPasswordLength); err != nil {
+		return problem(http.StatusBadRequest, "the password does not meet the policy: %v", err)
+	}
+	hash, err := authn.HashPassword(pw, c.s.HashParams, c.s.Random)
+	if err != nil {
+		return err
+	}
+	return c.setPassword(u, hash)
+}
+
+func deletePassword(c *call) error {
+	u, err := c.name("u")
+	if err != nil {
+		return err
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	return c.setPassword(u, "")
+}
+
+// setPassword stores a new hash (or none); an administrator's change
+// clears password-expired, and cached credentials are dropped at once.
+func (c *call) setPassword(u, hash string) error {
+	a := c.vars["a"]
+	_, _, err := c.s.Store.PutItem(c.r.Context(), a, storage.KindUser, u, storage.UpdateOnly, func(old string, _ bool) (string, error) {
+		rec, err := storage.DecodeUser(old)
+		if err != nil {
+			return "", err
+		}
+		rec.PasswordHash = hash
+		rec.PasswordExpired = false
+		return rec.Encode(), nil
+	}, nil)
+	if err != nil {
+		return err
+	}
+	if c.s.Credentials != nil {
+		c.s.Credentials.Forget(a + `\` + u)
+	}
+	return c.noContent()
+}
+
+var attributeSchema = Schema{Root: "attribute", Text: []string{"name", "value"}, Ignored: []string{"id"}}
+
+// maxAttributeValue bounds one attribute's value.
+const maxAttributeValue = 8192
+
+func decodeAttribute(f Fields) (string, string, error) {
+	name, value := f.Text["name"], f.Text["value"]
+	if len(value) > maxAttributeValue {
+		return "", "", problem(http.StatusBadRequest, "attribute %q: value is longer than %d bytes", name, maxAttributeValue)
+	}
+	return name, value, nil
+}
+
+func attrSet(c *call) (owner, prefix string, err error) {
+	ns, err := c.names("u")
+	if err != nil {
+		return "", "", err
+	}
+	a := c.vars["a"]
+	return storage.ItemKey(a, storage.KindUser, ns[0]), storage.SubRange(a, storage.KindAttr, ns[0]), nil
+}
+
+var getAttributes = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+	return v.attributesNode(a, u), nil
+})
+
+var getAttribute = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+	n := c.vars["n"]
+	if !v.Has(storage.SubKey(a, storage.KindAttr, u, n)) {
+		return nil, problem(http.StatusNotFound, "attribute %q of user %q not found", n, u)
+	}
+	return v.attributeNode(a, u, n), nil
+})
+
+func (c *call) showAttribute(rev int64, name string) error {
+	a, u := c.vars["a"], c.vars["u"]
+	return c.show(http.StatusCreated, rev, path("accounts", a, "users", u, "attributes", name), func(v nb) (Node, error) {
+		return v.attributeNode(a, u, name), nil
+	})
+}
+
+func postAttribute(c *call) error {
+	owner, prefix, err := attrSet(c)
+	if err != nil {
+		return err
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	el, err := c.body("attribute")
+	if err != nil {
+		return err
+	}
+	f, p := decodeEntity(el, attributeSchema)
+	if p != nil {
+		return p
+	}
+	name, value, err := decodeAttribute(f)
+	if err != nil {
+		return err
+	}
+	if err := validName("attribute", name); err != nil {
+		return err
+	}
+	_, rev, err := c.s.Store.SetAdd(c.r.Context(), owner, prefix, name, value, storage.CreateOnly)
+	if err != nil {
+		return err
+	}
+	return c.showAttribute(rev, name)
+}
+
+func putAttribute(c *call) error {
+	owner, prefix, err := attrSet(c)
+	if err != nil {
+		return err
+	}
+	n, err := c.name("n")
+	if err != nil {
+		return err
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	el, err := c.body("attribute")
+	if err != nil {
+		return err
+	}
+	f, p := decodeEntity(el, attributeSchema)
+	if p != nil {
+		return p
+	}
+	name, value, err := decodeAttribute(f)
+	if err != nil {
+		return err
+	}
+	if name != "" && name != n {
+		return problem(http.StatusBadRequest, "the body names attribute %q but the path names %q", name, n)
+	}
+	created, rev, err := c.s.Store.SetAdd(c.r.Context(), owner, prefix, n, value, storage.Upsert)
+	if err != nil {
+		return err
+	}
+	if created {
+		return c.showAttribute(rev, n)
+	}
+	return c.noContent()
+}
+
+func putAttributes(c *call) error {
+	owner, prefix, err := attrSet(c)
+	if err != nil {
+		return err
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	el, err := c.body("attributes")
+	if err != nil {
+		return err
+	}
+	if p := onlyAttrs(el, "count", "href"); p != nil {
+		return p
+	}
+	if p := noText(el); p != nil {
+		return p
+	}
+	m := map[string]string{}
+	for _, it := range el.ChildElements() {
+		if it.Tag != "attribute" {
+			return problem(http.StatusBadRequest, "element <%s> is misplaced in <attributes>; expected <attribute>", it.Tag)
+		}
+		f, p := decodeEntity(it, attributeSchema)
+		if p != nil {
+			return p
+		}
+		name, value, err := decodeAttribute(f)
+		if err != nil {
+			return err
+		}
+		if err := validName("attribute", name); err != nil {
+			return err
+		}
+		if _, dup := m[name]; dup {
+			return problem(http.StatusBadRequest, "attribute %q appears more than once", name)
+		}
+		m[name] = value
+	}
+	if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, m); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func deleteAttributes(c *call) error {
+	owner, prefix, err := attrSet(c)
+	if err != nil {
+		return err
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, nil); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+func deleteAttribute(c *call) error {
+	owner, prefix, err := attrSet(c)
+	if err != nil {
+		return err
+	}
+	n, err := c.name("n")
+	if err != nil {
+		return err
+	}
+	if _, err := c.precheck(nil); err != nil {
+		return err
+	}
+	if _, err := c.s.Store.SetRemove(c.r.Context(), owner, prefix, n); err != nil {
+		return err
+	}
+	return c.noContent()
+}
+
+var getEffective = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+	return v.effectiveNode(a, u), nil
+})
+
+// getEffectiveOne answers by implication: 200 naming the granting role
+// when the user holds p, 404 when not.
+var getEffectiveOne = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+	p, err := c.permission()
+	if err != nil {
+		return nil, err
+	}
+	role, ok := v.h.Of(v.View, a, u).Decide(p)
+	if !ok {
+		return nil, problem(http.StatusNotFound, "user %q does not hold permission %q", u, p)
+	}
+	n := permissionNode(path("accounts", a, "users", u, "permissions"), p)
+	n.Attrs = [][2]string{{"granted-by", path("accounts", a, "roles", role)}}
+	return n, nil
+})
+
+var getClients = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+	return findField(v.userNode(a, u), "clients"), nil
+})
+
+var getUserFederated = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+	return findField(v.userNode(a, u), "federations"), nil
+})
+
+// findField returns the child node of e whose element is name.
+func findField(e *Entity, name string) Node {
+	for _, f := range e.Fields() {
+		if f.Node != nil && f.Node.element() == name {
+			return f.Node
+		}
+	}
+	return nil
+}
