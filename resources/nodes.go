@@ -90,7 +90,9 @@ func (v nb) accountsNode(p principal) *Collection {
 
 func (v nb) rulesNode(href, prefix string) *Collection {
 	return &Collection{Element: "rules", Href: href, Items: rangeSource{v: v.View, prefix: prefix,
-		item: func(r string) Node { return &Entity{Element: "rule", Identifier: r, Href: href + "/" + escapeSegment(r)} }}}
+		item: func(r string) Node {
+			return &Entity{Element: "rule", Identifier: r, Href: href + "/" + escapeSegment(r)}
+		}}}
 }
 
 func (v nb) accountNode(a string) *Entity {
@@ -216,7 +218,9 @@ func (v nb) userAt(a, u, href string) *Entity {
 			{Node: v.attributesNode(a, u)},
 			{Node: &Collection{Element: "clients", Href: base + "/clients", Items: rangeSource{v: v.View,
 				prefix: storage.SubRange(a, storage.KindClient, u),
-				item:   func(id string) Node { return &Entity{Element: "client", Identifier: id, Href: base + "/clients/" + escapeSegment(id)} }}}},
+				item: func(id string) Node {
+					return &Entity{Element: "client", Identifier: id, Href: base + "/clients/" + escapeSegment(id)}
+				}}}},
 			{Name: "created", Text: time.Unix(rec.Created, 0).UTC().Format(time.RFC3339)},
 		}
 		if rec.Email != "" {
@@ -225,7 +229,9 @@ func (v nb) userAt(a, u, href string) *Entity {
 		f = append(f, Field{Name: "enabled", Text: boolText(rec.Enabled)},
 			Field{Node: &Collection{Element: "federations", Href: base + "/federated", Items: rangeSource{v: v.View,
 				prefix: storage.SubRange(a, storage.KindFederated, u),
-				item:   func(id string) Node { return &Entity{Element: "federated-user", Identifier: id, Href: path("federated", id)} }}}})
+				item: func(id string) Node {
+					return &Entity{Element: "federated-user", Identifier: id, Href: path("federated", id)}
+				}}}})
 		if rec.FullName != "" {
 			f = append(f, Field{Name: "full-name", Text: rec.FullName})
 		}

@@ -29,7 +29,6 @@ const (
 // RootRulesRange holds the root federation rules (/accounts/rules).
 const RootRulesRange = "rules/"
 
-
 // AccountKey is the key of account a's record.
 func AccountKey(a string) string { return "acct/" + a }
 
