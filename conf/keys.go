@@ -58,7 +58,7 @@ func table() []setting {
 		{"storage.embedded.peer-port", "", "embedded etcd peer port on 127.0.0.1; 0 picks a free port",
 			func(c *Config) any { return &c.Storage.Embedded.PeerPort }},
 
-		{"api.max-depth", "", "maximum depth of the account tree (1..20)",
+		{"api.max-depth", "", "cap on the depth query parameter; deeper requests are served at the cap (1..20)",
 			func(c *Config) any { return &c.API.MaxDepth }},
 		{"api.default-page-size", "", "page size of list requests that do not ask for one (1..api.max-page-size)",
 			func(c *Config) any { return &c.API.DefaultPageSize }},

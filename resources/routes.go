@@ -1,5 +1,10 @@
 package resources
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Route is one row of the route table: method, path pattern (under
 // /auth/v2), the permission a caller needs, and the handler. The router,
 // the authorization check and the README's table all come from routes().
@@ -116,4 +121,14 @@ func routes() []*Route {
 		rt("GET", user+"/clients", "auth:users:clients:read", "list a user's OAuth clients", getClients),
 		rt("GET", user+"/federated", "auth:users:federated:read", "list the federated principals linked to a user", getUserFederated),
 	}
+}
+
+// RouteTableMarkdown is the route table as the README shows it.
+func RouteTableMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| method | path | permission | what it does |\n| --- | --- | --- | --- |\n")
+	for _, r := range Routes() {
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s |\n", r.Method, r.Path, r.Permission, r.Summary)
+	}
+	return b.String()
 }
