@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -245,11 +246,25 @@ func (c *Cache) Ready() bool {
 	return c.readyLocked()
 }
 
-// waitFor blocks until the cache has applied rev, the cache is stale for
-// longer than the timeout, or ctx ends.
+// waitFor returns once the cache has applied rev and is in step with
+// etcd. A cache that has the revision but has not heard from etcd within
+// the timeout fails at once with ErrUnavailable (reads never answer from
+// a cache known to be stale); a cache that is behind is waited for, up to
+// the timeout.
 func (c *Cache) waitFor(ctx context.Context, rev int64) error {
+	c.mu.RLock()
+	have, ready, listed := c.rev >= rev, c.readyLocked(), c.listed
+	c.mu.RUnlock()
+	if have && ready {
+		return nil
+	}
+	if have && listed {
+		return fmt.Errorf("%w: no word from etcd for over %s", ErrUnavailable, c.timeout)
+	}
 	deadline := time.NewTimer(c.timeout)
 	defer deadline.Stop()
+	tick := time.NewTicker(max(c.timeout/16, 5*time.Millisecond))
+	defer tick.Stop()
 	for {
 		c.mu.RLock()
 		ok := c.rev >= rev && c.readyLocked()
@@ -260,12 +275,11 @@ func (c *Cache) waitFor(ctx context.Context, rev int64) error {
 		}
 		select {
 		case <-ch:
+		case <-tick.C: // readiness may change without an event
 		case <-ctx.Done():
-			return ErrUnavailable
+			return fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
 		case <-deadline.C:
-			return ErrUnavailable
-		case <-time.After(c.timeout / 8):
-			// re-check readiness: heard may have been refreshed
+			return fmt.Errorf("%w: the cache did not reach revision %d within %s", ErrUnavailable, rev, c.timeout)
 		}
 	}
 }

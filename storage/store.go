@@ -75,9 +75,17 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		defer close(s.done)
 		s.cache.run(runCtx)
 	}()
-	if err := s.cache.waitFor(ctx, 0); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("etcd %v: loading the cache: %w", o.Endpoints, err)
+	// The first list may take a while on a large store: wait for it as
+	// long as the caller's context allows (at most five minutes).
+	lctx, lcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer lcancel()
+	for !s.cache.Ready() {
+		select {
+		case <-lctx.Done():
+			s.Close()
+			return nil, fmt.Errorf("etcd %v: loading the cache: %w", o.Endpoints, lctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	return s, nil
 }
