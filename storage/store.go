@@ -177,15 +177,17 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 	var minRev int64
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var t Txn
+		var viewRev int64
 		err := s.Read(ctx, minRev, func(v View) error {
 			t = Txn{v: v, prefix: s.prefix}
+			viewRev = v.Rev()
 			return build(v, &t)
 		})
 		if err != nil {
 			return 0, err
 		}
 		if t.Empty() {
-			return t.v.c.rev, nil
+			return viewRev, nil
 		}
 		tctx, cancel := context.WithTimeout(ctx, s.timeout)
 		resp, err := s.client.Txn(tctx).If(t.cmps...).Then(t.ops...).Commit()
