@@ -205,11 +205,11 @@ func putAccount(c *call) error {
 
 func deleteAccount(c *call) error {
 	a := c.vars["a"]
-	if a == authz.SystemAccount {
-		return problem(http.StatusBadRequest, "the system account cannot be deleted")
-	}
 	if _, err := c.precheck(nil); err != nil {
 		return err
+	}
+	if a == authz.SystemAccount {
+		return problem(http.StatusBadRequest, "the system account cannot be deleted")
 	}
 	if _, err := c.s.Store.DeleteAccount(c.r.Context(), a); err != nil {
 		return err

@@ -31,7 +31,8 @@ func unauthorized(detail string) *Problem {
 func (s *Server) authenticate(c *call) error {
 	r := c.r
 	if !s.BasicAuth {
-		return unauthorized("no supported credentials: HTTP Basic is turned off")
+		return &Problem{Status: http.StatusUnauthorized, Detail: "no supported credentials: HTTP Basic is turned off",
+			Header: http.Header{"WWW-Authenticate": {`Bearer realm="gatehouse"`}}}
 	}
 	name, password, ok := r.BasicAuth()
 	if !ok {

@@ -11,10 +11,12 @@ import (
 
 // This file describes every resource as nodes; render.go shows them.
 
-// nb builds nodes from one storage view; h memoises holdings.
+// nb builds nodes from one storage view for one caller; h memoises
+// holdings.
 type nb struct {
 	storage.View
 	h *authz.Holdings
+	p principal // the caller, for what it may see
 }
 
 // rangeSource is a collection stored as one key range.
@@ -107,8 +109,13 @@ func (v nb) accountNode(a string) *Entity {
 			Field{Name: "name", Text: a},
 		)
 		if acc.Parent != "" {
-			f = append(f, Field{Node: &Entity{Element: "parent", Identifier: acc.Parent, Href: path("accounts", acc.Parent),
-				Fields: v.accountNode(acc.Parent).Fields}})
+			// The parent expands only for callers who may act on it; to
+			// anyone else it is a bare reference.
+			parent := &Entity{Element: "parent", Identifier: acc.Parent, Href: path("accounts", acc.Parent)}
+			if authz.Within(v.p.Account, acc.Parent, v.Parent) {
+				parent.Fields = v.accountNode(acc.Parent).Fields
+			}
+			f = append(f, Field{Node: parent})
 		}
 		return append(f,
 			Field{Node: v.permissionSetNode(path("accounts", a, "permissions"), storage.ItemRange(a, storage.KindCeiling))},
