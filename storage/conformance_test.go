@@ -269,9 +269,9 @@ func TestStore(t *testing.T) {
 	t.Run("Page", func(t *testing.T) { testPage(t, s) })
 	t.Run("FilterPage", func(t *testing.T) { testFilterPage(t, s) })
 	t.Run("PageArgumentEdges", func(t *testing.T) { testPageArgumentEdges(t, s) })
+	t.Run("UpdateOnlyOnSetsAndLinks", func(t *testing.T) { testUpdateOnlyOnSetsAndLinks(t, s) })
 	t.Run("Subtree", func(t *testing.T) { testSubtree(t, s) })
 	t.Run("ReadYourWrites", func(t *testing.T) { testReadYourWrites(t, s) })
-	t.Run("PutReadYourWrites", func(t *testing.T) { testPutReadYourWrites(t, s) })
 }
 
 func ceilingOf(t testing.TB, s *storage.Store, a string) []string {
@@ -471,7 +471,7 @@ func populate(t testing.TB, s *storage.Store, a string) {
 	for _, u := range []string{"u1", "u2"} {
 		mustItem(t, s, a, storage.KindUser, u)
 		mustSetAdd(t, s, storage.ItemKey(a, storage.KindUser, u), storage.SubRange(a, storage.KindAttr, u), "email", u+"@x")
-		if err := s.Put(ctx, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
+		if err := putKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -709,7 +709,7 @@ func itemFixture(t testing.TB, s *storage.Store, a string) {
 	for _, u := range []string{"u1", "u2", "u1x"} {
 		mustItem(t, s, a, storage.KindUser, u)
 		mustSetAdd(t, s, storage.ItemKey(a, storage.KindUser, u), storage.SubRange(a, storage.KindAttr, u), "email", u+"@x")
-		if err := s.Put(ctx, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
+		if err := putKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1418,26 +1418,33 @@ func testReadYourWrites(t *testing.T, s *storage.Store) {
 	}
 }
 
-// testPutReadYourWrites: Store.Put is a write like the others; the package
-// promises that a request that wrote reads its write.
-func testPutReadYourWrites(t *testing.T, s *storage.Store) {
+// testUpdateOnlyOnSetsAndLinks: Mode is shared by PutItem, SetAdd and
+// LinkAdd, and UpdateOnly is documented as "fails with ErrNotFound when
+// absent". An add that ignores it creates what the caller said must
+// already exist.
+func testUpdateOnlyOnSetsAndLinks(t *testing.T, s *storage.Store) {
 	ctx := testCtx(t)
-	a := "put-ryw"
+	a := "uo"
 	mustAccount(t, s, a, "")
 	mustItem(t, s, a, storage.KindUser, "u")
-	key := storage.ItemKey(a, storage.KindLogin, "u")
-	misses := 0
-	const rounds = 50
-	for i := range rounds {
-		val := fmt.Sprint(1_700_000_000 + i)
-		if err := s.Put(ctx, key, val); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := cacheGet(t, s, key); got != val {
-			misses++
-		}
+	mustItem(t, s, a, storage.KindRole, "r")
+	owner, prefix := storage.ItemKey(a, storage.KindUser, "u"), storage.SubRange(a, storage.KindAttr, "u")
+	created, _, err := s.SetAdd(ctx, owner, prefix, "absent", "v", storage.UpdateOnly)
+	if !errors.Is(err, storage.ErrNotFound) || etcdHas(t, s, prefix+"absent") {
+		t.Errorf("SetAdd(UpdateOnly) of an absent member = created %v, %v; want ErrNotFound and nothing written", created, err)
 	}
-	if misses > 0 {
-		t.Errorf("Store.Put: %d of %d reads right after Put returned did not show the write (Put does not wait for the cache)", misses, rounds)
+	created, _, err = s.LinkAdd(ctx, a, storage.UserRoles, "u", "r", storage.UpdateOnly)
+	if !errors.Is(err, storage.ErrNotFound) || etcdHas(t, s, storage.SubKey(a, storage.KindUserRole, "u", "r")) {
+		t.Errorf("LinkAdd(UpdateOnly) of an absent membership = created %v, %v; want ErrNotFound and nothing written", created, err)
 	}
+}
+
+// putKey writes one key through a guarded update, as the server does for
+// a user's last sign-in.
+func putKey(ctx context.Context, s *storage.Store, key, val string) error {
+	_, err := s.Update(ctx, func(v storage.View, t *storage.Txn) error {
+		t.Put(key, val)
+		return nil
+	})
+	return err
 }

@@ -72,13 +72,22 @@ func (s *Store) buildCreateAccount(v View, t *Txn, name string, acc Account, cei
 		t.Expect(AccountKey(acc.Parent))
 		t.Put(ItemKey(acc.Parent, KindChild, name), "")
 		if ceiling == nil {
+			// The copy relies on every entry it read still being there,
+			// and on nothing new: guard both.
 			ceiling = v.Names(ItemRange(acc.Parent, KindCeiling))
 			t.ExpectNoNew(ItemRange(acc.Parent, KindCeiling))
+			for _, p := range ceiling {
+				t.Expect(ItemKey(acc.Parent, KindCeiling, p))
+			}
 		}
 	}
 	t.Put(AccountKey(name), acc.Encode())
+	seen := make(map[string]bool, len(ceiling))
 	for _, p := range ceiling {
-		t.Put(ItemKey(name, KindCeiling, p), "")
+		if !seen[p] {
+			seen[p] = true
+			t.Put(ItemKey(name, KindCeiling, p), "")
+		}
 	}
 	return nil
 }
@@ -139,6 +148,10 @@ func (s *Store) DeleteAccount(ctx context.Context, a string) (int64, error) {
 			t.Delete(ItemKey(acc.Parent, KindChild, a))
 		}
 		for _, x := range v.Subtree(a) {
+			// A descendant moved out (its record rewritten) or a child
+			// added since the view fails the guard, and the delete is
+			// rebuilt from the new tree.
+			t.Expect(AccountKey(x))
 			t.ExpectNoNew(ItemRange(x, KindChild))
 			t.Delete(AccountKey(x))
 			t.DeleteRange(TenantRange(x))
@@ -232,6 +245,9 @@ func (s *Store) SetAdd(ctx context.Context, owner, prefix, name, value string, m
 		if ok && mode == CreateOnly {
 			return fmt.Errorf("%q: %w", name, ErrNameTaken)
 		}
+		if !ok && mode == UpdateOnly {
+			return notFound(fmt.Sprintf("%q", name))
+		}
 		created = !ok
 		t.Expect(owner)
 		t.Expect(prefix + name)
@@ -267,11 +283,12 @@ func (s *Store) SetReplace(ctx context.Context, owner, prefix string, members ma
 		t.Expect(owner)
 		t.ExpectNoNew(prefix)
 		v.Each(prefix, func(name, old string) bool {
+			// Every member read is guarded, kept ones too: a concurrent
+			// removal must not leave a set no serial order produces.
+			t.Expect(prefix + name)
 			if nv, keep := members[name]; !keep {
-				t.Expect(prefix + name)
 				t.Delete(prefix + name)
 			} else if nv != old {
-				t.Expect(prefix + name)
 				t.Put(prefix+name, nv)
 			}
 			return true
@@ -303,6 +320,9 @@ func (s *Store) LinkAdd(ctx context.Context, a string, l Link, from, to string, 
 				return fmt.Errorf("%s %q already holds %s %q: %w", l.From, from, l.To, to, ErrMember)
 			}
 			return nil
+		}
+		if mode == UpdateOnly {
+			return notFound(fmt.Sprintf("%s %q of %s %q", l.To, to, l.From, from))
 		}
 		created = true
 		t.Expect(fwd)
@@ -349,8 +369,8 @@ func (s *Store) LinkReplace(ctx context.Context, a string, l Link, from string, 
 		r := SubRange(a, l.Fwd, from)
 		t.ExpectNoNew(r)
 		v.Each(r, func(to, _ string) bool {
+			t.Expect(r + to) // kept members are relied on too
 			if !want[to] {
-				t.Expect(r + to)
 				t.Delete(r + to)
 				t.Delete(SubKey(a, l.Rev, to, from))
 			}

@@ -207,15 +207,6 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 	return 0, fmt.Errorf("%w: gave up after %d attempts", ErrConflict, maxAttempts)
 }
 
-// Put writes one key outside any guard; for records whose last writer
-// wins by design (last sign-in time).
-func (s *Store) Put(ctx context.Context, key, value string) error {
-	tctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	_, err := s.client.Put(tctx, s.prefix+key, value)
-	return classify(err)
-}
-
 // Ping asks etcd for a key count with the storage timeout; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
 	tctx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -89,6 +89,7 @@ func (v View) Names(prefix string) []string {
 // Page returns up to limit names of the range starting at offset, and the
 // range's total count. It costs O(log² n + limit), whatever the range size.
 func (v View) Page(prefix string, offset, limit int) (names []string, count int) {
+	offset = max(offset, 0)
 	start := v.rank(prefix)
 	count = v.rank(rangeEnd(prefix)) - start
 	if offset >= count || limit <= 0 {
@@ -137,7 +138,8 @@ func (v View) FilterPage(prefix, pattern string, match func(name string) bool, o
 		c.filterMu.Unlock()
 	}
 	count = len(res.names)
-	if offset >= count {
+	offset = max(offset, 0)
+	if offset >= count || limit <= 0 {
 		return nil, count
 	}
 	return res.names[offset:min(offset+limit, count)], count
