@@ -100,6 +100,9 @@ func (c *call) createAccount(name, desc string, f Fields, ceiling []string) (int
 	parent := c.p.Account
 	if f.Text["parent"] != "" {
 		parent = f.Text["parent"]
+		if err := validAccountName(parent); err != nil {
+			return 0, err
+		}
 	}
 	if err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
 		return c.reachable(v, parent, "parent")
@@ -161,6 +164,9 @@ func putAccount(c *call) error {
 	if foreign {
 		return problem(http.StatusNotFound, "account %q not found", a)
 	}
+	if !found && c.r.Header.Get("If-Match") != "" {
+		return problem(http.StatusPreconditionFailed, "If-Match %s: account %q does not exist", c.r.Header.Get("If-Match"), a)
+	}
 	if !found {
 		if err := c.require("auth:accounts:create"); err != nil {
 			return err
@@ -174,6 +180,9 @@ func putAccount(c *call) error {
 	newParent := old.Parent
 	if f.Text["parent"] != "" && f.Text["parent"] != old.Parent {
 		newParent = f.Text["parent"]
+		if err := validAccountName(newParent); err != nil {
+			return err
+		}
 		if a == authz.SystemAccount || old.Parent == "" {
 			return problem(http.StatusBadRequest, "account %q is a root account and cannot be moved", a)
 		}

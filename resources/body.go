@@ -2,10 +2,12 @@ package resources
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 )
@@ -45,8 +47,17 @@ func readBody(r *http.Request) ([]byte, *Problem) {
 // beyond the XML declaration, namespaces, undeclared entities and text
 // outside the root are refused.
 func parseXML(b []byte, root string) (*etree.Element, *Problem) {
+	if !utf8.Valid(b) {
+		return nil, problem(http.StatusBadRequest, "the body is not valid UTF-8")
+	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{Permissive: false}
+	doc.ReadSettings = etree.ReadSettings{
+		Permissive:             false,
+		PreserveDuplicateAttrs: true, // so that a repeated attribute is refused below
+		CharsetReader: func(charset string, _ io.Reader) (io.Reader, error) {
+			return nil, fmt.Errorf("encoding %q is not supported; send UTF-8", charset)
+		},
+	}
 	if bytes.Contains(b, []byte("<!")) {
 		// Comments and CDATA are fine; declarations are not. etree keeps
 		// a DOCTYPE as a directive token, which is checked below, but a
@@ -85,7 +96,7 @@ func parseXML(b []byte, root string) (*etree.Element, *Problem) {
 	if el.Space != "" || el.Tag != root {
 		return nil, problem(http.StatusBadRequest, "the root element is <%s>; expected <%s>", el.FullTag(), root)
 	}
-	if p := checkNamespaces(el); p != nil {
+	if p := checkTree(el); p != nil {
 		return nil, p
 	}
 	return el, nil
@@ -98,18 +109,32 @@ func firstWord(s string) string {
 	return ""
 }
 
-func checkNamespaces(el *etree.Element) *Problem {
+// checkTree refuses, anywhere below the root: namespaces, repeated
+// attributes, processing instructions and declarations.
+func checkTree(el *etree.Element) *Problem {
 	if el.Space != "" {
 		return problem(http.StatusBadRequest, "element <%s> has a namespace; namespaces are not allowed", el.FullTag())
 	}
+	seen := make(map[string]bool, len(el.Attr))
 	for _, a := range el.Attr {
 		if a.Space != "" || a.Key == "xmlns" {
 			return problem(http.StatusBadRequest, "attribute %q on <%s> is a namespace declaration or prefixed; not allowed", a.FullKey(), el.Tag)
 		}
+		if seen[a.Key] {
+			return problem(http.StatusBadRequest, "attribute %q appears more than once on <%s>", a.Key, el.Tag)
+		}
+		seen[a.Key] = true
 	}
-	for _, c := range el.ChildElements() {
-		if p := checkNamespaces(c); p != nil {
-			return p
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.ProcInst:
+			return problem(http.StatusBadRequest, "processing instruction <?%s?> is not allowed", t.Target)
+		case *etree.Directive:
+			return problem(http.StatusBadRequest, "declarations (<!%s…>) are not allowed", firstWord(t.Data))
+		case *etree.Element:
+			if p := checkTree(t); p != nil {
+				return p
+			}
 		}
 	}
 	return nil
@@ -155,15 +180,20 @@ func decodeEntity(el *etree.Element, s Schema) (Fields, *Problem) {
 		seen[name] = true
 		switch {
 		case contains(s.Text, name):
+			if id := c.SelectAttrValue("identifier", ""); id != "" {
+				// <parent identifier="x" href="…">…</parent> as rendered
+				// by GET, at any depth.
+				f.Text[name] = id
+				continue
+			}
 			v, p := textOf(c)
 			if p != nil {
 				return f, p
 			}
-			if v == "" {
-				// <parent identifier="x" href="…"/> as rendered by GET.
-				v = c.SelectAttrValue("identifier", "")
-			}
 			f.Text[name] = v
+		case s.Lists[name] != "" && (c.SelectAttr("href") != nil || c.SelectAttr("count") != nil):
+			// A sub-collection as GET renders it: read-only here, it
+			// changes through its own resource.
 		case s.Lists[name] != "":
 			items, p := decodeTextItems(c, s.Lists[name])
 			if p != nil {

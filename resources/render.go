@@ -121,7 +121,13 @@ func (rd renderer) entity(parent *etree.Element, e *Entity, depth int) {
 func (rd renderer) collection(parent *etree.Element, c *Collection, depth int, top bool) {
 	el := parent.CreateElement(c.Element)
 	if depth <= 0 {
-		el.CreateAttr("count", strconv.Itoa(c.Items.Count()))
+		count := 0
+		if top && rd.q.Filter != "" {
+			_, count = c.Items.Page(rd.q.Filter, 0, 0)
+		} else {
+			count = c.Items.Count()
+		}
+		el.CreateAttr("count", strconv.Itoa(count))
 		el.CreateAttr("href", c.Href)
 		return
 	}

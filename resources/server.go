@@ -196,15 +196,15 @@ func (ep *endpoint) serve(c *call) error {
 			Header: http.Header{"Allow": {ep.allow}}}
 	}
 	c.route = rt
+	if err := c.s.authenticate(c); err != nil {
+		return err
+	}
 	q, p := parseQuery(r.URL.RawQuery, c.s.Limits)
 	if p != nil {
 		return p
 	}
 	c.q = q
 	c.depthGiven = r.URL.Query().Has("depth")
-	if err := c.s.authenticate(c); err != nil {
-		return err
-	}
 	if err := c.require(rt.Permission); err != nil {
 		return err
 	}

@@ -183,7 +183,14 @@ func putAttribute(c *call) error {
 	if name != "" && name != n {
 		return problem(http.StatusBadRequest, "the body names attribute %q but the path names %q", name, n)
 	}
-	created, rev, err := c.s.Store.SetAdd(c.r.Context(), owner, prefix, n, value, storage.Upsert)
+	// PUT updates the fields present: without <value> an existing
+	// attribute keeps its value.
+	created, rev, err := c.s.Store.SetUpdate(c.r.Context(), owner, prefix, n, storage.Upsert, func(old string, ok bool) string {
+		if ok && !f.Has("value") {
+			return old
+		}
+		return value
+	})
 	if err != nil {
 		return err
 	}

@@ -236,6 +236,12 @@ func (s *Store) DeleteItem(ctx context.Context, a, kind, name string) (int64, er
 // key owner (which must exist). With CreateOnly a present member is
 // ErrNameTaken. It reports whether the member was new.
 func (s *Store) SetAdd(ctx context.Context, owner, prefix, name, value string, mode Mode) (created bool, rev int64, err error) {
+	return s.SetUpdate(ctx, owner, prefix, name, mode, func(string, bool) string { return value })
+}
+
+// SetUpdate is SetAdd with the new value computed from the old one (ok
+// false when absent) inside the guarded transaction.
+func (s *Store) SetUpdate(ctx context.Context, owner, prefix, name string, mode Mode, update func(old string, ok bool) string) (created bool, rev int64, err error) {
 	rev, err = s.Update(ctx, func(v View, t *Txn) error {
 		created = false
 		if !v.Has(owner) {
@@ -251,7 +257,7 @@ func (s *Store) SetAdd(ctx context.Context, owner, prefix, name, value string, m
 		created = !ok
 		t.Expect(owner)
 		t.Expect(prefix + name)
-		if !ok || old != value {
+		if value := update(old, ok); !ok || old != value {
 			t.Put(prefix+name, value)
 		}
 		return nil
