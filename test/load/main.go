@@ -1,0 +1,651 @@
+// Command load measures gatehouse against SPEC §12: for each user count
+// N it starts a fresh gatehouse in-process (instance.Start, embedded
+// etcd in a temporary directory), seeds N users in account "load"
+// directly through the store, and drives each scenario with a closed loop
+// of C concurrent keep-alive connections, printing requests per second,
+// p50/p99 latency, errors and the process's resident memory.
+//
+//	go run ./test/load [-users 1000,100000] [-duration 10s] [-connections 16] [-out table]
+//
+// Scenarios:
+//
+//	bare           a bare net/http handler returning a fixed small XML
+//	               document on its own listener: the machine's floor
+//	page50         GET /auth/v2/accounts/load/users?page-size=50&current-page=<middle>
+//	page50-prefix  the same with filter=user-0001* (middle page of the matches)
+//	page50-substr  the same with a substring filter (filter=99)
+//	user           GET /auth/v2/accounts/load/users/user-<random>
+//	check          GET …/users/user-<random>/permissions/print:jobs:read
+//	               (200 for the 1 in 10 users in group readers, 404 for
+//	               the others: both count as success)
+//
+// Every request authenticates with HTTP Basic as load\checker, whose
+// verified credential the server caches, so requests do not pay argon2id.
+// The server, its embedded etcd and this load generator share one process
+// (and the machine's cores), so the resident memory shown includes all
+// three, and the CPU time per request (the column least disturbed by
+// other processes on a shared machine) counts all three too: compare it
+// with the bare row's. The tool bounds itself: every phase has a deadline
+// and -timeout ends the process.
+//
+// Seeding: users have no password (hashing a million argon2id passwords
+// would take hours) and an e-mail address; every 10th is in group
+// readers. Up to 100,000 users are written with storage.Store.PutItem,
+// one guarded transaction per user, as the API writes them; above, with
+// etcd transactions of -batch users holding the same keys and values
+// (PutItem manages a few thousand users a second here). After seeding the
+// tool reports memory per stored user, then warms the Go heap up
+// (-prewarm) before the first scenario. With -churn R it also writes R
+// last-sign-in times per second to the account during every scenario, the
+// write a password sign-in makes, to show what invalidating the
+// per-account memos costs.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"gatehouse/authz"
+	"gatehouse/conf"
+	"gatehouse/instance"
+	"gatehouse/storage"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+type options struct {
+	users       []int
+	duration    time.Duration
+	warmup      time.Duration
+	conns       int
+	out         string
+	seed        string
+	seedWorkers int
+	batch       int
+	client      string
+	scenarios   map[string]bool
+	timeout     time.Duration
+	verbose     bool
+	profileDir  string
+	churn       float64
+	memo        bool
+	prewarm     time.Duration
+}
+
+func parseFlags() (options, error) {
+	var o options
+	users := flag.String("users", "1000,100000", "comma-separated user counts N; a fresh gatehouse is started for each")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up per scenario")
+	flag.DurationVar(&o.prewarm, "prewarm", 5*time.Second, "unmeasured load after seeding, before the first scenario, so that the Go heap reaches its working size")
+	flag.IntVar(&o.conns, "connections", 16, "concurrent keep-alive connections (closed loop)")
+	flag.StringVar(&o.out, "out", "table", "output format: table, md or tsv")
+	flag.StringVar(&o.seed, "seed", "auto", "how users are seeded: putitem (one Store.PutItem transaction per user), batch (etcd transactions of -batch users with the same keys and values), auto (putitem up to 100,000 users, batch above)")
+	flag.IntVar(&o.seedWorkers, "seed-workers", 0, "seeding goroutines (0: 64 for putitem, 4 for batch)")
+	flag.IntVar(&o.batch, "batch", 2000, "users per etcd transaction with -seed batch")
+	flag.StringVar(&o.client, "client", "raw", "load client: raw (hand-written HTTP/1.1 keep-alive loop, closest to wrk) or nethttp (net/http.Client)")
+	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,page50,page50-prefix,page50-substr,user,check")
+	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit for the whole run (0: computed from the other flags)")
+	flag.BoolVar(&o.verbose, "v", false, "log the server at info level to stderr")
+	flag.Float64Var(&o.churn, "churn", 0, "during every scenario, also write this many last-sign-in times per second to account load (what a password sign-in writes), to show the cost of memo invalidation")
+	flag.BoolVar(&o.memo, "memo", true, "after seeding, measure the holdings memo's memory per user (fills an authz.Holdings for every user)")
+	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each measured scenario to this directory (N-scenario.pprof)")
+	flag.Parse()
+	for _, f := range strings.Split(*users, ",") {
+		f = strings.ReplaceAll(strings.TrimSpace(f), "_", "")
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 10_000_000 {
+			return o, fmt.Errorf("-users: %q is not a count between 1 and 10,000,000", f)
+		}
+		o.users = append(o.users, n)
+	}
+	if len(o.users) == 0 {
+		return o, errors.New("-users: no counts")
+	}
+	if o.conns < 1 || o.duration <= 0 || o.warmup < 0 {
+		return o, errors.New("-connections and -duration must be positive")
+	}
+	switch o.out {
+	case "table", "md", "tsv":
+	default:
+		return o, fmt.Errorf("-out %q: want table, md or tsv", o.out)
+	}
+	switch o.seed {
+	case "auto", "putitem", "batch":
+	default:
+		return o, fmt.Errorf("-seed %q: want auto, putitem or batch", o.seed)
+	}
+	switch o.client {
+	case "raw", "nethttp":
+	default:
+		return o, fmt.Errorf("-client %q: want raw or nethttp", o.client)
+	}
+	if *only != "" {
+		o.scenarios = map[string]bool{}
+		for _, s := range strings.Split(*only, ",") {
+			o.scenarios[strings.TrimSpace(s)] = true
+		}
+	}
+	if o.timeout == 0 {
+		// Per N: start, seeding (generous: 1M users by PutItem would be
+		// far slower than this allows, hence batch above 100k), and 6
+		// scenarios with their probes.
+		perN := 2*time.Minute + o.prewarm + 6*(o.duration+o.warmup+15*time.Second)
+		for _, n := range o.users {
+			o.timeout += perN + time.Duration(n/1000)*time.Second
+		}
+	}
+	return o, nil
+}
+
+func run() int {
+	o, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		return 2
+	}
+	// The tool stops by itself, whatever happens.
+	deadline := time.AfterFunc(o.timeout, func() {
+		fmt.Fprintf(os.Stderr, "load: hard time limit %s reached; exiting\n", o.timeout)
+		os.Exit(3)
+	})
+	defer deadline.Stop()
+
+	bare, err := startBare()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		return 1
+	}
+	defer bare.Close()
+
+	// Latency buffers, preallocated once: room for 60k requests/s per
+	// connection-set over the measured duration.
+	perWorker := max(4096, int(o.duration.Seconds()*60000)/o.conns)
+	d := newDriver(o.conns, perWorker, o.client, 10*time.Second)
+
+	fmt.Fprintf(os.Stderr, "load: load average %.2f before start\n", loadAvg())
+	fmt.Fprintf(os.Stderr, "load: GOMAXPROCS=%d NumCPU=%d connections=%d client=%s duration=%s warmup=%s\n",
+		runtime.GOMAXPROCS(0), runtime.NumCPU(), o.conns, o.client, o.duration, o.warmup)
+
+	var results []result
+	var seeds []seedReport
+	code := 0
+	for _, n := range o.users {
+		rs, sr, err := runN(o, d, bare.Addr().String(), n)
+		results = append(results, rs...)
+		if sr != nil {
+			seeds = append(seeds, *sr)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "load: N=%d: %v\n", n, err)
+			code = 1
+		}
+	}
+	printResults(os.Stdout, o, results, seeds)
+	return code
+}
+
+// seedReport describes how one N was seeded and what it cost in memory.
+type seedReport struct {
+	n                   int
+	method              string
+	workers, batch      int
+	took                time.Duration
+	before, after       memStat
+	perUserRSS          float64 // bytes
+	perUserAnon         float64
+	perUserHeap         float64
+	fixedTook, cacheLag time.Duration
+	peak                int64 // highest VmRSS (KiB) seen at the end of a scenario
+	memoPerUser         float64
+	memoCompute         time.Duration
+}
+
+// measureMemo fills an authz.Holdings — the structure the server keeps
+// per requested user — for every seeded user the way the server does
+// (Of, then Effective as a user GET does) and returns the live heap it
+// holds per user and the time per computed holding. The server's own
+// memo fills the same way as users are requested, and is never trimmed.
+func measureMemo(st *storage.Store, n int) (float64, time.Duration) {
+	before := readMem(true)
+	var hs authz.Holdings
+	t0 := time.Now()
+	var b []byte
+	_ = st.Read(context.Background(), 0, func(v storage.View) error {
+		for i := 0; i < n; i++ {
+			b = appendUserName(b[:0], i)
+			hs.Of(v, loadAccount, string(b)).Effective()
+		}
+		return nil
+	})
+	took := time.Since(t0)
+	after := readMem(true)
+	runtime.KeepAlive(&hs)
+	return float64(int64(after.heap)-int64(before.heap)) / float64(n), took / time.Duration(n)
+}
+
+func runN(o options, d *driver, bareAddr string, n int) ([]result, *seedReport, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-load-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	cfg := conf.Defaults()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.ShutdownTimeout = 5 * time.Second
+	cfg.Storage.DataDir = dir
+	cfg.Admin.Password = "load-admin-password-1"
+	var logw io.Writer = io.Discard
+	if o.verbose {
+		logw = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	sctx, scancel := context.WithTimeout(context.Background(), 90*time.Second)
+	in, err := instance.Start(sctx, cfg, log, io.Discard)
+	scancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start gatehouse: %w", err)
+	}
+	defer in.Close()
+	addr := in.Addr()
+
+	// Seed.
+	sr := &seedReport{n: n, method: o.seed}
+	if sr.method == "auto" {
+		sr.method = "putitem"
+		if n > 100_000 {
+			sr.method = "batch"
+		}
+	}
+	sr.workers = o.seedWorkers
+	if sr.workers == 0 {
+		sr.workers = 64
+		if sr.method == "batch" {
+			sr.workers = 4
+		}
+	}
+	sr.batch = o.batch
+	seedBudget := 2*time.Minute + time.Duration(n)*time.Millisecond // ≥ 1,000 users/s or give up
+	ctx, cancel := context.WithTimeout(context.Background(), seedBudget)
+	defer cancel()
+
+	t0 := time.Now()
+	if err := seedFixed(ctx, in.Store); err != nil {
+		return nil, nil, fmt.Errorf("seed fixed data: %w", err)
+	}
+	sr.fixedTook = time.Since(t0)
+	sr.before = readMem(true)
+	fmt.Fprintf(os.Stderr, "load: N=%d seeding with %s (%d workers) …\n", n, sr.method, sr.workers)
+	progress := func(done int) {
+		el := time.Since(t0).Seconds()
+		fmt.Fprintf(os.Stderr, "load:   %d users in %.1fs (%.0f/s)\n", done, el, float64(done)/el)
+	}
+	t0 = time.Now()
+	var rev int64
+	if sr.method == "batch" {
+		rev, err = seedUsersBatch(ctx, in.Store, n, sr.batch, sr.workers, progress)
+	} else {
+		rev, err = seedUsersPutItem(ctx, in.Store, n, sr.workers, progress)
+	}
+	if err != nil {
+		return nil, sr, fmt.Errorf("seeding %d users: %w", n, err)
+	}
+	written := time.Since(t0)
+	if err := waitCache(ctx, in.Store, rev); err != nil {
+		return nil, sr, err
+	}
+	sr.took = time.Since(t0)
+	sr.cacheLag = sr.took - written
+	sr.after = readMem(true)
+	sr.perUserRSS = float64(sr.after.rss-sr.before.rss) * 1024 / float64(n)
+	sr.perUserAnon = float64(sr.after.anon-sr.before.anon) * 1024 / float64(n)
+	sr.perUserHeap = float64(int64(sr.after.heap)-int64(sr.before.heap)) / float64(n)
+	fmt.Fprintf(os.Stderr, "load: N=%d seeded in %s (%.0f users/s); RSS %d → %d MiB\n",
+		n, sr.took.Round(time.Millisecond), float64(n)/sr.took.Seconds(), sr.before.rss>>10, sr.after.rss>>10)
+
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(loadAccount+`\`+checkerUser+":"+checkerPass))
+	// Sign in once: pays argon2id, fills the credential cache, and records
+	// the last sign-in (a write to the account, which would otherwise
+	// invalidate the memoised filters during the first scenario).
+	if st, body, err := get(addr, auth, "/auth/v2/accounts/load", 30*time.Second); err != nil || st != 200 {
+		return nil, sr, fmt.Errorf("first sign-in: status %d err %v: %s", st, err, body)
+	}
+	loginKey := storage.ItemKey(loadAccount, storage.KindLogin, checkerUser)
+	for i := 0; i < 250; i++ { // ≤ 5 s for the background write to land
+		var ok bool
+		_ = in.Store.Read(context.Background(), 0, func(v storage.View) error { ok = v.Has(loginKey); return nil })
+		if ok {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	scs, err := scenarios(o, n, addr, bareAddr, auth)
+	if err != nil {
+		return nil, sr, err
+	}
+	// Let the Go heap grow to its working size before measuring: after
+	// seeding (and the FreeOSMemory of the memory reading) the first
+	// allocation-heavy seconds would otherwise pay page faults for a heap
+	// that grows to twice the live size (about 600 MB more at 1M users).
+	if o.prewarm > 0 {
+		pw := scenario{name: "prewarm", addr: addr, auth: auth, ok: func(int) bool { return true },
+			path: func(b []byte, _ *rand.Rand) []byte { return append(b, "/auth/v2/accounts/load/users?page-size=50"...) }}
+		d.run(pw, 0, o.prewarm)
+	}
+	var out []result
+	for _, sc := range scs {
+		runtime.GC() // each scenario starts a fresh GC cycle
+		var prof func()
+		if o.profileDir != "" {
+			if prof, err = startProfile(o.profileDir, fmt.Sprintf("%d-%s", n, sc.name), o.warmup); err != nil {
+				return out, sr, err
+			}
+		}
+		stopChurn := startChurn(in.Store, n, o.churn)
+		r := d.run(sc, o.warmup, o.duration)
+		stopChurn()
+		r.load1 = loadAvg()
+		if prof != nil {
+			prof()
+		}
+		r.n = n
+		if o.churn > 0 {
+			r.note += fmt.Sprintf("; churn %.0f writes/s", o.churn)
+		}
+		m := readMem(false)
+		r.rssKiB, r.heap = m.rss, m.heap
+		sr.peak = max(sr.peak, m.rss)
+		if r.firstErr != "" {
+			fmt.Fprintf(os.Stderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.name, r.errors, r.firstErr)
+		}
+		fmt.Fprintf(os.Stderr, "load: N=%d %-14s %9.0f req/s  p50 %-9s p99 %-9s errors %d  CPU/req %-7s cores %.2f  load %.1f\n",
+			n, sc.name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), r.errors, fmtDur(r.cpuPerReq), r.cores, r.load1)
+		out = append(out, r)
+	}
+	// Last, so that its garbage does not weigh on the scenarios.
+	if o.memo {
+		sr.memoPerUser, sr.memoCompute = measureMemo(in.Store, n)
+		fmt.Fprintf(os.Stderr, "load: N=%d holdings memo: %.0f B/user, %s per computed holding\n", n, sr.memoPerUser, sr.memoCompute)
+	}
+	return out, sr, nil
+}
+
+// scenarios builds the scenario list for N users, probing the server for
+// the filtered counts so that each paged scenario asks for its middle page.
+func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error) {
+	want := func(name string) bool { return o.scenarios == nil || o.scenarios[name] }
+	ok200 := func(s int) bool { return s == 200 }
+	fixed := func(p string) func([]byte, *rand.Rand) []byte {
+		return func(b []byte, _ *rand.Rand) []byte { return append(b, p...) }
+	}
+	const users = "/auth/v2/accounts/load/users"
+	var out []scenario
+	if want("bare") {
+		out = append(out, scenario{name: "bare", addr: bareAddr, path: fixed("/bare"), auth: auth, ok: ok200,
+			note: "net/http handler, fixed " + strconv.Itoa(len(bareDoc)) + "-byte XML"})
+	}
+	paged := func(name, filter string) error {
+		q := "?page-size=50"
+		if filter != "" {
+			q += "&filter=" + url.QueryEscape(filter)
+		}
+		count, err := probeCount(addr, auth, users+q)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		pages := max(1, (count+49)/50)
+		mid := (pages + 1) / 2
+		note := fmt.Sprintf("count=%d, page %d of %d", count, mid, pages)
+		if filter != "" {
+			note = "filter=" + filter + " " + note
+		}
+		out = append(out, scenario{name: name, addr: addr, auth: auth, ok: ok200, note: note,
+			path: fixed(users + q + "&current-page=" + strconv.Itoa(mid))})
+		return nil
+	}
+	if want("page50") {
+		if err := paged("page50", ""); err != nil {
+			return nil, err
+		}
+	}
+	if want("page50-prefix") {
+		if err := paged("page50-prefix", "user-0001*"); err != nil {
+			return nil, err
+		}
+	}
+	if want("page50-substr") {
+		if err := paged("page50-substr", "99"); err != nil {
+			return nil, err
+		}
+	}
+	randomUser := func(suffix string) func([]byte, *rand.Rand) []byte {
+		return func(b []byte, r *rand.Rand) []byte {
+			b = append(b, users+"/"...)
+			b = appendUserName(b, r.IntN(n))
+			return append(b, suffix...)
+		}
+	}
+	if want("user") {
+		out = append(out, scenario{name: "user", addr: addr, auth: auth, ok: ok200, path: randomUser(""),
+			note: "random user, depth 1"})
+	}
+	if want("check") {
+		out = append(out, scenario{name: "check", addr: addr, auth: auth, path: randomUser("/permissions/" + readerPerm),
+			ok:   func(s int) bool { return s == 200 || s == 404 },
+			note: "random user; 200 (1 in 10) or 404"})
+	}
+	return out, nil
+}
+
+// startProfile starts a CPU profile after the warm-up; the returned
+// function stops it.
+func startProfile(dir, name string, warmup time.Duration) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		return nil, err
+	}
+	started := make(chan bool, 1)
+	timer := time.AfterFunc(warmup, func() { started <- pprof.StartCPUProfile(f) == nil })
+	return func() {
+		if !timer.Stop() && <-started {
+			pprof.StopCPUProfile()
+		}
+		f.Close()
+	}, nil
+}
+
+// probeCount reads the count attribute of the document's root element.
+func probeCount(addr, auth, path string) (int, error) {
+	st, body, err := get(addr, auth, path, 60*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	if st != 200 {
+		return 0, fmt.Errorf("probe %s: status %d: %s", path, st, body)
+	}
+	dec := xml.NewDecoder(strings.NewReader(string(body)))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, fmt.Errorf("probe %s: %w", path, errNoCount)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			for _, a := range se.Attr {
+				if a.Name.Local == "count" {
+					return strconv.Atoi(a.Value)
+				}
+			}
+			return 0, fmt.Errorf("probe %s: %w", path, errNoCount)
+		}
+	}
+}
+
+// bareDoc is the bare handler's fixed document: about the size of a
+// permission-check answer.
+const bareDoc = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<permission href="/auth/v2/accounts/load/users/user-0000010/permissions/print:jobs:read" granted-by="/auth/v2/accounts/load/roles/reader">print:jobs:read</permission>
+`
+
+// bareServer is the floor: a bare net/http handler.
+type bareServer struct {
+	srv *http.Server
+	l   net.Listener
+}
+
+func (b *bareServer) Addr() net.Addr { return b.l.Addr() }
+func (b *bareServer) Close()         { _ = b.srv.Close() }
+
+// startBare serves bareDoc on its own loopback listener.
+func startBare() (*bareServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	body := []byte(bareDoc)
+	srv := &http.Server{
+		Addr:              l.Addr().String(),
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Content-Type", "application/xml; charset=utf-8")
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+		}),
+	}
+	go func() { _ = srv.Serve(l) }()
+	return &bareServer{srv, l}, nil
+}
+
+// startChurn writes last-sign-in times of random users at rate per
+// second, the way the server records a password sign-in (a guarded
+// transaction on the user), until the returned function is called.
+func startChurn(st *storage.Store, n int, rate float64) func() {
+	if rate <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			u := userName(rand.IntN(n))
+			userKey := storage.ItemKey(loadAccount, storage.KindUser, u)
+			now := time.Now().UTC().Format(time.RFC3339)
+			wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+			_, _ = st.Update(wctx, func(v storage.View, t *storage.Txn) error {
+				if v.Has(userKey) {
+					t.Expect(userKey)
+					t.Put(storage.ItemKey(loadAccount, storage.KindLogin, u), now)
+				}
+				return nil
+			})
+			wcancel()
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// processCPU is the CPU time (user + system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAvg is the machine's one-minute load average.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	x, _ := strconv.ParseFloat(f[0], 64)
+	return x
+}
+
+// memStat is the process's resident memory (KiB) and Go heap (bytes).
+type memStat struct {
+	rss, anon, file int64
+	heap            uint64
+}
+
+// readMem reads the process's memory. With live, it first collects
+// garbage and returns freed memory to the OS, so that differences measure
+// what is live; without, it shows the footprint as it is under load (the
+// Go heap grows to about twice the live heap between collections with
+// the default GOGC=100). Only the seeding report uses live: returning
+// memory to the OS makes the next allocations fault pages in again.
+func readMem(live bool) memStat {
+	if live {
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
+	var m memStat
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				continue
+			}
+			x, _ := strconv.ParseInt(f[0], 10, 64)
+			switch k {
+			case "VmRSS":
+				m.rss = x
+			case "RssAnon":
+				m.anon = x
+			case "RssFile":
+				m.file = x
+			}
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.heap = ms.HeapInuse
+	return m
+}

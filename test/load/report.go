@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	}
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%.0f", float64(kib)/1024) }
+
+// table writes rows as an aligned text table, a Markdown table or TSV.
+func table(w io.Writer, format string, header []string, rows [][]string) {
+	switch format {
+	case "tsv":
+		fmt.Fprintln(w, strings.Join(header, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(w, strings.Join(r, "\t"))
+		}
+	case "md":
+		fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
+		fmt.Fprintln(w, strings.Repeat("| --- ", len(header))+"|")
+		for _, r := range rows {
+			fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
+		}
+	default:
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		tw.Flush()
+	}
+}
+
+func printResults(w io.Writer, o options, results []result, seeds []seedReport) {
+	fmt.Fprintf(w, "\ngatehouse load: %d connections (closed loop, keep-alive, %s client), %s measured after %s warm-up per scenario, GOMAXPROCS=%d\n",
+		o.conns, o.client, o.duration, o.warmup, runtime.GOMAXPROCS(0))
+	fmt.Fprintln(w, "server, embedded etcd and load generator share this process and its cores; RSS is this process's VmRSS (/proc/self/status) and heap the Go heap in use")
+	fmt.Fprintln(w, "(live + not yet collected), both read as they are at the end of each scenario; cores = CPU time this process got / wall time (the machine has", runtime.NumCPU(), "and is shared: a low figure")
+	fmt.Fprintln(w, "with a high load average means other processes took the CPU); CPU/req = CPU time this process used per request, server + etcd + load generator:")
+	fmt.Fprintln(w, "the figure least disturbed by other processes; load = the machine's 1-minute load average at the end of the scenario")
+	fmt.Fprintln(w)
+
+	bare := map[int]result{}
+	for _, r := range results {
+		if r.scenario == "bare" {
+			bare[r.n] = r
+		}
+	}
+	header := []string{"scenario", "N", "req/s", "p50", "p99", "errors", "RSS MiB", "heap MiB", "cores", "CPU/req", "load", "vs bare rate", "vs bare p99", "vs bare CPU", "notes"}
+	var rows [][]string
+	for _, r := range results {
+		vsRate, vsP99, vsCPU := "", "", ""
+		if b, ok := bare[r.n]; ok && r.scenario != "bare" && b.requests > 0 && b.p99 > 0 {
+			vsRate = fmt.Sprintf("%.2f×", r.rate()/b.rate())
+			vsP99 = fmt.Sprintf("%.2f×", float64(r.p99)/float64(b.p99))
+			if b.cpuPerReq > 0 {
+				vsCPU = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(b.cpuPerReq))
+			}
+		}
+		rows = append(rows, []string{r.scenario, fmt.Sprint(r.n), fmt.Sprintf("%.0f", r.rate()),
+			fmtDur(r.p50), fmtDur(r.p99), fmt.Sprint(r.errors), mib(r.rssKiB), fmt.Sprintf("%.0f", float64(r.heap)/(1<<20)),
+			fmt.Sprintf("%.2f", r.cores), fmtDur(r.cpuPerReq), fmt.Sprintf("%.1f", r.load1), vsRate, vsP99, vsCPU, r.note})
+	}
+	table(w, o.out, header, rows)
+
+	if len(seeds) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "seeding; memory per stored user = (after seeding − before seeding) / N, both read after runtime.GC + debug.FreeOSMemory (live memory);")
+	fmt.Fprintln(w, "RSS includes the embedded etcd (its bbolt file is mmapped: RssFile) and the Go heap (the gatehouse cache, etcd's in-memory index and raft log);")
+	fmt.Fprintln(w, "memo/user = live Go heap an authz.Holdings keeps per user once every user was requested (Of + Effective, as the server's memo does), and the time to compute one;")
+	fmt.Fprintln(w, "under-load/user = (highest RSS at the end of a scenario − RSS before seeding) / N: the footprint with GC headroom and the holdings memo filled by the user/check scenarios")
+	fmt.Fprintln(w)
+	header = []string{"N", "method", "seed time", "users/s", "cache lag", "RSS before MiB", "RSS after MiB", "RSS/user", "anon/user", "Go heap/user", "under-load/user", "memo/user"}
+	rows = rows[:0]
+	for _, s := range seeds {
+		method := s.method
+		switch s.method {
+		case "putitem":
+			method = fmt.Sprintf("Store.PutItem, 1 user/txn, %d goroutines", s.workers)
+		case "batch":
+			method = fmt.Sprintf("etcd client Txn, %d users/txn, %d goroutines", s.batch, s.workers)
+		}
+		underLoad := ""
+		if s.peak > 0 {
+			underLoad = fmt.Sprintf("%.0f B", float64(s.peak-s.before.rss)*1024/float64(s.n))
+		}
+		memo := ""
+		if s.memoPerUser != 0 {
+			memo = fmt.Sprintf("%.0f B (%s each)", s.memoPerUser, fmtDur(s.memoCompute))
+		}
+		rate := ""
+		if s.took > 0 {
+			rate = fmt.Sprintf("%.0f", float64(s.n)/s.took.Seconds())
+		}
+		rows = append(rows, []string{fmt.Sprint(s.n), method, s.took.Round(time.Millisecond).String(), rate,
+			s.cacheLag.Round(time.Millisecond).String(), mib(s.before.rss), mib(s.after.rss),
+			fmt.Sprintf("%.0f B", s.perUserRSS), fmt.Sprintf("%.0f B", s.perUserAnon), fmt.Sprintf("%.0f B", s.perUserHeap), underLoad, memo})
+	}
+	table(w, o.out, header, rows)
+}
