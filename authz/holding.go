@@ -15,8 +15,7 @@ type Holding struct {
 	Roles   []string // Roles[i] is the role (in Account) that grants Perms[i]
 	Ceiling Ceiling
 
-	chain []string // the account and its ancestors, for validity
-	revs  []int64  // their TenantRev when computed
+	deps []dep // the ranges the holding was computed from
 
 	effOnce sync.Once
 	eff     []string
@@ -38,38 +37,55 @@ func (h *Holding) Effective() []string {
 	return h.eff
 }
 
-// Holdings computes users' holdings from the storage view and keeps them
-// until anything in the user's account or one of its ancestors changes,
-// so a decision costs a memo lookup, a few revision compares and Decide.
-type Holdings struct {
-	memo sync.Map // account + "\\" + user → *Holding
+// dep is one kind range a holding depends on, with its revision then.
+type dep struct {
+	account, kind string
+	rev           int64
 }
+
+// Holdings computes users' holdings from the storage view and keeps them
+// until a range they were computed from changes: the account's
+// memberships and role permissions, and each chain account's ceiling and
+// record (its parent). Other writes (attributes, sign-in times, users)
+// leave them valid, so a decision costs a memo lookup, a few revision
+// compares and Decide, with no allocation.
+type Holdings struct {
+	memo sync.Map // holdingKey → *Holding
+}
+
+type holdingKey struct{ account, user string }
 
 // Of returns the holding of user u in account a. The user must exist.
 func (hs *Holdings) Of(v storage.View, a, u string) *Holding {
-	key := a + "\\" + u
-	if x, ok := hs.memo.Load(key); ok {
+	if x, ok := hs.memo.Load(holdingKey{a, u}); ok {
 		h := x.(*Holding)
 		if h.valid(v) {
 			return h
 		}
 	}
 	h := compute(v, a, u)
-	hs.memo.Store(key, h)
+	hs.memo.Store(holdingKey{a, u}, h)
 	return h
 }
 
 // Forget drops a memoised holding (a deleted user).
-func (hs *Holdings) Forget(a, u string) { hs.memo.Delete(a + "\\" + u) }
+func (hs *Holdings) Forget(a, u string) { hs.memo.Delete(holdingKey{a, u}) }
 
 func (h *Holding) valid(v storage.View) bool {
-	for i, a := range h.chain {
-		if v.TenantRev(a) != h.revs[i] {
+	for _, d := range h.deps {
+		if v.KindRev(d.account, d.kind) != d.rev {
 			return false
 		}
 	}
 	return true
 }
+
+// ownKinds are the ranges of the user's own account a holding reads;
+// chainKinds those of every account on the ceiling chain.
+var (
+	ownKinds   = []string{storage.KindUserRole, storage.KindUserGrp, storage.KindGrpRole, storage.KindRolePerm}
+	chainKinds = []string{storage.KindCeiling, ""}
+)
 
 // CeilingOf is account a's effective ceiling: its own set, then each
 // ancestor's.
@@ -103,10 +119,15 @@ func compute(v storage.View, a, u string) *Holding {
 		})
 		return true
 	})
-	h.Ceiling, h.chain = CeilingOf(v, a)
-	h.revs = make([]int64, len(h.chain))
-	for i, x := range h.chain {
-		h.revs[i] = v.TenantRev(x)
+	var chain []string
+	h.Ceiling, chain = CeilingOf(v, a)
+	for _, k := range ownKinds {
+		h.deps = append(h.deps, dep{a, k, v.KindRev(a, k)})
+	}
+	for _, x := range chain {
+		for _, k := range chainKinds {
+			h.deps = append(h.deps, dep{x, k, v.KindRev(x, k)})
+		}
 	}
 	return h
 }

@@ -38,6 +38,7 @@ type Cache struct {
 	tree        *btree.BTreeG[*item]
 	rev         int64            // every event up to rev is applied
 	tenantRev   map[string]int64 // last revision that changed an account's keys
+	kindRev     map[kindKey]int64 // last revision that changed one kind range of an account
 	accountsRev int64            // last revision that changed any account record
 	listed      bool             // a full list has been loaded
 	heard       time.Time        // last time the watch said anything
@@ -61,6 +62,7 @@ func newCache(client *clientv3.Client, prefix string, timeout time.Duration, log
 		now:        time.Now,
 		tree:       newTree(),
 		tenantRev:  map[string]int64{},
+		kindRev:    map[kindKey]int64{},
 		notify:     make(chan struct{}),
 		filterMemo: map[string]*filterResult{},
 	}
@@ -138,9 +140,13 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	for a := range c.tenantRev {
 		c.tenantRev[a] = rev
 	}
+	for k := range c.kindRev {
+		c.kindRev[k] = rev
+	}
 	tree.Scan(func(it *item) bool {
-		if a := tenantOf(it.key); a != "" {
-			c.tenantRev[a] = rev
+		if k, ok := kindOf(it.key); ok {
+			c.tenantRev[k.account] = rev
+			c.kindRev[k] = rev
 		}
 		return true
 	})
@@ -208,8 +214,9 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 			c.tree.Set(&item{key: key, value: string(ev.Kv.Value), mod: ev.Kv.ModRevision, create: ev.Kv.CreateRevision})
 		}
 		r := ev.Kv.ModRevision
-		if a := tenantOf(key); a != "" {
-			c.tenantRev[a] = r
+		if k, ok := kindOf(key); ok {
+			c.tenantRev[k.account] = r
+			c.kindRev[k] = r
 		}
 		if strings.HasPrefix(key, AccountsRange) {
 			c.accountsRev = r

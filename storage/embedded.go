@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -20,8 +21,20 @@ type Embedded struct {
 }
 
 // StartEmbedded starts a single-member etcd with its data in dir,
-// listening on loopback. A port of 0 picks a free one.
+// listening on loopback. A port of 0 picks a free one; since another
+// process may take a picked port before etcd binds it, a bind failure on
+// picked ports is retried with new ones.
 func StartEmbedded(dir string, clientPort, peerPort int) (*Embedded, error) {
+	for attempt := 0; ; attempt++ {
+		e, err := startEmbedded(dir, clientPort, peerPort)
+		if err == nil || attempt == 4 || (clientPort != 0 && peerPort != 0) ||
+			!strings.Contains(err.Error(), "address already in use") {
+			return e, err
+		}
+	}
+}
+
+func startEmbedded(dir string, clientPort, peerPort int) (*Embedded, error) {
 	var err error
 	if clientPort == 0 {
 		if clientPort, err = freePort(); err != nil {

@@ -71,16 +71,25 @@ func lastSegment(key string) string {
 	return key[strings.LastIndexByte(key, '/')+1:]
 }
 
-// tenantOf returns the account a key belongs to ("" for none).
-func tenantOf(key string) string {
+// kindKey names one kind range of one account; kind "" stands for the
+// account's own record.
+type kindKey struct{ account, kind string }
+
+// kindOf returns the account and kind a key belongs to.
+func kindOf(key string) (kindKey, bool) {
 	switch {
 	case strings.HasPrefix(key, "acct/"):
-		return key[len("acct/"):]
+		return kindKey{account: key[len("acct/"):]}, true
 	case strings.HasPrefix(key, "t/"):
 		rest := key[2:]
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			return rest[:i]
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return kindKey{}, false
+		}
+		a, rest := rest[:i], rest[i+1:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			return kindKey{account: a, kind: rest[:j]}, true
 		}
 	}
-	return ""
+	return kindKey{}, false
 }

@@ -13,6 +13,11 @@ func (v View) Rev() int64 { return v.c.rev }
 // (its record included); 0 if never seen.
 func (v View) TenantRev(a string) int64 { return v.c.tenantRev[a] }
 
+// KindRev is the last revision that changed a kind range of account a
+// (kind "" is the account's own record); memoised views that depend on a
+// few ranges check these instead of the whole account.
+func (v View) KindRev(a, kind string) int64 { return v.c.kindRev[kindKey{a, kind}] }
+
 // AccountsRev is the last revision that changed any account record.
 func (v View) AccountsRev() int64 { return v.c.accountsRev }
 
@@ -60,8 +65,28 @@ func (v View) rank(key string) int {
 	return lo
 }
 
+// smallRange is how many keys Count walks before it switches to the
+// rank search: most per-user collections are small, and walking them is
+// cheaper than two searches of a tree of a million keys.
+const smallRange = 64
+
 // Count is the number of keys in the range prefix.
 func (v View) Count(prefix string) int {
+	n, done := 0, true
+	v.c.tree.Ascend(&item{key: prefix}, func(it *item) bool {
+		if !strings.HasPrefix(it.key, prefix) {
+			return false
+		}
+		n++
+		if n > smallRange {
+			done = false
+			return false
+		}
+		return true
+	})
+	if done {
+		return n
+	}
 	return v.rank(rangeEnd(prefix)) - v.rank(prefix)
 }
 
@@ -90,6 +115,17 @@ func (v View) Names(prefix string) []string {
 // range's total count. It costs O(log² n + limit), whatever the range size.
 func (v View) Page(prefix string, offset, limit int) (names []string, count int) {
 	offset = max(offset, 0)
+	if offset == 0 {
+		// The first page needs no rank: walk from the range's start.
+		if limit > 0 {
+			names = make([]string, 0, min(limit, 64))
+			v.Each(prefix, func(name, _ string) bool {
+				names = append(names, name)
+				return len(names) < limit
+			})
+		}
+		return names, v.Count(prefix)
+	}
 	start := v.rank(prefix)
 	count = v.rank(rangeEnd(prefix)) - start
 	if offset >= count || limit <= 0 {
@@ -151,8 +187,8 @@ func (v View) rangeRev(prefix string) int64 {
 	if strings.HasPrefix(prefix, AccountsRange) {
 		return v.c.accountsRev
 	}
-	if a := tenantOf(prefix); a != "" {
-		return v.c.tenantRev[a]
+	if k, ok := kindOf(prefix); ok {
+		return v.c.kindRev[k]
 	}
 	return v.c.rev
 }
