@@ -36,13 +36,13 @@ type Cache struct {
 
 	mu          sync.RWMutex
 	tree        *btree.BTreeG[*item]
-	rev         int64            // every event up to rev is applied
-	tenantRev   map[string]int64 // last revision that changed an account's keys
+	rev         int64             // every event up to rev is applied
+	tenantRev   map[string]int64  // last revision that changed an account's keys
 	kindRev     map[kindKey]int64 // last revision that changed one kind range of an account
-	accountsRev int64            // last revision that changed any account record
-	listed      bool             // a full list has been loaded
-	heard       time.Time        // last time the watch said anything
-	notify      chan struct{}    // closed and replaced whenever rev advances
+	accountsRev int64             // last revision that changed any account record
+	listed      bool              // a full list has been loaded
+	heard       time.Time         // last time the watch said anything
+	notify      chan struct{}     // closed and replaced whenever rev advances
 
 	filterMu   sync.Mutex
 	filterMemo map[string]*filterResult
