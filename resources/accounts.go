@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"errors"
 	"net/http"
 
 	"gatehouse/authz"
@@ -146,37 +147,57 @@ func putAccount(c *call) error {
 	if name != "" && name != a {
 		return problem(http.StatusBadRequest, "the body names account %q but the path names %q", name, a)
 	}
-	var old storage.Account
-	var found, foreign bool
-	err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
-		old, found = v.Account(a)
-		foreign = found && !authz.Within(c.p.Account, a, v.Parent)
-		if found && !foreign {
-			if im := c.r.Header.Get("If-Match"); im != "" && !matchesETag(im, c.etag(v)) {
-				return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, c.etag(v))
+	// A PUT racing another PUT (or a DELETE) of the same name switches
+	// between creating and updating until one of them commits, so
+	// parallel PUTs of one new name give one 201 and the rest 204.
+	for attempt := 0; ; attempt++ {
+		var old storage.Account
+		var found, foreign bool
+		err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
+			old, found = v.Account(a)
+			foreign = found && !authz.Within(c.p.Account, a, v.Parent)
+			if found && !foreign {
+				if im := c.r.Header.Get("If-Match"); im != "" && !matchesETag(im, c.etag(v)) {
+					return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, c.etag(v))
+				}
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if foreign {
-		return problem(http.StatusNotFound, "account %q not found", a)
-	}
-	if !found && c.r.Header.Get("If-Match") != "" {
-		return problem(http.StatusPreconditionFailed, "If-Match %s: account %q does not exist", c.r.Header.Get("If-Match"), a)
-	}
-	if !found {
-		if err := c.require("auth:accounts:create"); err != nil {
-			return err
-		}
-		rev, err := c.createAccount(a, desc, f, ceiling)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		return c.showCreatedAccount(rev, a)
+		if foreign {
+			return problem(http.StatusNotFound, "account %q not found", a)
+		}
+		if !found && c.r.Header.Get("If-Match") != "" {
+			return problem(http.StatusPreconditionFailed, "If-Match %s: account %q does not exist", c.r.Header.Get("If-Match"), a)
+		}
+		if !found {
+			if err := c.require("auth:accounts:create"); err != nil {
+				return err
+			}
+			rev, err := c.createAccount(a, desc, f, ceiling)
+			if errors.Is(err, storage.ErrNameTaken) && attempt < 3 {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			return c.showCreatedAccount(rev, a)
+		}
+		err = c.updateAccount(a, old, desc, f)
+		if errors.Is(err, storage.ErrNotFound) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return c.noContent()
 	}
+}
+
+// updateAccount changes an existing account's description and parent.
+func (c *call) updateAccount(a string, old storage.Account, desc string, f Fields) error {
 	newParent := old.Parent
 	if f.Text["parent"] != "" && f.Text["parent"] != old.Parent {
 		newParent = f.Text["parent"]
@@ -200,16 +221,15 @@ func putAccount(c *call) error {
 			return err
 		}
 	}
-	_, err = c.s.Store.UpdateAccount(c.r.Context(), a, func(acc *storage.Account) {
+	_, err := c.s.Store.UpdateAccount(c.r.Context(), a, func(acc *storage.Account) {
 		if f.Has("description") {
 			acc.Description = desc
 		}
-		acc.Parent = newParent
+		if f.Text["parent"] != "" {
+			acc.Parent = newParent
+		}
 	})
-	if err != nil {
-		return err
-	}
-	return c.noContent()
+	return err
 }
 
 func deleteAccount(c *call) error {

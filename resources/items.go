@@ -260,12 +260,19 @@ func putItem(k *itemKind) func(*call) error {
 		if n, ok := f.Text["name"]; ok && n != name {
 			return problem(http.StatusBadRequest, "the body names %s %q but the path names %q", k.element, n, name)
 		}
+		// Create-or-update is decided inside the transaction (Upsert), so
+		// parallel PUTs of one new name give one 201 and the rest 204. A
+		// caller without the create permission may only update.
+		mayCreate, err := c.holds(k.createPerm)
+		if err != nil {
+			return err
+		}
+		if !found && !mayCreate {
+			return c.require(k.createPerm)
+		}
 		mode := storage.UpdateOnly
-		if !found {
-			if err := c.require(k.createPerm); err != nil {
-				return err
-			}
-			mode = storage.CreateOnly
+		if mayCreate {
+			mode = storage.Upsert
 		}
 		created, rev, err := k.write(c, name, mode, f)
 		if err != nil {

@@ -213,6 +213,18 @@ func (ep *endpoint) serve(c *call) error {
 
 // require answers 403 unless the caller holds perm.
 func (c *call) require(perm string) error {
+	ok, err := c.holds(perm)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return problem(http.StatusForbidden, "%s\\%s lacks permission %s for %s %s", c.p.Account, c.p.User, perm, c.r.Method, c.r.URL.Path)
+	}
+	return nil
+}
+
+// holds reports whether the caller holds perm.
+func (c *call) holds(perm string) (bool, error) {
 	var ok bool
 	err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
 		if !v.Has(storage.ItemKey(c.p.Account, storage.KindUser, c.p.User)) {
@@ -221,13 +233,7 @@ func (c *call) require(perm string) error {
 		_, ok = c.s.holdings.Of(v, c.p.Account, c.p.User).Decide(perm)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return problem(http.StatusForbidden, "%s\\%s lacks permission %s for %s %s", c.p.Account, c.p.User, perm, c.r.Method, c.r.URL.Path)
-	}
-	return nil
+	return ok, err
 }
 
 // clientAddr is the connection's peer, or the first untrusted hop of

@@ -167,7 +167,10 @@ func (c *Cache) watch(ctx context.Context, rev int64) error {
 		clientv3.WithProgressNotify())
 
 	// Ask for progress often enough that silence longer than the timeout
-	// means etcd is unreachable.
+	// means etcd is unreachable. A watch that stays silent for longer is
+	// torn down so run lists afresh and opens a new one: after a server
+	// restart the client's watch may never speak again, and the service
+	// must resume by itself when etcd returns.
 	go func() {
 		t := time.NewTicker(max(c.timeout/4, 10*time.Millisecond))
 		defer t.Stop()
@@ -176,6 +179,13 @@ func (c *Cache) watch(ctx context.Context, rev int64) error {
 			case <-wctx.Done():
 				return
 			case <-t.C:
+				c.mu.RLock()
+				silent := c.now().Sub(c.heard)
+				c.mu.RUnlock()
+				if silent > c.timeout {
+					cancel()
+					return
+				}
 				pctx, pcancel := context.WithTimeout(wctx, c.timeout)
 				_ = c.client.RequestProgress(pctx)
 				pcancel()
@@ -191,6 +201,9 @@ func (c *Cache) watch(ctx context.Context, rev int64) error {
 			return err
 		}
 		c.apply(resp)
+	}
+	if wctx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("no word from etcd for over %s", c.timeout)
 	}
 	return errors.New("watch channel closed")
 }

@@ -11,6 +11,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -55,7 +57,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		Password:    o.Password,
 		TLS:         o.TLS,
 		DialTimeout: o.Timeout,
-		Logger:      zap.NewNop(),
+		// Find half-open connections, and reconnect quickly when etcd
+		// comes back (gRPC's default backoff grows to two minutes).
+		DialKeepAliveTime:    o.Timeout,
+		DialKeepAliveTimeout: o.Timeout,
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: o.Timeout,
+		})},
+		Logger: zap.NewNop(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd %v: %w", o.Endpoints, err)
