@@ -38,7 +38,7 @@ func (c *call) etag(v storage.View) string {
 	var rev int64
 	if a, ok := c.vars["a"]; ok {
 		for x, more := a, true; more; x, more = v.Parent(x) {
-			rev = max(rev, v.TenantRev(x))
+			rev = max(rev, v.VersionRev(x))
 		}
 	} else if c.q.Depth <= 1 {
 		rev = v.AccountsRev()

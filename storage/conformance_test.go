@@ -45,9 +45,64 @@ func etcdSnapshot(t testing.TB, s *storage.Store, rel string) map[string]etcdKV 
 	}
 	out := make(map[string]etcdKV, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		out[strings.TrimPrefix(string(kv.Key), s.Prefix())] = etcdKV{string(kv.Value), kv.ModRevision}
+		k := strings.TrimPrefix(string(kv.Key), s.Prefix())
+		if isVersionKey(k) {
+			continue // written by every change; checked in TestVersionKeys
+		}
+		out[k] = etcdKV{string(kv.Value), kv.ModRevision}
 	}
 	return out
+}
+
+// isVersionKey reports whether k is an account's version key.
+func isVersionKey(k string) bool {
+	parts := strings.Split(k, "/")
+	return len(parts) == 3 && k == storage.VersionKey(parts[1])
+}
+
+// TestVersionKeys: every write that changes an account's keys also
+// writes its version key, so ETags agree across instances; a write that
+// deletes the account leaves none.
+func TestVersionKeys(t *testing.T) {
+	s := storagetest.Store(t)
+	ctx := testCtx(t)
+	if _, err := s.Bootstrap(ctx, "h", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	version := func(a string) int64 {
+		var rev int64
+		_ = s.Read(ctx, 0, func(v storage.View) error { rev = v.VersionRev(a); return nil })
+		return rev
+	}
+	if version("system") == 0 {
+		t.Fatal("bootstrap wrote no version key for system")
+	}
+	if _, err := s.CreateAccount(ctx, "va", storage.Account{Parent: "system"}, []string{"*"}); err != nil {
+		t.Fatal(err)
+	}
+	v0, sys0 := version("va"), version("system")
+	if v0 == 0 || sys0 == 0 {
+		t.Fatalf("versions after create: va %d system %d", v0, sys0)
+	}
+	if _, _, err := s.PutItem(ctx, "va", storage.KindUser, "u", storage.CreateOnly,
+		func(string, bool) (string, error) { return storage.User{}.Encode(), nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v1 := version("va"); v1 <= v0 {
+		t.Errorf("version of va did not move on a user create: %d → %d", v0, v1)
+	}
+	if version("system") != sys0 {
+		t.Errorf("a write inside va changed system's version")
+	}
+	if _, err := s.DeleteAccount(ctx, "va"); err != nil {
+		t.Fatal(err)
+	}
+	if etcdHas(t, s, storage.VersionKey("va")) {
+		t.Errorf("deleting va left its version key")
+	}
+	if version("system") == sys0 {
+		t.Errorf("deleting va (a child of system) did not change system's version")
+	}
 }
 
 // etcdKeys reads every key under rel straight from etcd: key → value.
@@ -90,7 +145,9 @@ func cacheKeys(t testing.TB, s *storage.Store, rel string) map[string]string {
 	out := map[string]string{}
 	err := s.Read(context.Background(), 0, func(v storage.View) error {
 		v.Each(rel, func(name, value string) bool {
-			out[rel+name] = value
+			if !isVersionKey(rel + name) {
+				out[rel+name] = value
+			}
 			return true
 		})
 		return nil
@@ -1186,8 +1243,8 @@ func testPage(t *testing.T, s *storage.Store) {
 			want   int
 		}{
 			{users, 25},
-			{storage.TenantRange(a), 26},
-			{storage.TenantRange("pg2"), 1},
+			{storage.TenantRange(a), 27}, // with the version key
+			{storage.TenantRange("pg2"), 2},
 			{storage.TenantRange("pg-none"), 0},
 			{storage.ItemKey(a, storage.KindUser, "u1"), 10}, // u10..u19
 		} {

@@ -14,6 +14,7 @@
 //	t/{a}/user/{u}          user record (password hash, e-mail, flags)
 //	t/{a}/attr/{u}/{n}      user attribute value
 //	t/{a}/login/{u}         time of the user's last verified sign-in
+//	t/{a}/version          written by every change to a's keys: its mod revision is the ETag
 //	t/{a}/ur/{u}/{r}        user u holds role r      } each membership is
 //	t/{a}/ru/{r}/{u}        role r is held by user u } written on both
 //	t/{a}/ug/{u}/{g}        user u is in group g     } sides in the same

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -134,10 +135,22 @@ func (s *Store) Read(ctx context.Context, minRev int64, fn func(View) error) err
 // read from the View they are given and record what they read with
 // Expect / ExpectNoNew, so the commit fails if any of it changed.
 type Txn struct {
-	v      View
-	prefix string
-	cmps   []clientv3.Cmp
-	ops    []clientv3.Op
+	v       View
+	prefix  string
+	cmps    []clientv3.Cmp
+	ops     []clientv3.Op
+	touched map[string]bool // accounts whose keys this write changes
+	dropped map[string]bool // accounts whose whole range it deletes
+}
+
+// touch notes that key's account changes.
+func (t *Txn) touch(key string) {
+	if k, ok := kindOf(key); ok {
+		if t.touched == nil {
+			t.touched = map[string]bool{}
+		}
+		t.touched[k.account] = true
+	}
 }
 
 // Expect guards key: the commit fails unless key is exactly as the view
@@ -158,17 +171,38 @@ func (t *Txn) ExpectNoNew(prefix string) {
 
 // Put writes value at key.
 func (t *Txn) Put(key, value string) {
+	t.touch(key)
 	t.ops = append(t.ops, clientv3.OpPut(t.prefix+key, value))
 }
 
 // Delete removes key.
 func (t *Txn) Delete(key string) {
+	t.touch(key)
 	t.ops = append(t.ops, clientv3.OpDelete(t.prefix+key))
 }
 
 // DeleteRange removes every key with the given prefix.
 func (t *Txn) DeleteRange(prefix string) {
+	if a, ok := strings.CutPrefix(prefix, "t/"); ok && strings.IndexByte(a, '/') == len(a)-1 {
+		if t.dropped == nil {
+			t.dropped = map[string]bool{}
+		}
+		t.dropped[a[:len(a)-1]] = true
+	} else {
+		t.touch(prefix)
+	}
 	t.ops = append(t.ops, clientv3.OpDelete(t.prefix+prefix, clientv3.WithPrefix()))
+}
+
+// stamp adds, for every account the write changes (and does not delete),
+// a put of its version key, so every instance derives the same ETag from
+// that key's mod revision.
+func (t *Txn) stamp() {
+	for a := range t.touched {
+		if !t.dropped[a] {
+			t.ops = append(t.ops, clientv3.OpPut(t.prefix+VersionKey(a), ""))
+		}
+	}
 }
 
 // Empty reports whether the transaction would change nothing.
@@ -199,6 +233,7 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 		if t.Empty() {
 			return viewRev, nil
 		}
+		t.stamp()
 		tctx, cancel := context.WithTimeout(ctx, s.timeout)
 		resp, err := s.client.Txn(tctx).If(t.cmps...).Then(t.ops...).Commit()
 		cancel()

@@ -13,6 +13,15 @@ func (v View) Rev() int64 { return v.c.rev }
 // (its record included); 0 if never seen.
 func (v View) TenantRev(a string) int64 { return v.c.tenantRev[a] }
 
+// VersionRev is the mod revision of account a's version key: the
+// revision of its last change, the same on every instance.
+func (v View) VersionRev(a string) int64 {
+	if it, ok := v.get(VersionKey(a)); ok {
+		return it.mod
+	}
+	return 0
+}
+
 // KindRev is the last revision that changed a kind range of account a
 // (kind "" is the account's own record); memoised views that depend on a
 // few ranges check these instead of the whole account.
