@@ -69,11 +69,11 @@ func utf8Valid(ss ...string) bool {
 
 // refGlob is a dynamic-programming glob over runes (valid UTF-8 only).
 func refGlob(pattern, name string) bool {
-	p, n := []rune(asciiLower(pattern)), []rune(asciiLower(name))
+	n := []rune(asciiLower(name))
 	// m[j] reports whether p[:i] matches n[:j] for the current i.
 	m := make([]bool, len(n)+1)
 	m[0] = true
-	for _, pc := range p {
+	for _, pc := range asciiLower(pattern) {
 		next := make([]bool, len(n)+1)
 		if pc == '*' {
 			next[0] = m[0]

@@ -12,7 +12,7 @@ import (
 // A pattern without any wildcard is a case-insensitive substring match, so
 // the empty pattern matches every name. It does not allocate.
 func Glob(pattern, name string) bool {
-	if strings.IndexAny(pattern, "*?") < 0 {
+	if !strings.ContainsAny(pattern, "*?") {
 		return containsFold(name, pattern)
 	}
 	p, n := 0, 0

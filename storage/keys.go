@@ -71,10 +71,6 @@ func rangeEnd(prefix string) string {
 	return "\x00"
 }
 
-// lastSegment returns what follows the last "/" of key.
-func lastSegment(key string) string {
-	return key[strings.LastIndexByte(key, '/')+1:]
-}
 
 // kindKey names one kind range of one account; kind "" stands for the
 // account's own record.
