@@ -80,12 +80,20 @@ func New(o Options) *Server {
 	s.router.HandleFunc("/healthz", s.healthz)
 	s.router.HandleFunc("/readyz", s.readyz)
 	s.router.Handle("/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	// gorilla/mux routes the server; inside /auth/v2 the route table is
+	// dispatched by net/http's ServeMux, whose segment tree finds a route
+	// in a few steps (gorilla tries each route's regexp in turn, which
+	// measured 39% of a permission check's CPU).
+	api := http.NewServeMux()
 	for _, ep := range endpoints(s, routes()) {
-		s.router.Handle("/auth/v2"+ep.path, ep)
+		api.Handle("/auth/v2"+ep.path, ep)
 	}
-	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problem(http.StatusNotFound, "no resource at %s", r.URL.Path))
 	})
+	api.Handle("/auth/v2/", notFound)
+	s.router.PathPrefix("/auth/v2/").Handler(api)
+	s.router.NotFoundHandler = notFound
 	return s
 }
 
@@ -116,6 +124,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 type endpoint struct {
 	s       *Server
 	path    string
+	vars    []string // names of the path's variables
 	methods map[string]*Route
 	allow   string
 }
@@ -132,6 +141,11 @@ func endpoints(s *Server, routes []*Route) []*endpoint {
 		ep := byPath[rt.Path]
 		if ep == nil {
 			ep = &endpoint{s: s, path: rt.Path, methods: map[string]*Route{}}
+			for _, seg := range strings.Split(rt.Path, "/") {
+				if strings.HasPrefix(seg, "{") {
+					ep.vars = append(ep.vars, strings.Trim(seg, "{}"))
+				}
+			}
 			byPath[rt.Path] = ep
 			out = append(out, ep)
 		}
@@ -167,7 +181,11 @@ type call struct {
 
 func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{s: ep.s, w: w, r: r, vars: mux.Vars(r), status: http.StatusOK}
+	vars := make(map[string]string, len(ep.vars))
+	for _, v := range ep.vars {
+		vars[v] = r.PathValue(v)
+	}
+	c := &call{s: ep.s, w: w, r: r, vars: vars, status: http.StatusOK}
 	err := ep.serve(c)
 	if err != nil {
 		p := problemFor(err, c.s.Logger, r)
@@ -280,3 +298,4 @@ func (s *Server) background(fn func(ctx context.Context)) {
 		fn(ctx)
 	}()
 }
+
