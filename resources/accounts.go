@@ -54,13 +54,8 @@ var getAccountRules = get(func(c *call, v nb) (Node, error) {
 // defaults to the caller's account; its ceiling to a copy of the
 // parent's unless the body lists permissions.
 func accountBody(c *call) (name, desc string, f Fields, ceiling []string, err error) {
-	el, err := c.body("account")
-	if err != nil {
+	if f, err = c.entity(accountSchema); err != nil {
 		return
-	}
-	f, p := decodeEntity(el, accountSchema)
-	if p != nil {
-		return "", "", f, nil, p
 	}
 	name = f.Text["name"]
 	if desc, err = textField(f, "description"); err != nil {

@@ -149,6 +149,19 @@ func (c *call) body(root string) (*etree.Element, error) {
 	return el, nil
 }
 
+// entity reads the request body as an entity of schema s.
+func (c *call) entity(s Schema) (Fields, error) {
+	el, err := c.body(s.Root)
+	if err != nil {
+		return Fields{}, err
+	}
+	f, p := decodeEntity(el, s)
+	if p != nil {
+		return f, p
+	}
+	return f, nil
+}
+
 // noBody refuses a body on requests that take none.
 func (c *call) noBody() error {
 	b, err := io.ReadAll(io.LimitReader(c.r.Body, MaxBodyBytes+1))

@@ -203,18 +203,6 @@ func (k *itemKind) write(c *call, name string, mode storage.Mode, f Fields) (boo
 	return created, rev, err
 }
 
-func (k *itemKind) decode(c *call) (Fields, error) {
-	el, err := c.body(k.schema.Root)
-	if err != nil {
-		return Fields{}, err
-	}
-	f, p := decodeEntity(el, k.schema)
-	if p != nil {
-		return f, p
-	}
-	return f, nil
-}
-
 func (k *itemKind) showCreated(c *call, rev int64, name string) error {
 	a := c.vars["a"]
 	href := path("accounts", a, k.element+"s", name)
@@ -226,7 +214,7 @@ func postItem(k *itemKind) func(*call) error {
 		if _, err := c.precheck(nil); err != nil {
 			return err
 		}
-		f, err := k.decode(c)
+		f, err := c.entity(k.schema)
 		if err != nil {
 			return err
 		}
@@ -253,7 +241,7 @@ func putItem(k *itemKind) func(*call) error {
 		if err != nil {
 			return err
 		}
-		f, err := k.decode(c)
+		f, err := c.entity(k.schema)
 		if err != nil {
 			return err
 		}

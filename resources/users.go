@@ -134,13 +134,9 @@ func postAttribute(c *call) error {
 	if _, err := c.precheck(nil); err != nil {
 		return err
 	}
-	el, err := c.body("attribute")
+	f, err := c.entity(attributeSchema)
 	if err != nil {
 		return err
-	}
-	f, p := decodeEntity(el, attributeSchema)
-	if p != nil {
-		return p
 	}
 	name, value, err := decodeAttribute(f)
 	if err != nil {
@@ -168,13 +164,9 @@ func putAttribute(c *call) error {
 	if _, err := c.precheck(nil); err != nil {
 		return err
 	}
-	el, err := c.body("attribute")
+	f, err := c.entity(attributeSchema)
 	if err != nil {
 		return err
-	}
-	f, p := decodeEntity(el, attributeSchema)
-	if p != nil {
-		return p
 	}
 	name, value, err := decodeAttribute(f)
 	if err != nil {
