@@ -298,4 +298,3 @@ func (s *Server) background(fn func(ctx context.Context)) {
 		fn(ctx)
 	}()
 }
-

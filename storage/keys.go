@@ -71,7 +71,6 @@ func rangeEnd(prefix string) string {
 	return "\x00"
 }
 
-
 // kindKey names one kind range of one account; kind "" stands for the
 // account's own record.
 type kindKey struct{ account, kind string }
