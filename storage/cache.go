@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/btree"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/singleflight"
 )
 
 // item is one cached key. Keys and values are strings so that readers can
@@ -44,8 +45,9 @@ type Cache struct {
 	heard       time.Time         // last time the watch said anything
 	notify      chan struct{}     // closed and replaced whenever rev advances
 
-	filterMu   sync.Mutex
-	filterMemo map[string]*filterResult
+	filterMu    sync.Mutex
+	filterMemo  map[string]*filterResult
+	filterScans singleflight.Group
 }
 
 type filterResult struct {

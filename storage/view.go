@@ -1,6 +1,9 @@
 package storage
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // View is a consistent read of the cache, valid only inside the callback
 // of Store.Read. Every method is O(log n) or O(log n + items visited).
@@ -164,23 +167,28 @@ func (v View) FilterPage(prefix, pattern string, match func(name string) bool, o
 	res, ok := c.filterMemo[memoKey]
 	c.filterMu.Unlock()
 	if !ok || res.rev != rev {
-		var all []string
-		v.Each(prefix, func(name, _ string) bool {
-			if match(name) {
-				all = append(all, name)
+		// Concurrent requests for the same stale result share one scan.
+		x, _, _ := c.filterScans.Do(memoKey+"\x00"+strconv.FormatInt(rev, 10), func() (any, error) {
+			var all []string
+			v.Each(prefix, func(name, _ string) bool {
+				if match(name) {
+					all = append(all, name)
+				}
+				return true
+			})
+			r := &filterResult{rev: rev, names: all}
+			c.filterMu.Lock()
+			if len(c.filterMemo) >= 1024 {
+				for k := range c.filterMemo { // drop an arbitrary entry
+					delete(c.filterMemo, k)
+					break
+				}
 			}
-			return true
+			c.filterMemo[memoKey] = r
+			c.filterMu.Unlock()
+			return r, nil
 		})
-		res = &filterResult{rev: rev, names: all}
-		c.filterMu.Lock()
-		if len(c.filterMemo) >= 1024 {
-			for k := range c.filterMemo { // drop an arbitrary entry
-				delete(c.filterMemo, k)
-				break
-			}
-		}
-		c.filterMemo[memoKey] = res
-		c.filterMu.Unlock()
+		res = x.(*filterResult)
 	}
 	count = len(res.names)
 	offset = max(offset, 0)
