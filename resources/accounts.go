@@ -105,7 +105,7 @@ func (c *call) createAccount(name, desc string, f Fields, ceiling []string) (int
 	}); err != nil {
 		return 0, err
 	}
-	return c.s.Store.CreateAccount(c.r.Context(), name, storage.Account{Description: desc, Parent: parent}, ceiling)
+	return c.s.Store.CreateAccountWithRoles(c.r.Context(), name, storage.Account{Description: desc, Parent: parent}, ceiling, starterRoles)
 }
 
 func postAccount(c *call) error {
@@ -239,4 +239,24 @@ func deleteAccount(c *call) error {
 		return err
 	}
 	return c.noContent()
+}
+
+// starterRoles are the roles every new account starts with, after the
+// access-control roles of the print-management seed (Administrators,
+// Users, Reporting, Support). They are ordinary roles: edit or delete
+// them like any other. What they grant is always cut by the account's
+// ceiling.
+var starterRoles = []storage.NewRole{
+	{Name: "administrators", Description: "Everything the account's ceiling allows, in the account and below it",
+		Permissions: []string{"*"}},
+	{Name: "users", Description: "Self-service and printing one's own documents",
+		Permissions: []string{"auth:me:read", "auth:me:*:read", "auth:me:attributes:update", "auth:me:password:create",
+			"print:jobs:read,create,release,delete"}},
+	{Name: "reporting", Description: "Reports of every module, read-only elsewhere",
+		Permissions: []string{"auth:me:read", "auth:me:*:read", "reporting:*", "print:reports:read",
+			"filtering:reports:read", "filtering:logs:read"}},
+	{Name: "support", Description: "Read the account's users, groups and roles, reset passwords, read module settings",
+		Permissions: []string{"auth:me:read", "auth:me:*:read", "auth:accounts:read", "auth:users:read", "auth:users:*:read",
+			"auth:users:password:update", "auth:groups:read", "auth:groups:*:read", "auth:roles:read", "auth:roles:*:read",
+			"print:*:read", "filtering:*:read"}},
 }

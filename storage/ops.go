@@ -55,8 +55,29 @@ func notFound(what string) error { return fmt.Errorf("%s: %w", what, ErrNotFound
 // "" makes a root account). Its ceiling is ceiling, or a copy of the
 // parent's when ceiling is nil.
 func (s *Store) CreateAccount(ctx context.Context, name string, acc Account, ceiling []string) (int64, error) {
+	return s.CreateAccountWithRoles(ctx, name, acc, ceiling, nil)
+}
+
+// NewRole is a role created together with its account.
+type NewRole struct {
+	Name, Description string
+	Permissions       []string
+}
+
+// CreateAccountWithRoles is CreateAccount that also creates the given
+// roles (a new account's starter roles) in the same transaction.
+func (s *Store) CreateAccountWithRoles(ctx context.Context, name string, acc Account, ceiling []string, roles []NewRole) (int64, error) {
 	return s.Update(ctx, func(v View, t *Txn) error {
-		return s.buildCreateAccount(v, t, name, acc, ceiling)
+		if err := s.buildCreateAccount(v, t, name, acc, ceiling); err != nil {
+			return err
+		}
+		for _, r := range roles {
+			t.Put(ItemKey(name, KindRole, r.Name), Role{Description: r.Description}.Encode())
+			for _, p := range r.Permissions {
+				t.Put(SubKey(name, KindRolePerm, r.Name, p), "")
+			}
+		}
+		return nil
 	})
 }
 

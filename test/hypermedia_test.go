@@ -38,6 +38,8 @@ func hmBuild(t testing.TB, s *harness.Server) {
 	do := func(method, path, body string, want int) { e2eDo(t, s, method, path, body, want) }
 	do("POST", "/auth/v2/accounts", "<account><name>acme</name><description>Acme Corp</description></account>", 201)
 	do("POST", "/auth/v2/accounts", "<account><name>acme-eu</name><parent>acme</parent></account>", 201)
+	dropStarterRoles(t, s, "acme")
+	dropStarterRoles(t, s, "acme-eu")
 
 	do("POST", hmAcme+"/roles", "<role><name>printing</name><description>Print things</description>"+
 		"<permissions><permission>print:jobs:*</permission><permission>print:queues:read</permission></permissions></role>", 201)
@@ -624,6 +626,7 @@ func TestPaging(t *testing.T) {
 	s := harness.Start(t)
 	const pg = "/auth/v2/accounts/pg"
 	e2eDo(t, s, "POST", "/auth/v2/accounts", "<account><name>pg</name></account>", 201)
+	dropStarterRoles(t, s, "pg")
 	for _, u := range hmPaging {
 		e2eDo(t, s, "POST", pg+"/users", "<user><name>"+u+"</name></user>", 201)
 	}
@@ -805,6 +808,7 @@ func TestFilter(t *testing.T) {
 	hmBuild(t, s)
 	const pg = "/auth/v2/accounts/pg"
 	e2eDo(t, s, "POST", "/auth/v2/accounts", "<account><name>pg</name></account>", 201)
+	dropStarterRoles(t, s, "pg")
 	for _, u := range hmPaging {
 		e2eDo(t, s, "POST", pg+"/users", "<user><name>"+u+"</name></user>", 201)
 	}
@@ -913,6 +917,7 @@ func TestFilter(t *testing.T) {
 func TestHypermediaQueryErrors(t *testing.T) {
 	s := harness.Start(t)
 	e2eDo(t, s, "POST", "/auth/v2/accounts", "<account><name>acme</name></account>", 201)
+	dropStarterRoles(t, s, "acme")
 	bad := []string{
 		"depth=-1", "depth=abc", "depth=1.5", "depth=", "depth=%201", "depth=1&depth=1", "depth=99999999999",
 		"page-size=abc", "page-size=0", "page-size=-5", "page-size=1001", "page-size=99999999999", "page-size=",

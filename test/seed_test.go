@@ -507,6 +507,7 @@ func TestSeedExamples(t *testing.T) {
 
 		// The account's: exactly the seed's example-account example.
 		e2eDo(t, s, "POST", "/auth/v2/accounts", "<account><name>example-account</name></account>", 201)
+		dropStarterRoles(t, s, "example-account")
 		r := e2eDo(t, s, "PUT", "/auth/v2/accounts/example-account/permissions/example:permission", "", 201)
 		const want = `
 <permission href="/auth/v2/accounts/example-account/permissions/example:permission">example:permission</permission>`
