@@ -2,6 +2,7 @@ package authz
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"gatehouse/storage"
 )
@@ -51,7 +52,12 @@ type dep struct {
 // compares and Decide, with no allocation.
 type Holdings struct {
 	memo sync.Map // holdingKey → *Holding
+	size atomic.Int64
 }
+
+// maxHoldings bounds the memo (each entry is a few hundred bytes); when
+// full it is cleared and refills from the users asked about.
+const maxHoldings = 250_000
 
 type holdingKey struct{ account, user string }
 
@@ -64,12 +70,19 @@ func (hs *Holdings) Of(v storage.View, a, u string) *Holding {
 		}
 	}
 	h := compute(v, a, u)
-	hs.memo.Store(holdingKey{a, u}, h)
+	if _, loaded := hs.memo.Swap(holdingKey{a, u}, h); !loaded && hs.size.Add(1) > maxHoldings {
+		hs.memo.Clear()
+		hs.size.Store(0)
+	}
 	return h
 }
 
 // Forget drops a memoised holding (a deleted user).
-func (hs *Holdings) Forget(a, u string) { hs.memo.Delete(holdingKey{a, u}) }
+func (hs *Holdings) Forget(a, u string) {
+	if _, loaded := hs.memo.LoadAndDelete(holdingKey{a, u}); loaded {
+		hs.size.Add(-1)
+	}
+}
 
 func (h *Holding) valid(v storage.View) bool {
 	for _, d := range h.deps {
