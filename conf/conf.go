@@ -12,12 +12,13 @@ import (
 // Config is gatehouse's whole configuration. The YAML key of each field is
 // listed by Keys; Defaults gives the built-in values.
 type Config struct {
-	HTTP    HTTP
-	Storage Storage
-	API     API
-	Auth    Auth
-	Admin   Admin
-	Log     Log
+	HTTP        HTTP
+	Storage     Storage
+	API         API
+	Auth        Auth
+	Admin       Admin
+	Permissions Permissions
+	Log         Log
 }
 
 // HTTP configures the HTTP listener (http.*).
@@ -113,6 +114,13 @@ type Admin struct {
 	// Password is the bootstrap admin's password (admin.password,
 	// GATEHOUSE_ADMIN_PASSWORD).
 	Password string
+}
+
+// Permissions configures the permission catalogue (permissions.*).
+type Permissions struct {
+	// Catalogues are extra catalogue files, one module each, added to the
+	// shipped print, filtering and reporting catalogues.
+	Catalogues []string
 }
 
 // Log configures logging (log.*).

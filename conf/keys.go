@@ -83,6 +83,9 @@ func table() []setting {
 		{"admin.password", "", "password of the bootstrap admin; secret",
 			func(c *Config) any { return &c.Admin.Password }},
 
+		{"permissions.catalogues", "", "extra permission catalogue files (YAML) for further modules, listed in /auth/v2/permissions",
+			func(c *Config) any { return &c.Permissions.Catalogues }},
+
 		{"log.format", "", "log format: text or json",
 			func(c *Config) any { return &c.Log.Format }},
 		{"log.level", "", "log level: debug, info, warn or error",
