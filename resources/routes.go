@@ -120,6 +120,22 @@ func routes() []*Route {
 		rt("GET", user+"/permissions/{p}", "auth:users:permissions:read", "ask whether a user holds a permission, and what grants it", getEffectiveOne),
 		rt("GET", user+"/clients", "auth:users:clients:read", "list a user's OAuth clients", getClients),
 		rt("GET", user+"/federated", "auth:users:federated:read", "list the federated principals linked to a user", getUserFederated),
+
+		rt("GET", "/me", "auth:me:read", "show the signed-in user", getMeUser),
+		rt("GET", "/me/attributes", "auth:me:attributes:read", "list one's own attributes", getMyAttributes),
+		rt("PUT", "/me/attributes", "auth:me:attributes:update", "replace all of one's own attributes", putMyAttributes),
+		rt("GET", "/me/attributes/{n}", "auth:me:attributes:read", "show one of one's own attributes", getMyAttribute),
+		rt("PUT", "/me/attributes/{n}", "auth:me:attributes:update", "create or update one of one's own attributes", putMyAttribute),
+		rt("DELETE", "/me/attributes/{n}", "auth:me:attributes:update", "remove one of one's own attributes", deleteMyAttribute),
+		rt("GET", "/me/roles", "auth:me:roles:read", "list one's own roles", getMyMembers(userRoles)),
+		rt("GET", "/me/roles/{r}", "auth:me:roles:read", "show one of one's own roles", getMyMember(userRoles)),
+		rt("GET", "/me/groups", "auth:me:groups:read", "list one's own groups", getMyMembers(userGroups)),
+		rt("GET", "/me/groups/{g}", "auth:me:groups:read", "show one of one's own groups", getMyMember(userGroups)),
+		rt("GET", "/me/permissions", "auth:me:permissions:read", "list one's own effective permissions", getMyPermissions),
+		rt("GET", "/me/permissions/{p}", "auth:me:permissions:read", "ask whether one holds a permission, and what grants it", getMyPermission),
+		rt("PUT", "/me/password", "auth:me:password:create", "change one's own password (needs the old one; allowed with an expired password)", putMyPassword),
+
+		rt("POST", "/check", "auth:check:read", "answer a batch of up to 1,000 permission questions, in order", postCheck),
 	}
 }
 

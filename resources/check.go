@@ -1,0 +1,247 @@
+package resources
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+
+	"gatehouse/authz"
+	"gatehouse/storage"
+)
+
+// POST /check answers a batch of decision questions for other services
+// (SPEC §3a): "may this principal do that, here?".
+//
+// A question is granted iff
+//   - the principal is an account\user inside the caller's tenancy
+//     (authz.Within(caller's account, principal's account)),
+//   - the user exists and is enabled,
+//   - the target account (the principal's own when not given) exists and
+//     is the principal's account or a descendant of it (authz.Within),
+//   - and the user's holding grants the permission (Holding.Decide: by
+//     implication, cut by the account's effective ceiling) — the same
+//     rule and the same role as GET /accounts/{a}/users/{u}/permissions/{p}.
+//
+// Everything else is denied, with no href and no hint why: a principal
+// or account outside the caller's tenancy answers exactly like a missing
+// one. All questions are answered from one storage view (one Store.Read,
+// no etcd round trip), in the order asked.
+
+// maxQuestions bounds one /check batch; more is 413.
+const maxQuestions = 1000
+
+var questionSchema = Schema{Root: "question", Text: []string{"principal", "permission", "account"}}
+
+// question is one decoded question. The strings point into the parsed
+// body; nothing is copied.
+type question struct {
+	principal  string // as asked, echoed in the answer
+	permission string
+	account    string // the target as asked; "" for the principal's own
+	// pa, pu: the account\user form; pa is "" for principal forms that
+	// cannot be granted yet (api-key:, client:).
+	pa, pu string
+}
+
+// target is the account the question is about, "" when unknown.
+func (q *question) target() string {
+	if q.account != "" {
+		return q.account
+	}
+	return q.pa
+}
+
+// parseQuestion decodes and validates question i (0-based) strictly.
+func parseQuestion(i int, el *etree.Element) (question, *Problem) {
+	var q question
+	bad := func(format string, args ...any) *Problem {
+		return problem(http.StatusBadRequest, "question %d: "+format, append([]any{i + 1}, args...)...)
+	}
+	if el.Tag != "question" {
+		return q, bad("element <%s> is misplaced in <check>; expected <question>", el.Tag)
+	}
+	f, p := decodeEntity(el, questionSchema)
+	if p != nil {
+		return q, bad("%s", p.Detail)
+	}
+	var ok bool
+	if q.principal, ok = f.Text["principal"]; !ok {
+		return q, bad("<principal> is missing")
+	}
+	if q.permission, ok = f.Text["permission"]; !ok {
+		return q, bad("<permission> is missing")
+	}
+	if err := authz.Validate(q.permission); err != nil {
+		return q, bad("invalid permission: %v", err)
+	}
+	if q.account, ok = f.Text["account"]; ok {
+		if err := storage.ValidName(q.account); err != nil {
+			return q, bad("invalid account name: %v", err)
+		}
+	}
+	// API keys and OAuth clients come later (SPEC §6, §7): their forms
+	// are accepted now so that callers can be written against the final
+	// shape, and they answer denied until those principals exist.
+	switch {
+	case strings.HasPrefix(q.principal, "api-key:"):
+		if err := storage.ValidName(q.principal[len("api-key:"):]); err != nil {
+			return q, bad("invalid API key prefix in principal %q: %v", q.principal, err)
+		}
+	case strings.HasPrefix(q.principal, "client:"):
+		if err := storage.ValidName(q.principal[len("client:"):]); err != nil {
+			return q, bad("invalid client id in principal %q: %v", q.principal, err)
+		}
+	default:
+		a, u, split := strings.Cut(q.principal, `\`)
+		if !split {
+			return q, bad(`principal %q is not account\user, api-key:<prefix> or client:<client-id>`, q.principal)
+		}
+		if err := storage.ValidName(a); err != nil {
+			return q, bad("invalid account name in principal %q: %v", q.principal, err)
+		}
+		if err := storage.ValidName(u); err != nil {
+			return q, bad("invalid user name in principal %q: %v", q.principal, err)
+		}
+		q.pa, q.pu = a, u
+	}
+	return q, nil
+}
+
+// decider answers questions from one view for one caller. It memoises,
+// per request, what does not depend on the permission asked, so a batch
+// about a few principals decodes each user record and walks each account
+// chain once, and answering allocates nothing beyond the answers.
+type decider struct {
+	v      storage.View
+	h      *authz.Holdings
+	caller string                    // the caller's account
+	users  map[string]*authz.Holding // principal → its holding; nil: denied
+	within map[[2]string]bool        // (principal's account, target) → may act
+	hrefs  map[[2]string]string      // (account, role) → the role's href
+}
+
+// holding is the principal's holding, or nil when its questions are all
+// denied: outside the caller's tenancy, missing or disabled.
+func (d *decider) holding(q *question) *authz.Holding {
+	if h, seen := d.users[q.principal]; seen {
+		return h
+	}
+	var h *authz.Holding
+	if authz.Within(d.caller, q.pa, d.v.Parent) {
+		if rec, ok := d.v.User(q.pa, q.pu); ok && rec.Enabled {
+			h = d.h.Of(d.v, q.pa, q.pu)
+		}
+	}
+	d.users[q.principal] = h
+	return h
+}
+
+// reaches reports whether target exists and is account a or below it.
+func (d *decider) reaches(a, target string) bool {
+	if a == target {
+		return true // a exists: a user of it does
+	}
+	k := [2]string{a, target}
+	ok, seen := d.within[k]
+	if !seen {
+		ok = d.v.Has(storage.AccountKey(target)) && authz.Within(a, target, d.v.Parent)
+		d.within[k] = ok
+	}
+	return ok
+}
+
+func (d *decider) roleHref(a, role string) string {
+	k := [2]string{a, role}
+	h, ok := d.hrefs[k]
+	if !ok {
+		h = path("accounts", a, "roles", role)
+		d.hrefs[k] = h
+	}
+	return h
+}
+
+// decide returns the href of what grants q, or "" when q is denied.
+func (d *decider) decide(q *question) string {
+	if q.pa == "" {
+		return "" // api-key: and client: principals do not exist yet
+	}
+	h := d.holding(q)
+	if h == nil || !d.reaches(q.pa, q.target()) {
+		return ""
+	}
+	role, ok := h.Decide(q.permission)
+	if !ok {
+		return ""
+	}
+	return d.roleHref(q.pa, role)
+}
+
+func postCheck(c *call) error {
+	el, err := c.body("check")
+	if err != nil {
+		return err
+	}
+	if p := onlyAttrs(el); p != nil {
+		return p
+	}
+	if p := noText(el); p != nil {
+		return p
+	}
+	kids := el.ChildElements()
+	if len(kids) > maxQuestions {
+		return problem(http.StatusRequestEntityTooLarge, "the batch holds %d questions; the limit is %d a request", len(kids), maxQuestions)
+	}
+	qs := make([]question, len(kids))
+	for i, k := range kids {
+		var p *Problem
+		if qs[i], p = parseQuestion(i, k); p != nil {
+			return p
+		}
+	}
+
+	// One answer entity each, their attributes in one backing array.
+	answers := make([]Entity, len(qs))
+	attrs := make([][2]string, 0, 5*len(qs))
+	err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
+		d := decider{v: v, h: &c.s.holdings, caller: c.p.Account,
+			users: map[string]*authz.Holding{}, within: map[[2]string]bool{}, hrefs: map[[2]string]string{}}
+		for i := range qs {
+			q := &qs[i]
+			start := len(attrs)
+			attrs = append(attrs, [2]string{"principal", q.principal}, [2]string{"permission", q.permission})
+			if t := q.target(); t != "" {
+				attrs = append(attrs, [2]string{"account", t})
+			}
+			if href := d.decide(q); href != "" {
+				attrs = append(attrs, [2]string{"decision", "granted"}, [2]string{"href", href})
+			} else {
+				attrs = append(attrs, [2]string{"decision", "denied"})
+			}
+			answers[i] = Entity{Element: "answer", Attrs: attrs[start:len(attrs):len(attrs)]}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	root := &Entity{Element: "check", Attrs: [][2]string{{"count", strconv.Itoa(len(answers))}},
+		Fields: func() []Field {
+			f := make([]Field, len(answers))
+			for i := range answers {
+				f[i].Node = &answers[i]
+			}
+			return f
+		}}
+	// The answer is not a paged or expandable resource: depth is fixed.
+	body := renderer{q: query{Depth: 1}}.document(root)
+	h := c.w.Header()
+	h.Set("Content-Type", "application/xml; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	c.status = http.StatusOK
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write(body)
+	return nil
+}
