@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"gatehouse/authn"
+	"gatehouse/catalog"
 	"gatehouse/conf"
 	"gatehouse/resources"
 	"gatehouse/storage"
@@ -97,6 +98,16 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 			proxies = append(proxies, netip.PrefixFrom(a, a.BitLen()))
 		}
 	}
+	extra, err := catalog.LoadFiles(cfg.Permissions.Catalogues...)
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("permissions.catalogues: %w", err)
+	}
+	cat, err := resources.NewCatalog(extra)
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("permissions.catalogues: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.Server = resources.New(resources.Options{
@@ -110,6 +121,7 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 		TrustedProxies:    proxies,
 		Logger:            log,
 		Registry:          reg,
+		Catalog:           cat,
 		Version:           Version,
 	})
 

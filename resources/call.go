@@ -13,7 +13,9 @@ import (
 )
 
 // nodes returns the node builder for view v.
-func (c *call) nodes(v storage.View) nb { return nb{View: v, h: &c.s.holdings, p: c.p} }
+func (c *call) nodes(v storage.View) nb {
+	return nb{View: v, h: &c.s.holdings, p: c.p, cat: c.s.Catalog}
+}
 
 // visible answers 404 unless the path's account exists and the caller may
 // act on it (its own account or a descendant; system acts everywhere). A

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gatehouse/authz"
+	"gatehouse/catalog"
 	"gatehouse/storage"
 )
 
@@ -15,8 +16,9 @@ import (
 // holdings.
 type nb struct {
 	storage.View
-	h *authz.Holdings
-	p principal // the caller, for what it may see
+	h   *authz.Holdings
+	p   principal        // the caller, for what it may see
+	cat *catalog.Catalog // to flag permissions no catalogue knows
 }
 
 // rangeSource is a collection stored as one key range.
@@ -129,7 +131,18 @@ func (v nb) accountNode(a string) *Entity {
 // permissionSetNode is a stored permission set (ceiling, role).
 func (v nb) permissionSetNode(href, prefix string) *Collection {
 	return &Collection{Element: "permissions", Href: href, Items: rangeSource{v: v.View, prefix: prefix,
-		item: func(p string) Node { return permissionNode(href, p) }}}
+		item: func(p string) Node { return v.storedPermissionNode(href, p) }}}
+}
+
+// storedPermissionNode is an assigned permission (ceiling, role): one
+// that no catalogue implies is flagged known="false", so consoles can
+// warn about typos.
+func (v nb) storedPermissionNode(collectionHref, p string) *Entity {
+	e := permissionNode(collectionHref, p)
+	if v.cat != nil && !v.cat.Known(p) {
+		e.Attrs = [][2]string{{"known", "false"}}
+	}
+	return e
 }
 
 func permissionNode(collectionHref, p string) *Entity {

@@ -64,7 +64,7 @@ func getPermission(s *permSet) func(*call) error {
 		if !v.Has(prefix + p) {
 			return nil, problem(http.StatusNotFound, "the %s does not hold permission %q", s.what, p)
 		}
-		return permissionNode(href, p), nil
+		return v.storedPermissionNode(href, p), nil
 	})
 }
 
@@ -139,7 +139,7 @@ func putPermission(s *permSet) func(*call) error {
 			return c.noContent()
 		}
 		loc := href + "/" + escapeSegment(p)
-		return c.show(http.StatusCreated, rev, loc, func(v nb) (Node, error) { return permissionNode(href, p), nil })
+		return c.show(http.StatusCreated, rev, loc, func(v nb) (Node, error) { return v.storedPermissionNode(href, p), nil })
 	}
 }
 

@@ -40,6 +40,8 @@ func routes() []*Route {
 		return &Route{Method: method, Path: path, Permission: perm, Summary: summary, handle: h}
 	}
 	return []*Route{
+		rt("GET", "/permissions", "auth:permissions:read", "list every known permission: the auth: set and each module's catalogue", getCatalog),
+		rt("GET", "/permissions/{p}", "auth:permissions:read", "describe one catalogued permission", getCatalogItem),
 		rt("GET", "/accounts", "auth:accounts:read", "list the accounts the caller can see", getAccounts),
 		rt("POST", "/accounts", "auth:accounts:create", "create an account", postAccount),
 		rt("GET", "/accounts/rules", "auth:rules:read", "list root federation rules", getRootRules),

@@ -18,6 +18,7 @@ import (
 
 	"gatehouse/authn"
 	"gatehouse/authz"
+	"gatehouse/catalog"
 	"gatehouse/storage"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	Random            io.Reader // nil: crypto/rand
 	Registry          *prometheus.Registry
 	Version           string
+	// Catalog lists known permissions (NewCatalog); nil: the auth: set
+	// and the shipped module catalogues.
+	Catalog *catalog.Catalog
 }
 
 // Server serves /auth/v2 and the operational endpoints.
@@ -68,6 +72,13 @@ func New(o Options) *Server {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Catalog == nil {
+		cat, err := NewCatalog(nil)
+		if err != nil {
+			panic("resources: the shipped catalogues do not load: " + err.Error())
+		}
+		o.Catalog = cat
 	}
 	s := &Server{Options: o, router: mux.NewRouter()}
 	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{

@@ -57,17 +57,27 @@ func StartOn(t testing.TB, endpoint string) *Server {
 // (or earlier with Stop).
 func StartWith(t testing.TB, cfg conf.Config) *Server {
 	t.Helper()
+	s, err := TryStart(t, cfg)
+	if err != nil {
+		t.Fatalf("start gatehouse: %v", err)
+	}
+	return s
+}
+
+// TryStart is StartWith that returns the start-up error.
+func TryStart(t testing.TB, cfg conf.Config) (*Server, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	in, err := instance.Start(ctx, cfg, log, io.Discard)
 	if err != nil {
-		t.Fatalf("start gatehouse: %v", err)
+		return nil, err
 	}
 	s := &Server{Instance: in, t: t, Config: cfg,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	t.Cleanup(in.Close)
-	return s
+	return s, nil
 }
 
 // Etcd starts an external etcd for instances to share.

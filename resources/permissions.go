@@ -1,0 +1,68 @@
+package resources
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"gatehouse/catalog"
+)
+
+// AuthCatalogItems are the auth: permissions of the route table, each
+// described by the routes that need it.
+func AuthCatalogItems() []catalog.Item {
+	what := map[string][]string{}
+	for _, r := range Routes() {
+		what[r.Permission] = append(what[r.Permission], r.Summary)
+	}
+	items := make([]catalog.Item, 0, len(what))
+	for p, summaries := range what {
+		items = append(items, catalog.Item{Permission: p, Module: "auth", Description: strings.Join(summaries, "; ")})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Permission < items[j].Permission })
+	return items
+}
+
+// NewCatalog is the permission catalogue gatehouse serves: the auth: set
+// generated from the route table, the shipped module catalogues, and the
+// extra items loaded from configured files.
+func NewCatalog(extra []catalog.Item) (*catalog.Catalog, error) {
+	shipped, err := catalog.Shipped()
+	if err != nil {
+		return nil, err
+	}
+	return catalog.New(AuthCatalogItems(), shipped.Items(), extra)
+}
+
+// catalogNode is /permissions: every catalogued permission, sorted.
+func catalogNode(cat *catalog.Catalog) *Collection {
+	items := cat.Items()
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.Permission
+	}
+	return &Collection{Element: "permissions", Href: path("permissions"),
+		Items: sliceSource{names: names, item: func(p string) Node { return catalogItemNode(cat, p) }}}
+}
+
+func catalogItemNode(cat *catalog.Catalog, p string) *Entity {
+	return &Entity{Element: "permission", Identifier: p, Href: path("permissions", p), Fields: func() []Field {
+		it, _ := cat.Get(p)
+		return []Field{{Name: "module", Text: it.Module}, {Name: "description", Text: it.Description, Always: true}}
+	}}
+}
+
+var getCatalog = get(func(c *call, v nb) (Node, error) {
+	return catalogNode(c.s.Catalog), nil
+})
+
+var getCatalogItem = get(func(c *call, v nb) (Node, error) {
+	p, err := c.permission()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := c.s.Catalog.Get(p); !ok {
+		return nil, problem(http.StatusNotFound, "permission %q is in no catalogue", p)
+	}
+	return catalogItemNode(c.s.Catalog, p), nil
+})
