@@ -23,6 +23,8 @@ type scenario struct {
 	// path appends the request path (with query) for one request.
 	path func(b []byte, r *rand.Rand) []byte
 	auth string // Authorization header value, "" for none
+	// body, when set, appends an XML body: the request is then a POST.
+	body func(b []byte, r *rand.Rand) []byte
 	// ok says whether a status counts as success.
 	ok   func(status int) bool
 	note string
@@ -71,7 +73,7 @@ func newDriver(conns int, perWorker int, client string, timeout time.Duration) *
 // doer performs one request on a keep-alive connection and returns the
 // status, having read the whole body.
 type doer interface {
-	do(path []byte) (int, error)
+	do(path, body []byte) (int, error)
 	close()
 }
 
@@ -106,10 +108,14 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration) result {
 			ready.Done()
 			lat := d.lat[w]
 			buf := make([]byte, 0, 256)
+			var body []byte
 			for !stop.Load() {
 				buf = sc.path(buf[:0], rng)
+				if sc.body != nil {
+					body = sc.body(body[:0], rng)
+				}
 				t0 := time.Now()
-				status, err := c.do(buf)
+				status, err := c.do(buf, body)
 				el := time.Since(t0)
 				if !recording.Load() {
 					continue
@@ -189,7 +195,7 @@ func (c *rawDoer) close() {
 	}
 }
 
-func (c *rawDoer) do(path []byte) (int, error) {
+func (c *rawDoer) do(path, body []byte) (int, error) {
 	if c.conn == nil {
 		conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
 		if err != nil {
@@ -202,7 +208,7 @@ func (c *rawDoer) do(path []byte) (int, error) {
 			c.br.Reset(conn)
 		}
 	}
-	status, keep, err := c.roundTrip(path)
+	status, keep, err := c.roundTrip(path, body)
 	if err != nil || !keep {
 		c.close()
 	}
@@ -215,9 +221,14 @@ var (
 	hdrConnection       = []byte("connection:")
 )
 
-func (c *rawDoer) roundTrip(path []byte) (status int, keep bool, err error) {
+func (c *rawDoer) roundTrip(path, body []byte) (status int, keep bool, err error) {
 	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
-	b := append(c.wbuf[:0], "GET "...)
+	b := c.wbuf[:0]
+	if body != nil {
+		b = append(b, "POST "...)
+	} else {
+		b = append(b, "GET "...)
+	}
 	b = append(b, path...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, c.addr...)
@@ -227,7 +238,13 @@ func (c *rawDoer) roundTrip(path []byte) (status int, keep bool, err error) {
 		b = append(b, c.auth...)
 		b = append(b, "\r\n"...)
 	}
+	if body != nil {
+		b = append(b, "Content-Type: application/xml\r\nContent-Length: "...)
+		b = strconv.AppendInt(b, int64(len(body)), 10)
+		b = append(b, "\r\n"...)
+	}
 	b = append(b, "\r\n"...)
+	b = append(b, body...)
 	c.wbuf = b
 	if _, err := c.conn.Write(b); err != nil {
 		return 0, false, err
@@ -318,8 +335,15 @@ func newHTTPDoer(tr *http.Transport, addr, auth string) *httpDoer {
 
 func (c *httpDoer) close() {}
 
-func (c *httpDoer) do(path []byte) (int, error) {
-	req, err := http.NewRequest(http.MethodGet, c.base+string(path), nil)
+func (c *httpDoer) do(path, body []byte) (int, error) {
+	method, rd := http.MethodGet, io.Reader(nil)
+	if body != nil {
+		method, rd = http.MethodPost, bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.base+string(path), rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/xml")
+	}
 	if err != nil {
 		return 0, err
 	}

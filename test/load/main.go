@@ -105,7 +105,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.seedWorkers, "seed-workers", 0, "seeding goroutines (0: 64 for putitem, 4 for batch)")
 	flag.IntVar(&o.batch, "batch", 2000, "users per etcd transaction with -seed batch")
 	flag.StringVar(&o.client, "client", "raw", "load client: raw (hand-written HTTP/1.1 keep-alive loop, closest to wrk) or nethttp (net/http.Client)")
-	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,page50,page50-prefix,page50-substr,user,check")
+	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,page50,page50-prefix,page50-substr,user,check,check-post-1,check-post-100")
 	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit for the whole run (0: computed from the other flags)")
 	flag.BoolVar(&o.verbose, "v", false, "log the server at info level to stderr")
 	flag.Float64Var(&o.churn, "churn", 0, "during every scenario, also write this many last-sign-in times per second to account load (what a password sign-in writes), to show the cost of memo invalidation")
@@ -460,6 +460,25 @@ func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error
 		out = append(out, scenario{name: "check", addr: addr, auth: auth, path: randomUser("/permissions/" + readerPerm),
 			ok:   func(s int) bool { return s == 200 || s == 404 },
 			note: "random user; 200 (1 in 10) or 404"})
+	}
+	// POST /auth/v2/check with q questions about random users.
+	checkBatch := func(q int) func([]byte, *rand.Rand) []byte {
+		return func(b []byte, r *rand.Rand) []byte {
+			b = append(b, "<check>"...)
+			for range q {
+				b = append(b, "<question><principal>load\\"...)
+				b = appendUserName(b, r.IntN(n))
+				b = append(b, "</principal><permission>"+readerPerm+"</permission></question>"...)
+			}
+			return append(b, "</check>"...)
+		}
+	}
+	for _, q := range []int{1, 100} {
+		name := "check-post-" + strconv.Itoa(q)
+		if want(name) {
+			out = append(out, scenario{name: name, addr: addr, auth: auth, path: fixed("/auth/v2/check"), body: checkBatch(q),
+				ok: ok200, note: fmt.Sprintf("POST /auth/v2/check, %d random question(s) a request", q)})
+		}
 	}
 	return out, nil
 }
