@@ -18,7 +18,15 @@ type Config struct {
 	Auth        Auth
 	Admin       Admin
 	Permissions Permissions
+	Audit       Audit
 	Log         Log
+}
+
+// Audit configures the audit log (audit.*).
+type Audit struct {
+	// Retention is how long an audit entry is kept (audit.retention); each
+	// entry is written with an etcd lease that expires after it.
+	Retention time.Duration
 }
 
 // HTTP configures the HTTP listener (http.*).
@@ -158,7 +166,8 @@ func Defaults() Config {
 				AddressWindow:   time.Minute,
 			},
 		},
-		Log: Log{Format: "text", Level: "info"},
+		Audit: Audit{Retention: 2160 * time.Hour},
+		Log:   Log{Format: "text", Level: "info"},
 	}
 }
 

@@ -141,6 +141,8 @@ auth:
     address-window: 30s
 admin:
   password: correct-horse-battery
+audit:
+  retention: 720h
 log:
   format: json
   level: debug
@@ -183,6 +185,7 @@ func TestSources(t *testing.T) {
 						Throttle: Throttle{UserFailures: 3, UserWindow: time.Hour, AddressFailures: 100, AddressWindow: 30 * time.Second},
 					},
 					Admin: Admin{Password: "correct-horse-battery"},
+					Audit: Audit{Retention: 720 * time.Hour},
 					Log:   Log{Format: "json", Level: "debug"},
 				}
 				if !reflect.DeepEqual(c, want) {

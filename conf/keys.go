@@ -86,6 +86,9 @@ func table() []setting {
 		{"permissions.catalogues", "", "extra permission catalogue files (YAML) for further modules, listed in /auth/v2/permissions",
 			func(c *Config) any { return &c.Permissions.Catalogues }},
 
+		{"audit.retention", "", "how long audit entries are kept (each expires by etcd lease); 0 means the default, 90 days",
+			func(c *Config) any { return &c.Audit.Retention }},
+
 		{"log.format", "", "log format: text or json",
 			func(c *Config) any { return &c.Log.Format }},
 		{"log.level", "", "log level: debug, info, warn or error",

@@ -73,6 +73,7 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 	in.Store, err = storage.Open(ctx, storage.Options{
 		Endpoints: endpoints, Username: cfg.Storage.Etcd.Username, Password: cfg.Storage.Etcd.Password,
 		TLS: tlsCfg, Prefix: cfg.Storage.Prefix, Timeout: cfg.Storage.Timeout, Logger: log,
+		AuditRetention: cfg.Audit.Retention,
 	})
 	if err != nil {
 		in.Close()

@@ -14,6 +14,12 @@ import (
 // principal is the authenticated caller.
 type principal struct {
 	Account, User string
+	// KeyID and KeyPerms are set when the caller signed in with an API
+	// key: the key's prefix and its permission list, which every
+	// decision intersects with the owner's holding (allows). KeyPerms is
+	// nil for other credentials.
+	KeyID    string
+	KeyPerms []string
 }
 
 const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
@@ -30,6 +36,9 @@ func unauthorized(detail string) *Problem {
 // on repeated requests.
 func (s *Server) authenticate(c *call) error {
 	r := c.r
+	if secret, ok := presentedKey(r); ok {
+		return s.authenticateKey(c, secret)
+	}
 	if !s.BasicAuth {
 		return &Problem{Status: http.StatusUnauthorized, Detail: "no supported credentials: HTTP Basic is turned off",
 			Header: http.Header{"WWW-Authenticate": {`Bearer realm="gatehouse"`}}}
@@ -39,11 +48,8 @@ func (s *Server) authenticate(c *call) error {
 		return unauthorized("this resource needs credentials: HTTP Basic with account\\user and password")
 	}
 	addr := s.clientAddr(r)
-	if allowed, retry := s.Throttle.Allowed(name, addr); !allowed {
-		secs := int((retry + time.Second - 1) / time.Second)
-		return &Problem{Status: http.StatusTooManyRequests,
-			Detail: "too many failed sign-ins; retry after " + strconv.Itoa(secs) + " seconds",
-			Header: http.Header{"Retry-After": {strconv.Itoa(secs)}}}
+	if p := s.throttled(name, addr); p != nil {
+		return p
 	}
 	account, user, split := strings.Cut(name, `\`)
 	var rec storage.User
@@ -67,6 +73,7 @@ func (s *Server) authenticate(c *call) error {
 				s.Credentials.Remember(name, password, stamp)
 			}
 			s.recordSignIn(account, user)
+			s.auditSignIn(r, name, addr, auditSuccess, "")
 			return s.admit(c, account, user, rec)
 		}
 	} else {
@@ -75,6 +82,17 @@ func (s *Server) authenticate(c *call) error {
 	s.Throttle.Fail(name, addr)
 	s.Logger.Info("sign-in failed", "principal", name, "address", addr)
 	return unauthorized("the credentials are not valid")
+}
+
+// throttled answers 429 when name or addr has failed too often.
+func (s *Server) throttled(name, addr string) *Problem {
+	if allowed, retry := s.Throttle.Allowed(name, addr); !allowed {
+		secs := int((retry + time.Second - 1) / time.Second)
+		return &Problem{Status: http.StatusTooManyRequests,
+			Detail: "too many failed sign-ins; retry after " + strconv.Itoa(secs) + " seconds",
+			Header: http.Header{"Retry-After": {strconv.Itoa(secs)}}}
+	}
+	return nil
 }
 
 func (s *Server) admit(c *call, account, user string, rec storage.User) error {

@@ -35,7 +35,13 @@ func (c *call) asMe() (a, u string) {
 }
 
 // meRebase moves the hrefs of user u's own subtree under /auth/v2/me.
-type meRebase struct{ from string }
+// served, when not nil, replaces meServed (the /me/api-keys documents
+// move only the keys: the /me user document keeps its api-keys link at
+// the account path, as it does for what /me serves elsewhere).
+type meRebase struct {
+	from   string
+	served []string
+}
 
 func rebaseFor(a, u string) meRebase { return meRebase{from: path("accounts", a, "users", u)} }
 
@@ -55,7 +61,11 @@ func (rb meRebase) href(h string) (string, bool) {
 		return h, false // another user whose name starts the same
 	}
 	seg, _, _ := strings.Cut(rest[1:], "/")
-	if !contains(meServed, seg) {
+	served := meServed
+	if rb.served != nil {
+		served = rb.served
+	}
+	if !contains(served, seg) {
 		return h, false
 	}
 	return meHref + rest, true

@@ -235,6 +235,7 @@ func (v nb) userAt(a, u, href string) *Entity {
 		base := path("accounts", a, "users", u)
 		f := []Field{
 			{Name: "account", Text: a},
+			{Node: v.apiKeysNode(a, u)},
 			{Node: v.attributesNode(a, u)},
 			{Node: &Collection{Element: "clients", Href: base + "/clients", Items: rangeSource{v: v.View,
 				prefix: storage.SubRange(a, storage.KindClient, u),

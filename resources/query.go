@@ -88,5 +88,9 @@ func (q query) pageHref(href string, n int, depthGiven bool) string {
 	if depthGiven {
 		v.Set("depth", strconv.Itoa(q.Depth))
 	}
-	return href + "?" + v.Encode()
+	sep := "?"
+	if strings.Contains(href, "?") {
+		sep = "&" // the audit collection's href carries its filters
+	}
+	return href + sep + v.Encode()
 }

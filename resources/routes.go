@@ -138,6 +138,23 @@ func routes() []*Route {
 		rt("PUT", "/me/password", "auth:me:password:create", "change one's own password (needs the old one; allowed with an expired password)", putMyPassword),
 
 		rt("POST", "/check", "auth:check:read", "answer a batch of up to 1,000 permission questions, in order", postCheck),
+
+		rt("GET", "/audit", "auth:audit:read", "page the audit log, filtered by actor, account, action, outcome, since and until", getAudit),
+		rt("GET", "/audit/{id}", "auth:audit:read", "show one audit entry", getAuditEntry),
+
+		rt("GET", user+"/api-keys", "auth:users:api-keys:read", "list a user's API keys", getAPIKeys),
+		rt("POST", user+"/api-keys", "auth:users:api-keys:create", "create an API key for a user; the 201 answer alone shows its secret", postAPIKey),
+		rt("GET", user+"/api-keys/{k}", "auth:users:api-keys:read", "show an API key (never its secret)", getAPIKey),
+		rt("PUT", user+"/api-keys/{k}", "auth:users:api-keys:update", "change an API key's name, description, expiry or permissions", putAPIKey),
+		rt("DELETE", user+"/api-keys/{k}", "auth:users:api-keys:delete", "delete an API key; it is refused at once", deleteAPIKey),
+		rt("GET", user+"/api-keys/{k}/permissions", "auth:users:api-keys:read", "list an API key's permissions", getAPIKeyPermissions),
+		rt("GET", user+"/api-keys/{k}/permissions/{p}", "auth:users:api-keys:read", "show one of an API key's permissions", getAPIKeyPermission),
+		rt("GET", "/me/api-keys", "auth:me:api-keys:read", "list one's own API keys", getMyAPIKeys),
+		rt("POST", "/me/api-keys", "auth:me:api-keys:create", "create an API key for oneself; the 201 answer alone shows its secret", postMyAPIKey),
+		rt("GET", "/me/api-keys/{k}", "auth:me:api-keys:read", "show one of one's own API keys (never its secret)", getMyAPIKey),
+		rt("DELETE", "/me/api-keys/{k}", "auth:me:api-keys:delete", "delete one of one's own API keys", deleteMyAPIKey),
+		rt("GET", "/me/api-keys/{k}/permissions", "auth:me:api-keys:read", "list the permissions of one of one's own API keys", getMyAPIKeyPermissions),
+		rt("GET", "/me/api-keys/{k}/permissions/{p}", "auth:me:api-keys:read", "show one permission of one of one's own API keys", getMyAPIKeyPermission),
 	}
 }
 

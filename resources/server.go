@@ -201,6 +201,9 @@ func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p := problemFor(err, c.s.Logger, r)
 		c.status = p.Status
+		if p.Status == http.StatusForbidden && c.route != nil {
+			c.auditDenied()
+		}
 		writeProblem(w, r, p)
 	}
 	ep.s.requests.WithLabelValues(ep.path, r.Method, strconv.Itoa(c.status)).Observe(time.Since(start).Seconds())
@@ -226,6 +229,7 @@ func (ep *endpoint) serve(c *call) error {
 	}
 	c.route = rt
 	if err := c.s.authenticate(c); err != nil {
+		c.s.auditAuthFailure(r, err)
 		return err
 	}
 	q, p := parseQuery(r.URL.RawQuery, c.s.Limits)
@@ -234,6 +238,11 @@ func (ep *endpoint) serve(c *call) error {
 	}
 	c.q = q
 	c.depthGiven = r.URL.Query().Has("depth")
+	if action := auditAction(rt); action != "" {
+		// Audit: the write's storage.Update commits this entry with the
+		// change (see audit.go).
+		c.r = r.WithContext(storage.WithAudit(r.Context(), c.auditEntry(action, auditSuccess)))
+	}
 	if err := c.require(rt.Permission); err != nil {
 		return err
 	}
@@ -259,7 +268,7 @@ func (c *call) holds(perm string) (bool, error) {
 		if !v.Has(storage.ItemKey(c.p.Account, storage.KindUser, c.p.User)) {
 			return problem(http.StatusUnauthorized, "the signed-in user no longer exists")
 		}
-		_, ok = c.s.holdings.Of(v, c.p.Account, c.p.User).Decide(perm)
+		_, ok = c.p.allows(c.s.holdings.Of(v, c.p.Account, c.p.User), perm)
 		return nil
 	})
 	return ok, err

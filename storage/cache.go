@@ -124,9 +124,18 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
+		skip := false
 		for _, kv := range resp.Kvs {
+			if strings.HasPrefix(string(kv.Key[len(c.prefix):]), AuditRange) {
+				// The audit log stays in etcd only: jump past it.
+				from, skip = rangeEnd(c.prefix+AuditRange), true
+				break
+			}
 			tree.Load(&item{key: string(kv.Key[len(c.prefix):]), value: string(kv.Value),
 				mod: kv.ModRevision, create: kv.CreateRevision})
+		}
+		if skip {
+			continue
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
 			break
@@ -223,6 +232,12 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 	}
 	for _, ev := range resp.Events {
 		key := string(ev.Kv.Key[len(c.prefix):])
+		if strings.HasPrefix(key, AuditRange) {
+			// Audit entries are not cached (etcd only); their revision
+			// still counts, so a writer waiting for it is released.
+			c.rev = max(c.rev, ev.Kv.ModRevision)
+			continue
+		}
 		if ev.Type == clientv3.EventTypeDelete {
 			c.tree.Delete(&item{key: key})
 		} else {

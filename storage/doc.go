@@ -21,6 +21,12 @@
 //	t/{a}/gu/{g}/{u}        group g contains user u  } transaction
 //	t/{a}/gr/{g}/{r}        group g holds role r
 //	t/{a}/rg/{r}/{g}        role r is held by group g
+//	audit/{id}              audit entry (AuditEntry); id is 16 hex digits of
+//	                        UnixNano, "-", 8 random hex digits, so the range
+//	                        is in time order. Written with a lease (one per
+//	                        hour of entries, TTL retention + 1h) in the same
+//	                        transaction as the change it records (WithAudit).
+//	                        NOT in the cache: read from etcd directly.
 //
 // Names never contain "/" (see ValidName), so each collection is one key
 // range and everything an account owns is the range "t/{a}/": deleting an

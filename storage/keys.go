@@ -24,6 +24,8 @@ const (
 	KindRule      = "rule"
 	KindClient    = "client"
 	KindFederated = "fed"
+	// KindAPIKey is a user's API keys: SubKey(a, KindAPIKey, u, prefix).
+	KindAPIKey = "apikey"
 )
 
 // RootRulesRange holds the root federation rules (/accounts/rules).

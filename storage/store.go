@@ -27,6 +27,9 @@ type Options struct {
 	Prefix    string      // every key lives under it; "/gatehouse/" if empty
 	Timeout   time.Duration
 	Logger    *slog.Logger
+	// AuditRetention is how long audit entries are kept (leases);
+	// DefaultAuditRetention if zero.
+	AuditRetention time.Duration
 }
 
 // Store is gatehouse's state: etcd for writes, the Cache for reads.
@@ -37,6 +40,7 @@ type Store struct {
 	cache   *Cache
 	cancel  context.CancelFunc
 	done    chan struct{}
+	audit   *leases
 }
 
 // Open connects to etcd, loads the cache and starts the watch. It fails
@@ -78,7 +82,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		client.Close()
 		return nil, fmt.Errorf("etcd %v not reachable within %s: %w", o.Endpoints, o.Timeout, err)
 	}
-	s := &Store{client: client, prefix: o.Prefix, timeout: o.Timeout, done: make(chan struct{})}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = DefaultAuditRetention
+	}
+	s := &Store{client: client, prefix: o.Prefix, timeout: o.Timeout, done: make(chan struct{}),
+		audit: &leases{retention: o.AuditRetention}}
 	s.cache = newCache(client, o.Prefix, o.Timeout, o.Logger)
 	runCtx, runCancel := context.WithCancel(context.Background())
 	s.cancel = runCancel
@@ -217,15 +225,27 @@ const maxAttempts = 64
 // filling the Txn and the caller's result variables, which it must reset
 // on each call. It returns the revision of the write (or of the view when
 // there was nothing to write) once the cache has applied it.
+//
+// When ctx carries an audit entry (WithAudit) and the write changes
+// something, the entry's put (with its retention lease) joins the same
+// etcd transaction: it is stored exactly when the change commits.
 func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64, error) {
 	var minRev int64
+	audit := auditFrom(ctx)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var t Txn
 		var viewRev int64
+		var created []string // keys the write creates, when the audit entry asks
 		err := s.Read(ctx, minRev, func(v View) error {
 			t = Txn{v: v, prefix: s.prefix}
 			viewRev = v.Rev()
-			return build(v, &t)
+			if err := build(v, &t); err != nil {
+				return err
+			}
+			if audit != nil && audit.TargetOf != nil {
+				created = t.created()
+			}
+			return nil
 		})
 		if err != nil {
 			return 0, err
@@ -234,9 +254,27 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 			return viewRev, nil
 		}
 		t.stamp()
+		if audit != nil {
+			e := *audit // auditOp stamps the time when unset
+			if e.TargetOf != nil {
+				if target := e.TargetOf(created); target != "" {
+					e.Target = target
+				}
+			}
+			op, err := s.auditOp(ctx, &e)
+			if err != nil {
+				return 0, err
+			}
+			t.ops = append(t.ops, op)
+		}
 		tctx, cancel := context.WithTimeout(ctx, s.timeout)
 		resp, err := s.client.Txn(tctx).If(t.cmps...).Then(t.ops...).Commit()
 		cancel()
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) && audit != nil {
+			// The cached lease is gone (etcd restored): grant afresh.
+			s.audit.reset()
+			continue
+		}
 		if err != nil {
 			return 0, classify(err)
 		}

@@ -34,6 +34,10 @@ const (
 // fixture account (see azEnsure).
 var azVars = map[string]string{"u": "u1", "r": "r1", "g": "g1", "p": azPerm, "n": "n1"}
 
+// azKeys is the id of the fixture API key of u1 in each account (see
+// azEnsure), for path variable {k}.
+var azKeys = map[string]string{}
+
 var azVarRE = regexp.MustCompile(`\{([^}]*)\}`)
 
 // azFill turns a route pattern into a concrete path in account a. It
@@ -44,6 +48,19 @@ func azFill(pattern, a string) (string, bool) {
 		name := v[1 : len(v)-1]
 		if name == "a" {
 			return url.PathEscape(a)
+		}
+		if name == "k" {
+			// API keys have random ids: azEnsure made one per account.
+			id, found := azKeys[a]
+			if !found {
+				// A missing account: any well-formed key id.
+				id, found = azKeys["acme"]
+			}
+			if found {
+				return url.PathEscape(id)
+			}
+			ok = false
+			return v
 		}
 		x, found := azVars[name]
 		if !found {
@@ -213,6 +230,12 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 	azAdmin(t, s, "PUT", base+"/groups/g2/roles", `<roles/>`, 204)
 	azAdmin(t, s, "PUT", base+"/users/u1/attributes",
 		`<attributes><attribute><name>n1</name><value>v1</value></attribute></attributes>`, 204)
+	// u1's API key carrying azPerm (ids are random: {k} maps per account).
+	if id, ok := azKeys[a]; !ok || s.Admin("GET", base+"/users/u1/api-keys/"+id, "").Status != 200 {
+		r := azAdmin(t, s, "POST", base+"/users/u1/api-keys",
+			"<api-key><name>k1</name>"+azPermsBody(azPerm)+"</api-key>", 201)
+		azKeys[a] = r.Root().SelectAttrValue("identifier", "")
+	}
 }
 
 // azDistinctPerms lists the table's permissions, in table order.
@@ -238,11 +261,6 @@ func TestAuthzEveryRoute(t *testing.T) {
 	if len(routes) == 0 {
 		t.Fatal("resources.Routes() is empty")
 	}
-	for _, r := range routes {
-		if _, ok := azFill(r.Path, "acme"); !ok {
-			t.Errorf("route %s %s has a path variable without a fixture; extend azVars and azEnsure", r.Method, r.Path)
-		}
-	}
 	perms := azDistinctPerms(routes)
 
 	// Tenant acme (fixtures, and the probe whose one role is rewritten
@@ -250,6 +268,11 @@ func TestAuthzEveryRoute(t *testing.T) {
 	// which really run; beta, a sibling tenant, holds * under *.
 	azEnsure(t, s, "acme", "system")
 	azUserWithRole(t, s, "acme", "probe", azPassword, "probe-role")
+	for _, r := range routes {
+		if _, ok := azFill(r.Path, "acme"); !ok {
+			t.Errorf("route %s %s has a path variable without a fixture; extend azVars and azEnsure", r.Method, r.Path)
+		}
+	}
 	azEnsure(t, s, "acme-c", "acme")
 	azCreateAccount(t, s, "beta", "system")
 	azAdmin(t, s, "PUT", azV2+"/accounts/beta/permissions", azPermsBody("*"), 204)

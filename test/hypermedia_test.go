@@ -27,7 +27,7 @@ const (
 // hmBuild creates the graph the depth and walk tests read:
 //
 //	system ─ acme ─ acme-eu
-//	acme:    roles auditor (audit:log,entries:read), printing (print:jobs:*, print:queues:read), reporting (report:*:read)
+//	acme:    roles auditor (audit:log,entries:read), printing (print:jobs:*, print:output-ports:read), reporting (report:*:read)
 //	         groups finance (roles reporting; users carol, dave+ext@partner), ops (roles auditor, printing; users alice)
 //	         users alice (e-mail, full name, attributes color, team; role printing; group ops),
 //	               bob (attribute x.y; role reporting), carol, dave+ext@partner
@@ -42,7 +42,7 @@ func hmBuild(t testing.TB, s *harness.Server) {
 	dropStarterRoles(t, s, "acme-eu")
 
 	do("POST", hmAcme+"/roles", "<role><name>printing</name><description>Print things</description>"+
-		"<permissions><permission>print:jobs:*</permission><permission>print:queues:read</permission></permissions></role>", 201)
+		"<permissions><permission>print:jobs:*</permission><permission>print:output-ports:read</permission></permissions></role>", 201)
 	do("POST", hmAcme+"/roles", "<role><name>reporting</name><permissions><permission>report:*:read</permission></permissions></role>", 201)
 	do("POST", hmAcme+"/roles", "<role><name>auditor</name></role>", 201)
 	do("PUT", hmAcme+"/roles/auditor/permissions/audit:log,entries:read", "", 201)
@@ -332,6 +332,7 @@ func TestDepth(t *testing.T) {
 		e2eMustShape(t, "bob in users?depth=2", `
 <user identifier="bob" href="/auth/v2/accounts/acme/users/bob">
   <account>acme</account>
+  <api-keys count="0" href="/auth/v2/accounts/acme/users/bob/api-keys"/>
   <attributes count="1" href="/auth/v2/accounts/acme/users/bob/attributes"/>
   <clients count="0" href="/auth/v2/accounts/acme/users/bob/clients"/>
   <created>{{rfc3339}}</created>
@@ -358,6 +359,7 @@ func TestDepth(t *testing.T) {
 			{1, `
 <user identifier="alice" href="/auth/v2/accounts/acme/users/alice">
   <account>acme</account>
+  <api-keys count="0" href="/auth/v2/accounts/acme/users/alice/api-keys"/>
   <attributes count="2" href="/auth/v2/accounts/acme/users/alice/attributes"/>
   <clients count="0" href="/auth/v2/accounts/acme/users/alice/clients"/>
   <created>{{rfc3339}}</created>
@@ -375,6 +377,7 @@ func TestDepth(t *testing.T) {
 			{2, `
 <user identifier="alice" href="/auth/v2/accounts/acme/users/alice">
   <account>acme</account>
+  <api-keys count="0" href="/auth/v2/accounts/acme/users/alice/api-keys"/>
   <attributes count="2" href="/auth/v2/accounts/acme/users/alice/attributes">
     <attribute identifier="color" href="/auth/v2/accounts/acme/users/alice/attributes/color"/>
     <attribute identifier="team" href="/auth/v2/accounts/acme/users/alice/attributes/team"/>
@@ -393,7 +396,7 @@ func TestDepth(t *testing.T) {
   <permissions count="3" href="/auth/v2/accounts/acme/users/alice/permissions">
     <permission href="/auth/v2/accounts/acme/users/alice/permissions/audit:log,entries:read"/>
     <permission href="/auth/v2/accounts/acme/users/alice/permissions/print:jobs:*"/>
-    <permission href="/auth/v2/accounts/acme/users/alice/permissions/print:queues:read"/>
+    <permission href="/auth/v2/accounts/acme/users/alice/permissions/print:output-ports:read"/>
   </permissions>
   <roles count="1" href="/auth/v2/accounts/acme/users/alice/roles">
     <role identifier="printing" href="/auth/v2/accounts/acme/users/alice/roles/printing"/>
@@ -403,6 +406,7 @@ func TestDepth(t *testing.T) {
 			{3, `
 <user identifier="alice" href="/auth/v2/accounts/acme/users/alice">
   <account>acme</account>
+  <api-keys count="0" href="/auth/v2/accounts/acme/users/alice/api-keys"/>
   <attributes count="2" href="/auth/v2/accounts/acme/users/alice/attributes">
     <attribute identifier="color" href="/auth/v2/accounts/acme/users/alice/attributes/color">
       <id>{{int}}</id>
@@ -434,7 +438,7 @@ func TestDepth(t *testing.T) {
   <permissions count="3" href="/auth/v2/accounts/acme/users/alice/permissions">
     <permission href="/auth/v2/accounts/acme/users/alice/permissions/audit:log,entries:read">audit:log,entries:read</permission>
     <permission href="/auth/v2/accounts/acme/users/alice/permissions/print:jobs:*">print:jobs:*</permission>
-    <permission href="/auth/v2/accounts/acme/users/alice/permissions/print:queues:read">print:queues:read</permission>
+    <permission href="/auth/v2/accounts/acme/users/alice/permissions/print:output-ports:read">print:output-ports:read</permission>
   </permissions>
   <roles count="1" href="/auth/v2/accounts/acme/users/alice/roles">
     <role identifier="printing" href="/auth/v2/accounts/acme/users/alice/roles/printing">
@@ -463,17 +467,17 @@ func TestDepth(t *testing.T) {
 			{1, head + `<permissions count="2" href="/auth/v2/accounts/acme/roles/printing/permissions"/></role>`},
 			{2, head + `<permissions count="2" href="/auth/v2/accounts/acme/roles/printing/permissions">
     <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:jobs:*"/>
-    <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:queues:read"/>
+    <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:output-ports:read"/>
   </permissions></role>`},
 			{3, head + `<permissions count="2" href="/auth/v2/accounts/acme/roles/printing/permissions">
     <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:jobs:*">print:jobs:*</permission>
-    <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:queues:read">print:queues:read</permission>
+    <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:output-ports:read">print:output-ports:read</permission>
   </permissions></role>`},
 		})
 		// The same role reached through a user is the account role.
 		e2eMustShape(t, "user role at depth 2", head+`<permissions count="2" href="/auth/v2/accounts/acme/roles/printing/permissions">
     <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:jobs:*"/>
-    <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:queues:read"/>
+    <permission href="/auth/v2/accounts/acme/roles/printing/permissions/print:output-ports:read"/>
   </permissions></role>`, e2eGet(t, s, hmAcme+"/users/alice/roles/printing?depth=2"))
 	})
 
@@ -511,6 +515,7 @@ func TestDepth(t *testing.T) {
   <users count="1" href="/auth/v2/accounts/acme/groups/ops/users">
     <user identifier="alice" href="/auth/v2/accounts/acme/groups/ops/users/alice">
       <account>acme</account>
+      <api-keys count="0" href="/auth/v2/accounts/acme/users/alice/api-keys"/>
       <attributes count="2" href="/auth/v2/accounts/acme/users/alice/attributes"/>
       <clients count="0" href="/auth/v2/accounts/acme/users/alice/clients"/>
       <created>{{rfc3339}}</created>
@@ -840,8 +845,8 @@ func TestFilter(t *testing.T) {
 		{hmAcme + "/users/alice/attributes", "COL", "attribute", []string{"color"}},
 	}
 	perms := map[string][]string{
-		"PRINT": {"print:jobs:*", "print:queues:read"}, "*:read": {"audit:log,entries:read", "print:queues:read"},
-		"print:*": {"print:jobs:*", "print:queues:read"},
+		"PRINT": {"print:jobs:*", "print:output-ports:read"}, "*:read": {"audit:log,entries:read", "print:output-ports:read"},
+		"print:*": {"print:jobs:*", "print:output-ports:read"},
 	}
 	for _, c := range cases {
 		want := c.want

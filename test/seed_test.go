@@ -385,6 +385,7 @@ func TestSeedExamples(t *testing.T) {
 		e2eMustShape(t, "POST user (201 document)", `
 <user identifier="example-user" href="/auth/v2/accounts/system/users/example-user">
   <account>system</account>
+  <api-keys count="0" href="/auth/v2/accounts/system/users/example-user/api-keys"/>
   <attributes count="0" href="/auth/v2/accounts/system/users/example-user/attributes"/>
   <clients count="0" href="/auth/v2/accounts/system/users/example-user/clients"/>
   <created>{{rfc3339}}</created>
@@ -411,6 +412,7 @@ func TestSeedExamples(t *testing.T) {
 		e2eMustShape(t, "GET user", `
 <user identifier="example-user" href="/auth/v2/accounts/system/users/example-user">
   <account>system</account>
+  <api-keys count="0" href="/auth/v2/accounts/system/users/example-user/api-keys"/>
   <attributes count="1" href="/auth/v2/accounts/system/users/example-user/attributes"/>
   <clients count="0" href="/auth/v2/accounts/system/users/example-user/clients"/>
   <created>{{rfc3339}}</created>
@@ -510,7 +512,7 @@ func TestSeedExamples(t *testing.T) {
 		dropStarterRoles(t, s, "example-account")
 		r := e2eDo(t, s, "PUT", "/auth/v2/accounts/example-account/permissions/example:permission", "", 201)
 		const want = `
-<permission href="/auth/v2/accounts/example-account/permissions/example:permission">example:permission</permission>`
+<permission href="/auth/v2/accounts/example-account/permissions/example:permission" known="false">example:permission</permission>`
 		e2eMustShape(t, "PUT account permission (201 document)", want, r)
 		e2eMustShape(t, "GET account permission", want, e2eGet(t, s, "/auth/v2/accounts/example-account/permissions/example:permission"))
 		e2eDo(t, s, "PUT", "/auth/v2/accounts/example-account/permissions/example:permission", "", 204)
@@ -546,6 +548,7 @@ func TestSeedExamples(t *testing.T) {
 		e2eMustShape(t, "GET user", `
 <user identifier="example-user" href="/auth/v2/accounts/system/users/example-user">
   <account>system</account>
+  <api-keys count="0" href="/auth/v2/accounts/system/users/example-user/api-keys"/>
   <attributes count="1" href="/auth/v2/accounts/system/users/example-user/attributes"/>
   <clients count="0" href="/auth/v2/accounts/system/users/example-user/clients"/>
   <created>{{rfc3339}}</created>
