@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"gatehouse/authz"
@@ -71,21 +70,14 @@ func (p principal) allows(h *authz.Holding, perm string) (string, bool) {
 	return role, true
 }
 
-// keyUse is the last-used time of API keys, per instance: the key is the
-// instance's holdings memo (one per Server) and the key id.
-var keyUse sync.Map // keyUseKey → time.Time
-
-type keyUseKey struct {
-	inst *authz.Holdings
-	id   string
-}
-
+// noteKeyUse records, in memory on this instance only, that key id was
+// used now (no storage write per request).
 func (s *Server) noteKeyUse(id string) {
-	keyUse.Store(keyUseKey{&s.holdings, id}, s.Now().UTC())
+	s.keyUse.Store(id, s.Now().UTC())
 }
 
 func (v nb) keyLastUsed(id string) string {
-	if t, ok := keyUse.Load(keyUseKey{v.h, id}); ok {
+	if t, ok := v.keyUse.Load(id); ok {
 		return t.(time.Time).Format(time.RFC3339)
 	}
 	return ""
@@ -461,7 +453,7 @@ func deleteAPIKey(c *call) error {
 	if _, err := c.s.Store.DeleteAPIKey(c.r.Context(), a, u, id); err != nil {
 		return err
 	}
-	keyUse.Delete(keyUseKey{&c.s.holdings, id})
+	c.s.keyUse.Delete(id)
 	return c.noContent()
 }
 

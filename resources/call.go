@@ -14,7 +14,7 @@ import (
 
 // nodes returns the node builder for view v.
 func (c *call) nodes(v storage.View) nb {
-	return nb{View: v, h: &c.s.holdings, p: c.p, cat: c.s.Catalog}
+	return nb{View: v, h: &c.s.holdings, p: c.p, cat: c.s.Catalog, keyUse: &c.s.keyUse}
 }
 
 // visible answers 404 unless the path's account exists and the caller may

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -40,9 +41,10 @@ type question struct {
 	principal  string // as asked, echoed in the answer
 	permission string
 	account    string // the target as asked; "" for the principal's own
-	// pa, pu: the account\user form; pa is "" for principal forms that
-	// cannot be granted yet (api-key:, client:).
+	// pa, pu: the account\user form, or an API key's owner; pa is "" for
+	// principal forms that cannot be granted yet (client:).
 	pa, pu string
+	key    string // the API key prefix of an api-key: principal
 }
 
 // target is the account the question is about, "" when unknown.
@@ -81,12 +83,13 @@ func parseQuestion(i int, el *etree.Element) (question, *Problem) {
 			return q, bad("invalid account name: %v", err)
 		}
 	}
-	// API keys and OAuth clients come later (SPEC §6, §7): their forms
-	// are accepted now so that callers can be written against the final
-	// shape, and they answer denied until those principals exist.
+	// OAuth clients come later (SPEC §7): their form is accepted now so
+	// that callers can be written against the final shape, and it
+	// answers denied until clients exist.
 	switch {
 	case strings.HasPrefix(q.principal, "api-key:"):
-		if err := storage.ValidName(q.principal[len("api-key:"):]); err != nil {
+		q.key = q.principal[len("api-key:"):]
+		if err := storage.ValidName(q.key); err != nil {
 			return q, bad("invalid API key prefix in principal %q: %v", q.principal, err)
 		}
 	case strings.HasPrefix(q.principal, "client:"):
@@ -117,6 +120,7 @@ type decider struct {
 	v      storage.View
 	h      *authz.Holdings
 	caller string                    // the caller's account
+	now    time.Time                 // for API key expiry
 	users  map[string]*authz.Holding // principal → its holding; nil: denied
 	within map[[2]string]bool        // (principal's account, target) → may act
 	hrefs  map[[2]string]string      // (account, role) → the role's href
@@ -162,20 +166,42 @@ func (d *decider) roleHref(a, role string) string {
 	return h
 }
 
-// decide returns the href of what grants q, or "" when q is denied.
+// decide returns the href of what grants q, or "" when q is denied. An
+// API key is its owner's holding cut by the key's permissions (the
+// intersection, as when the key signs a request); the href names the
+// owner's role that grants it.
 func (d *decider) decide(q *question) string {
+	var keyPerms []string
+	if q.key != "" {
+		k, ok := d.keyOwner(q)
+		if !ok {
+			return ""
+		}
+		keyPerms = k.Permissions
+	}
 	if q.pa == "" {
-		return "" // api-key: and client: principals do not exist yet
+		return "" // client: principals do not exist yet
 	}
 	h := d.holding(q)
 	if h == nil || !d.reaches(q.pa, q.target()) {
 		return ""
 	}
 	role, ok := h.Decide(q.permission)
-	if !ok {
+	if !ok || (q.key != "" && authz.FirstImplying(keyPerms, q.permission) < 0) {
 		return ""
 	}
 	return d.roleHref(q.pa, role)
+}
+
+// keyOwner resolves an api-key: principal to its owner (filling q.pa and
+// q.pu) when the key exists and has not expired.
+func (d *decider) keyOwner(q *question) (storage.APIKey, bool) {
+	a, u, k, ok := d.v.APIKeyOwner(q.key)
+	if !ok || (k.Expires != 0 && !d.now.Before(time.Unix(k.Expires, 0))) {
+		return k, false
+	}
+	q.pa, q.pu = a, u
+	return k, true
 }
 
 func postCheck(c *call) error {
@@ -205,7 +231,7 @@ func postCheck(c *call) error {
 	answers := make([]Entity, len(qs))
 	attrs := make([][2]string, 0, 5*len(qs))
 	err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
-		d := decider{v: v, h: &c.s.holdings, caller: c.p.Account,
+		d := decider{v: v, h: &c.s.holdings, caller: c.p.Account, now: c.s.Now(),
 			users: map[string]*authz.Holding{}, within: map[[2]string]bool{}, hrefs: map[[2]string]string{}}
 		for i := range qs {
 			q := &qs[i]

@@ -3,6 +3,7 @@ package resources
 import (
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"gatehouse/authz"
@@ -19,6 +20,8 @@ type nb struct {
 	h   *authz.Holdings
 	p   principal        // the caller, for what it may see
 	cat *catalog.Catalog // to flag permissions no catalogue knows
+	// keyUse is the instance's in-memory last use of API keys.
+	keyUse *sync.Map
 }
 
 // rangeSource is a collection stored as one key range.

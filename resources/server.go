@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -46,6 +47,7 @@ type Options struct {
 type Server struct {
 	Options
 	holdings authz.Holdings
+	keyUse   sync.Map // API key id → time.Time of its last use here
 	router   *mux.Router
 	requests *prometheus.HistogramVec
 }

@@ -272,3 +272,39 @@ func TestAPIKeyDeletedOnTwoInstances(t *testing.T) {
 	}
 	t.Logf("B refused the key %v after A's delete", time.Since(deleted))
 }
+
+// /check answers api-key:<prefix> principals as the key signs requests:
+// the owner's live permissions cut by the key's list; an unknown or
+// deleted key is denied.
+func TestAPIKeyInCheck(t *testing.T) {
+	s := harness.Start(t)
+	akSetup(t, s)
+	id, _ := akCreated(t, s.Admin("POST", akUser+"/api-keys", akBody("chk", "", "auth:users:read")))
+	body := "<check>" +
+		"<question><principal>api-key:" + id + "</principal><permission>auth:users:read</permission></question>" +
+		"<question><principal>api-key:" + id + "</principal><permission>auth:roles:read</permission></question>" +
+		"<question><principal>api-key:gh_nosuchkey</principal><permission>auth:users:read</permission></question>" +
+		"</check>"
+	decisions := func() []string {
+		r := s.Admin("POST", "/auth/v2/check", body).Must(t, 200)
+		var out []string
+		for _, a := range r.Root().ChildElements() {
+			out = append(out, a.SelectAttrValue("decision", "")+" "+a.SelectAttrValue("href", ""))
+		}
+		return out
+	}
+	got := decisions()
+	want := []string{"granted " + akBase + "/roles/kr", "denied ", "denied "}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("decisions %q, want %q (the owner holds auth:roles:read, the key does not)", got, want)
+	}
+	// The owner loses the role: the key's answer follows at once.
+	azAdmin(t, s, "DELETE", akUser+"/roles/kr", "", 204)
+	if got := decisions(); got[0] != "denied " {
+		t.Errorf("after the owner lost role kr: %q, want denied", got[0])
+	}
+	azAdmin(t, s, "DELETE", akUser+"/api-keys/"+id, "", 204)
+	if got := decisions(); got[0] != "denied " {
+		t.Errorf("after the key was deleted: %q, want denied", got[0])
+	}
+}

@@ -105,7 +105,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.seedWorkers, "seed-workers", 0, "seeding goroutines (0: 64 for putitem, 4 for batch)")
 	flag.IntVar(&o.batch, "batch", 2000, "users per etcd transaction with -seed batch")
 	flag.StringVar(&o.client, "client", "raw", "load client: raw (hand-written HTTP/1.1 keep-alive loop, closest to wrk) or nethttp (net/http.Client)")
-	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,page50,page50-prefix,page50-substr,user,check,check-post-1,check-post-100")
+	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,page50,page50-prefix,page50-substr,user,check,user-apikey,check-apikey,check-post-1,check-post-100")
 	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit for the whole run (0: computed from the other flags)")
 	flag.BoolVar(&o.verbose, "v", false, "log the server at info level to stderr")
 	flag.Float64Var(&o.churn, "churn", 0, "during every scenario, also write this many last-sign-in times per second to account load (what a password sign-in writes), to show the cost of memo invalidation")
@@ -461,6 +461,22 @@ func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error
 			ok:   func(s int) bool { return s == 200 || s == 404 },
 			note: "random user; 200 (1 in 10) or 404"})
 	}
+	if want("user-apikey") || want("check-apikey") {
+		secret, err := createAPIKey(addr, auth)
+		if err != nil {
+			return nil, err
+		}
+		keyAuth := "Bearer " + secret
+		if want("user-apikey") {
+			out = append(out, scenario{name: "user-apikey", addr: addr, auth: keyAuth, ok: ok200, path: randomUser(""),
+				note: "random user, depth 1, signed with an API key (Bearer)"})
+		}
+		if want("check-apikey") {
+			out = append(out, scenario{name: "check-apikey", addr: addr, auth: keyAuth, path: randomUser("/permissions/" + readerPerm),
+				ok:   func(s int) bool { return s == 200 || s == 404 },
+				note: "as check, signed with an API key (Bearer)"})
+		}
+	}
 	// POST /auth/v2/check with q questions about random users.
 	checkBatch := func(q int) func([]byte, *rand.Rand) []byte {
 		return func(b []byte, r *rand.Rand) []byte {
@@ -501,6 +517,38 @@ func startProfile(dir, name string, warmup time.Duration) (func(), error) {
 		}
 		f.Close()
 	}, nil
+}
+
+// createAPIKey gives the checker an API key for user reads and returns
+// its secret (shown once, in the 201 document).
+func createAPIKey(addr, auth string) (string, error) {
+	body := "<api-key><name>load</name><permissions><permission>auth:users:*</permission></permissions></api-key>"
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/auth/v2/accounts/"+loadAccount+"/users/"+checkerUser+"/api-keys",
+		strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/xml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("create API key: status %d: %s", resp.StatusCode, b)
+	}
+	var doc struct {
+		Secret string `xml:"secret"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.Secret == "" {
+		return "", fmt.Errorf("create API key: no secret in %s", b)
+	}
+	return doc.Secret, nil
 }
 
 // probeCount reads the count attribute of the document's root element.
