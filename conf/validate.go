@@ -36,6 +36,7 @@ func (c Config) Validate() error {
 		v.add("storage.prefix", "%q must start and end with /", p)
 	}
 	v.durationMin("storage.timeout", c.Storage.Timeout, true)
+	v.durationMin("audit.retention", c.Audit.Retention, true)
 	for i, e := range c.Storage.Etcd.Endpoints {
 		if shown, err := checkEndpoint(e); err != nil {
 			v.add("storage.etcd.endpoints", "item %d %q %v", i+1, shown, err)

@@ -353,6 +353,15 @@ func TestAudit(t *testing.T) {
 	})
 
 	t.Run("no-secrets", func(t *testing.T) {
+		// An API key's secret, used right and wrong, joins the passwords.
+		created := s.Admin("POST", azV2+"/accounts/system/users/admin/api-keys",
+			"<api-key><name>audited</name><permissions><permission>auth:users:read</permission></permissions></api-key>").Must(t, 201)
+		keySecret := created.Root().SelectElement("secret").Text()
+		s.Do(harness.Request{Method: "GET", Path: azV2 + "/accounts/system/users", Header: map[string][]string{"X-API-Key": {keySecret}}}).Must(t, 200)
+		s.Do(harness.Request{Method: "GET", Path: azV2 + "/accounts/system/users", Header: map[string][]string{"X-API-Key": {keySecret + "x"}}}).Must(t, 401)
+		s.Do(harness.Request{Method: "POST", Path: azV2 + "/accounts/system/users", Body: "<user><name>via-key</name></user>",
+			Header: map[string][]string{"Authorization": {"Bearer " + keySecret}}}).Must(t, 403)
+		time.Sleep(300 * time.Millisecond) // sign-in and denied entries are written in the background
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		resp, err := s.Store.Client().Get(ctx, s.Store.Prefix()+"audit/", clientv3.WithPrefix())
@@ -371,7 +380,7 @@ func TestAudit(t *testing.T) {
 		}
 		haystack = append(haystack, lines...)
 		for _, line := range haystack {
-			for _, secret := range []string{harness.AdminPassword, auPassAlice, auPassBob, auPassNew, auPassWrong, "$argon2"} {
+			for _, secret := range []string{harness.AdminPassword, auPassAlice, auPassBob, auPassNew, auPassWrong, "$argon2", keySecret} {
 				if strings.Contains(line, secret) {
 					t.Errorf("secret %q appears in: %s", secret, line)
 				}
