@@ -186,19 +186,7 @@ var getMyPermissions = getMe(func(c *call, v nb, a, u string) (Node, error) {
 // getMyPermission answers like getEffectiveOne: 200 naming the granting
 // role when the user holds p (by implication, within the ceiling), 404
 // when not. Modules ask it with the user's own credentials.
-var getMyPermission = getMe(func(c *call, v nb, a, u string) (Node, error) {
-	p, err := c.permission()
-	if err != nil {
-		return nil, err
-	}
-	role, ok := v.h.Of(v.View, a, u).Decide(p)
-	if !ok {
-		return nil, problem(http.StatusNotFound, "user %q does not hold permission %q", u, p)
-	}
-	n := permissionNode(path("accounts", a, "users", u, "permissions"), p)
-	n.Attrs = [][2]string{{"granted-by", path("accounts", a, "roles", role)}}
-	return n, nil
-})
+var getMyPermission = getMe(effectiveOne)
 
 // The attribute writes are the account handlers run for the signed-in
 // user.

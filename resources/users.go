@@ -275,7 +275,11 @@ var getEffective = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
 
 // getEffectiveOne answers by implication: 200 naming the granting role
 // when the user holds p, 404 when not.
-var getEffectiveOne = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+var getEffectiveOne = getUserPart(effectiveOne)
+
+// effectiveOne answers whether user u of account a holds the path's
+// permission: its document names the granting role, or 404.
+func effectiveOne(c *call, v nb, a, u string) (Node, error) {
 	p, err := c.permission()
 	if err != nil {
 		return nil, err
@@ -287,7 +291,7 @@ var getEffectiveOne = getUserPart(func(c *call, v nb, a, u string) (Node, error)
 	n := permissionNode(path("accounts", a, "users", u, "permissions"), p)
 	n.Attrs = [][2]string{{"granted-by", path("accounts", a, "roles", role)}}
 	return n, nil
-})
+}
 
 var getClients = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
 	return findField(v.userNode(a, u), "clients"), nil
