@@ -366,23 +366,25 @@ func (c *call) theKey(v nb, a, u string) (storage.APIKey, string, error) {
 	return k, id, nil
 }
 
-var getAPIKey = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+// The documents of one key, its permissions and one of them; served under
+// the user's path and under /me.
+func apiKeyDoc(c *call, v nb, a, u string) (Node, error) {
 	_, id, err := c.theKey(v, a, u)
 	if err != nil {
 		return nil, err
 	}
 	return v.apiKeyNode(a, u, id, ""), nil
-})
+}
 
-var getAPIKeyPermissions = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+func apiKeyPermsDoc(c *call, v nb, a, u string) (Node, error) {
 	k, id, err := c.theKey(v, a, u)
 	if err != nil {
 		return nil, err
 	}
 	return v.keyPermsNode(apiKeysHref(a, u)+"/"+escapeSegment(id)+"/permissions", k.Permissions), nil
-})
+}
 
-var getAPIKeyPermission = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+func apiKeyPermDoc(c *call, v nb, a, u string) (Node, error) {
 	k, id, err := c.theKey(v, a, u)
 	if err != nil {
 		return nil, err
@@ -392,7 +394,13 @@ var getAPIKeyPermission = getUserPart(func(c *call, v nb, a, u string) (Node, er
 		return nil, problem(http.StatusNotFound, "API key %q does not carry permission %q", id, p)
 	}
 	return v.storedPermissionNode(apiKeysHref(a, u)+"/"+escapeSegment(id)+"/permissions", p), nil
-})
+}
+
+var (
+	getAPIKey            = getUserPart(apiKeyDoc)
+	getAPIKeyPermissions = getUserPart(apiKeyPermsDoc)
+	getAPIKeyPermission  = getUserPart(apiKeyPermDoc)
+)
 
 // putAPIKey changes a key's name, description, expiry or permissions
 // (fields left out keep their values); the secret never changes.
@@ -484,33 +492,11 @@ var getMyAPIKeys = getMyKeys(func(c *call, v nb, a, u string) (Node, error) {
 	return v.apiKeysNode(a, u), nil
 })
 
-var getMyAPIKey = getMyKeys(func(c *call, v nb, a, u string) (Node, error) {
-	_, id, err := c.theKey(v, a, u)
-	if err != nil {
-		return nil, err
-	}
-	return v.apiKeyNode(a, u, id, ""), nil
-})
-
-var getMyAPIKeyPermissions = getMyKeys(func(c *call, v nb, a, u string) (Node, error) {
-	k, id, err := c.theKey(v, a, u)
-	if err != nil {
-		return nil, err
-	}
-	return v.keyPermsNode(apiKeysHref(a, u)+"/"+escapeSegment(id)+"/permissions", k.Permissions), nil
-})
-
-var getMyAPIKeyPermission = getMyKeys(func(c *call, v nb, a, u string) (Node, error) {
-	k, id, err := c.theKey(v, a, u)
-	if err != nil {
-		return nil, err
-	}
-	p := c.vars["p"]
-	if !slices.Contains(k.Permissions, p) {
-		return nil, problem(http.StatusNotFound, "API key %q does not carry permission %q", id, p)
-	}
-	return v.storedPermissionNode(apiKeysHref(a, u)+"/"+escapeSegment(id)+"/permissions", p), nil
-})
+var (
+	getMyAPIKey            = getMyKeys(apiKeyDoc)
+	getMyAPIKeyPermissions = getMyKeys(apiKeyPermsDoc)
+	getMyAPIKeyPermission  = getMyKeys(apiKeyPermDoc)
+)
 
 func postMyAPIKey(c *call) error {
 	a, u := c.asMe()
