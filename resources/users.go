@@ -126,19 +126,24 @@ func (c *call) showAttribute(rev int64, name string) error {
 	})
 }
 
+// attributeBody checks the account and reads an <attribute> body.
+func (c *call) attributeBody() (f Fields, name, value string, err error) {
+	if _, err = c.precheck(nil); err != nil {
+		return
+	}
+	if f, err = c.entity(attributeSchema); err != nil {
+		return
+	}
+	name, value, err = decodeAttribute(f)
+	return
+}
+
 func postAttribute(c *call) error {
 	owner, prefix, err := attrSet(c)
 	if err != nil {
 		return err
 	}
-	if _, err := c.precheck(nil); err != nil {
-		return err
-	}
-	f, err := c.entity(attributeSchema)
-	if err != nil {
-		return err
-	}
-	name, value, err := decodeAttribute(f)
+	_, name, value, err := c.attributeBody()
 	if err != nil {
 		return err
 	}
@@ -161,14 +166,7 @@ func putAttribute(c *call) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.precheck(nil); err != nil {
-		return err
-	}
-	f, err := c.entity(attributeSchema)
-	if err != nil {
-		return err
-	}
-	name, value, err := decodeAttribute(f)
+	f, name, value, err := c.attributeBody()
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,6 @@ type Cache struct {
 	mu          sync.RWMutex
 	tree        *btree.BTreeG[*item]
 	rev         int64             // every event up to rev is applied
-	tenantRev   map[string]int64  // last revision that changed an account's keys
 	kindRev     map[kindKey]int64 // last revision that changed one kind range of an account
 	accountsRev int64             // last revision that changed any account record
 	listed      bool              // a full list has been loaded
@@ -63,7 +62,6 @@ func newCache(client *clientv3.Client, prefix string, timeout time.Duration, log
 		log:        log,
 		now:        time.Now,
 		tree:       newTree(),
-		tenantRev:  map[string]int64{},
 		kindRev:    map[kindKey]int64{},
 		notify:     make(chan struct{}),
 		filterMemo: map[string]*filterResult{},
@@ -148,15 +146,11 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	c.rev = rev
 	// Every ETag and memo keyed by an account's revision changes after a
 	// relist: conservative, never stale.
-	for a := range c.tenantRev {
-		c.tenantRev[a] = rev
-	}
 	for k := range c.kindRev {
 		c.kindRev[k] = rev
 	}
 	tree.Scan(func(it *item) bool {
 		if k, ok := kindOf(it.key); ok {
-			c.tenantRev[k.account] = rev
 			c.kindRev[k] = rev
 		}
 		return true
@@ -245,7 +239,6 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 		}
 		r := ev.Kv.ModRevision
 		if k, ok := kindOf(key); ok {
-			c.tenantRev[k.account] = r
 			c.kindRev[k] = r
 		}
 		if strings.HasPrefix(key, AccountsRange) {

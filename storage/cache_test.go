@@ -387,8 +387,8 @@ func TestCacheRelistsWhenWatchStartsCompacted(t *testing.T) {
 		if v.Has("t/acme/user/u00") || !v.Has("t/acme/role/added-in-gap") {
 			t.Errorf("cache misses the changes made between list and watch")
 		}
-		if v.TenantRev("acme") < gapRev.Load() {
-			t.Errorf("TenantRev(acme) = %d after a relist that saw changes at %d: ETags would not change", v.TenantRev("acme"), gapRev.Load())
+		if v.KindRev("acme", "") < gapRev.Load() {
+			t.Errorf("KindRev(acme, record) = %d after a relist that saw changes at %d: memos would not be dropped", v.KindRev("acme", ""), gapRev.Load())
 		}
 	}()
 

@@ -12,10 +12,6 @@ type View struct{ c *Cache }
 // Rev is the revision the view shows.
 func (v View) Rev() int64 { return v.c.rev }
 
-// TenantRev is the last revision that changed anything account a owns
-// (its record included); 0 if never seen.
-func (v View) TenantRev(a string) int64 { return v.c.tenantRev[a] }
-
 // VersionRev is the mod revision of account a's version key: the
 // revision of its last change, the same on every instance.
 func (v View) VersionRev(a string) int64 {
