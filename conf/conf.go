@@ -182,7 +182,9 @@ const envPrefix = "GATEHOUSE_"
 // --config (if any), the environment (environ is like os.Environ()) and the
 // flags in args (args exclude the program name and subcommand), later
 // sources winning, and then validates it. It returns every problem found,
-// joined with errors.Join, each naming its key. A flag parse error (unknown
+// joined with errors.Join, each naming its key. GATEHOUSE_* variables that
+// name no setting are not problems: Load ignores them, and UnknownEnv lists
+// them for the caller to log as warnings. A flag parse error (unknown
 // flag, missing value, -h which wraps flag.ErrHelp) is returned alone with
 // the defaults, since the rest of the command line cannot be trusted.
 func Load(args []string, environ []string) (Config, error) {
@@ -226,12 +228,10 @@ func Load(args []string, environ []string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// loadEnv applies the GATEHOUSE_* entries of environ, in order.
+// loadEnv applies the GATEHOUSE_* entries of environ that name a setting,
+// in order. The others are skipped here and listed by UnknownEnv.
 func loadEnv(environ []string, c *Config, tab []setting) []error {
-	byEnv := make(map[string]setting, len(tab))
-	for _, s := range tab {
-		byEnv[envName(s.name)] = s
-	}
+	byEnv := envTable(tab)
 	var errs []error
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
@@ -240,7 +240,6 @@ func loadEnv(environ []string, c *Config, tab []setting) []error {
 		}
 		s, ok := byEnv[name]
 		if !ok {
-			errs = append(errs, fmt.Errorf("environment: unknown variable %s", name))
 			continue
 		}
 		if err := setValue(s.field(c), value); err != nil {
@@ -248,4 +247,36 @@ func loadEnv(environ []string, c *Config, tab []setting) []error {
 		}
 	}
 	return errs
+}
+
+// UnknownEnv returns the names of the GATEHOUSE_* variables in environ
+// (like os.Environ()) that name no setting, in environ's order. Load
+// ignores them rather than refusing to start, because Kubernetes injects
+// GATEHOUSE_PORT, GATEHOUSE_PORT_8080_TCP…, GATEHOUSE_SERVICE_HOST and
+// GATEHOUSE_SERVICE_PORT into every pod of a namespace that has a Service
+// named gatehouse. The caller logs each name as a warning once its logger
+// exists, so that a misspelt setting does not go unnoticed. Only names are
+// returned: the value of a misspelt secret must not reach the log.
+func UnknownEnv(environ []string) []string {
+	byEnv := envTable(table())
+	var unknown []string
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, envPrefix) {
+			continue
+		}
+		if _, known := byEnv[name]; !known {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
+}
+
+// envTable indexes tab by environment variable name.
+func envTable(tab []setting) map[string]setting {
+	byEnv := make(map[string]setting, len(tab))
+	for _, s := range tab {
+		byEnv[envName(s.name)] = s
+	}
+	return byEnv
 }

@@ -440,11 +440,6 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"nope.yaml", "no such file"},
 		},
 		{
-			name: "unknown env var is named",
-			env:  []string{"GATEHOUSE_STORAGE_ETCD_ENDPOINT=http://x:2379"},
-			want: []string{"unknown variable GATEHOUSE_STORAGE_ETCD_ENDPOINT"},
-		},
-		{
 			name: "bad env value names the variable and the key",
 			env:  []string{"GATEHOUSE_STORAGE_TIMEOUT=abc"},
 			want: []string{"GATEHOUSE_STORAGE_TIMEOUT", `"storage.timeout"`, `invalid duration "abc"`},
@@ -472,7 +467,6 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{
 				`key "storage.timeout"`,
 				`unknown key "bogus"`,
-				"GATEHOUSE_NOPE",
 				"GATEHOUSE_API_MAX_PAGE_SIZE",
 				"storage.etcd.endpoints:",
 				"storage.etcd.password:",
@@ -490,18 +484,152 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// kubernetesServiceEnv is what Kubernetes injects into every pod of a
+// namespace with a Service named gatehouse (one TCP port 8080, named http).
+var kubernetesServiceEnv = []string{
+	"GATEHOUSE_PORT=tcp://10.96.14.7:8080",
+	"GATEHOUSE_PORT_8080_TCP=tcp://10.96.14.7:8080",
+	"GATEHOUSE_PORT_8080_TCP_PROTO=tcp",
+	"GATEHOUSE_PORT_8080_TCP_PORT=8080",
+	"GATEHOUSE_PORT_8080_TCP_ADDR=10.96.14.7",
+	"GATEHOUSE_SERVICE_HOST=10.96.14.7",
+	"GATEHOUSE_SERVICE_PORT=8080",
+	"GATEHOUSE_SERVICE_PORT_HTTP=8080",
+}
+
+// kubernetesServiceNames are the variable names of kubernetesServiceEnv.
+var kubernetesServiceNames = []string{
+	"GATEHOUSE_PORT", "GATEHOUSE_PORT_8080_TCP", "GATEHOUSE_PORT_8080_TCP_PROTO",
+	"GATEHOUSE_PORT_8080_TCP_PORT", "GATEHOUSE_PORT_8080_TCP_ADDR",
+	"GATEHOUSE_SERVICE_HOST", "GATEHOUSE_SERVICE_PORT", "GATEHOUSE_SERVICE_PORT_HTTP",
+}
+
+// An unknown GATEHOUSE_* variable is a warning (UnknownEnv) and is
+// ignored; invalid values and unknown YAML keys still stop start-up.
+func TestUnknownEnv(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		env      []string
+		warnings []string                     // UnknownEnv's answer
+		errs     []string                     // substrings of Load's error; none: no error
+		check    func(t *testing.T, c Config) // when Load succeeds
+	}{
+		{
+			name:     "kubernetes service variables are warnings",
+			env:      kubernetesServiceEnv,
+			warnings: kubernetesServiceNames,
+			check: func(t *testing.T, c Config) {
+				if !reflect.DeepEqual(c, Defaults()) {
+					t.Errorf("got %+v, want the defaults", c)
+				}
+			},
+		},
+		{
+			name:     "known variables still apply beside them",
+			env:      append([]string{"GATEHOUSE_HTTP_LISTEN=0.0.0.0:8080"}, kubernetesServiceEnv...),
+			warnings: kubernetesServiceNames,
+			check: func(t *testing.T, c Config) {
+				if c.HTTP.Listen != "0.0.0.0:8080" {
+					t.Errorf("http.listen = %q, want 0.0.0.0:8080 from the environment", c.HTTP.Listen)
+				}
+			},
+		},
+		{
+			name:     "a misspelt setting is a warning naming it",
+			env:      []string{"GATEHOUSE_STORAGE_ETCD_ENDPOINT=http://x:2379"},
+			warnings: []string{"GATEHOUSE_STORAGE_ETCD_ENDPOINT"},
+			check: func(t *testing.T, c Config) {
+				if !c.Embedded() {
+					t.Errorf("endpoints = %q, want none (the misspelt variable is ignored)", c.Storage.Etcd.Endpoints)
+				}
+			},
+		},
+		{
+			name:     "a known variable with an invalid value is still an error",
+			env:      append([]string{"GATEHOUSE_STORAGE_TIMEOUT=abc"}, kubernetesServiceEnv...),
+			warnings: kubernetesServiceNames,
+			errs:     []string{"GATEHOUSE_STORAGE_TIMEOUT", `"storage.timeout"`, `invalid duration "abc"`},
+		},
+		{
+			name:     "a known variable failing validation is still an error",
+			env:      append(slices.Clone(kubernetesServiceEnv), "GATEHOUSE_STORAGE_TIMEOUT=-5s"),
+			warnings: kubernetesServiceNames,
+			errs:     []string{"storage.timeout"},
+		},
+		{
+			name:     "a yaml typo is still an error",
+			yaml:     "storage:\n  etcd:\n    endpoint: [http://x:2379]\n",
+			env:      kubernetesServiceEnv,
+			warnings: kubernetesServiceNames,
+			errs:     []string{`unknown key "storage.etcd.endpoint"`},
+		},
+		{
+			name: "other variables and malformed entries are not warnings",
+			env:  []string{"HOME=/root", "KUBERNETES_SERVICE_HOST=10.96.0.1", "gatehouse_port=1", "GATEHOUSE", "=GATEHOUSE_X"},
+			check: func(t *testing.T, c Config) {
+				if !reflect.DeepEqual(c, Defaults()) {
+					t.Errorf("got %+v, want the defaults", c)
+				}
+			},
+		},
+		{
+			name:     "the bare prefix is a warning",
+			env:      []string{"GATEHOUSE_=1"},
+			warnings: []string{"GATEHOUSE_"},
+			check:    func(t *testing.T, c Config) {},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := UnknownEnv(tt.env); !slices.Equal(got, tt.warnings) {
+				t.Errorf("UnknownEnv = %q, want %q", got, tt.warnings)
+			}
+			c, err := load(t, tt.yaml, tt.env, nil)
+			wantErrs(t, err, tt.errs)
+			if err != nil {
+				// The unknown variables are not among the problems.
+				for _, w := range tt.warnings {
+					if regexp.MustCompile(`\b` + w + `\b`).MatchString(err.Error()) {
+						t.Errorf("the error mentions the ignored variable %s:\n%v", w, err)
+					}
+				}
+				return
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+// UnknownEnv never returns a value: a misspelt secret must not be logged.
+func TestUnknownEnvOmitsValues(t *testing.T) {
+	got := UnknownEnv([]string{"GATEHOUSE_ADMIN_PASSWROD=hunter2-is-secret", "GATEHOUSE_PORT=tcp://10.96.14.7:8080"})
+	if want := []string{"GATEHOUSE_ADMIN_PASSWROD", "GATEHOUSE_PORT"}; !slices.Equal(got, want) {
+		t.Errorf("UnknownEnv = %q, want %q", got, want)
+	}
+	for _, g := range got {
+		if strings.Contains(g, "hunter2") || strings.Contains(g, "=") {
+			t.Errorf("UnknownEnv returned %q, which carries a value", g)
+		}
+	}
+}
+
 func TestLoadJoinsErrors(t *testing.T) {
-	_, err := Load(nil, []string{"GATEHOUSE_STORAGE_TIMEOUT=abc", "GATEHOUSE_X=1", "GATEHOUSE_LOG_LEVEL=loud"})
+	_, err := Load(nil, []string{"GATEHOUSE_STORAGE_TIMEOUT=abc", "GATEHOUSE_X=1", "GATEHOUSE_API_MAX_DEPTH=deep", "GATEHOUSE_LOG_LEVEL=loud"})
 	j, ok := err.(interface{ Unwrap() []error })
 	if !ok {
 		t.Fatalf("error %v (%T) is not a joined error", err, err)
 	}
-	// Two environment errors plus the joined validation error.
+	// Two environment errors plus the joined validation error; the unknown
+	// GATEHOUSE_X is no error.
 	if n := len(j.Unwrap()); n != 3 {
 		t.Errorf("got %d top-level errors, want 3: %v", n, err)
 	}
 	if !strings.Contains(err.Error(), "log.level:") {
 		t.Errorf("validation error missing: %v", err)
+	}
+	if strings.Contains(err.Error(), "GATEHOUSE_X") {
+		t.Errorf("the unknown GATEHOUSE_X is reported as an error: %v", err)
 	}
 }
 
