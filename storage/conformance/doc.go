@@ -1,0 +1,15 @@
+// Package conformance is the storage conformance suite: it pins the
+// behaviour of a storage.Store that the rest of gatehouse relies on —
+// bootstrap writing the system account and its administrator exactly once,
+// uniqueness of names (ErrNameTaken, ErrMember), the Mode contract of
+// PutItem, SetAdd and LinkAdd, cascading deletes of items and account
+// subtrees, account moves that refuse cycles, two-sided memberships,
+// paging, counting and filtered paging of the cache, subtrees, refused
+// writes that leave etcd untouched, and read-your-writes (when a write
+// returns, a read that waits for nothing shows it). It checks each result
+// twice, straight from etcd and through the cache. An implementation runs
+// it from a test of its own, RunTests(t, newStore), where newStore returns
+// a fresh, empty store on its own etcd or key prefix, closed when the test
+// that asked for it ends; gatehouse runs it against embedded etcd in
+// storage's own tests.
+package conformance
