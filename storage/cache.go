@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/btree"
@@ -26,23 +27,68 @@ type item struct {
 
 func itemLess(a, b *item) bool { return a.key < b.key }
 
+// kindEntry is the last revision that changed one kind range of one
+// account.
+type kindEntry struct {
+	kindKey
+	rev int64
+}
+
+func kindLess(a, b kindEntry) bool {
+	if a.account != b.account {
+		return a.account < b.account
+	}
+	return a.kind < b.kind
+}
+
+// snapshot is one immutable state of the cache. The watch goroutine
+// publishes a new one after every watch response and every relist;
+// readers load the latest with one atomic load and never lock. Its trees
+// are copy-on-write copies (btree's Copy) of the watch goroutine's own:
+// every node they share is frozen, since a mutation of either tree clones
+// the nodes on its path first, so a snapshot may be read for as long as a
+// reader likes while the cache moves on.
+type snapshot struct {
+	c           *Cache
+	tree        *btree.BTreeG[*item]
+	kinds       *btree.BTreeG[kindEntry]
+	rev         int64         // every event up to rev is applied
+	accountsRev int64         // last revision that changed any account record
+	listed      bool          // a full list has been loaded
+	heard       time.Time     // last time the watch said anything
+	next        chan struct{} // closed once a newer snapshot is published
+}
+
+// kindRev is the last revision that changed kind range k (0 if none).
+func (s *snapshot) kindRev(k kindKey) int64 {
+	e, _ := s.kinds.Get(kindEntry{kindKey: k})
+	return e.rev
+}
+
 // Cache is the watch-fed, read-only image of everything under the store
-// prefix. It is safe for concurrent use.
+// prefix. It is safe for concurrent use: readers use published snapshots
+// and never wait for the watch goroutine.
 type Cache struct {
 	client  *clientv3.Client
 	prefix  string
 	timeout time.Duration
 	log     *slog.Logger
-	now     func() time.Time
+	now     func() time.Time // set before run starts; never changed after
 
-	mu          sync.RWMutex
+	snap atomic.Pointer[snapshot] // the latest published state
+
+	// The watch goroutine's working state, from which it publishes
+	// snapshots. mu is held while it is changed (uncontended: only the
+	// watch goroutine writes; tests hold it to freeze the cache). Readers
+	// never take it.
+	mu          sync.Mutex
 	tree        *btree.BTreeG[*item]
-	rev         int64             // every event up to rev is applied
-	kindRev     map[kindKey]int64 // last revision that changed one kind range of an account
-	accountsRev int64             // last revision that changed any account record
-	listed      bool              // a full list has been loaded
-	heard       time.Time         // last time the watch said anything
-	notify      chan struct{}     // closed and replaced whenever rev advances
+	kinds       *btree.BTreeG[kindEntry]
+	rev         int64
+	accountsRev int64
+	listed      bool
+	heard       time.Time
+	dirty       bool // tree or kinds changed since the last publish
 
 	filterMu    sync.Mutex
 	filterMemo  map[string]*filterResult
@@ -55,21 +101,51 @@ type filterResult struct {
 }
 
 func newCache(client *clientv3.Client, prefix string, timeout time.Duration, log *slog.Logger) *Cache {
-	return &Cache{
+	c := &Cache{
 		client:     client,
 		prefix:     prefix,
 		timeout:    timeout,
 		log:        log,
 		now:        time.Now,
 		tree:       newTree(),
-		kindRev:    map[kindKey]int64{},
-		notify:     make(chan struct{}),
+		kinds:      newKinds(),
 		filterMemo: map[string]*filterResult{},
 	}
+	c.mu.Lock()
+	c.publishLocked()
+	c.mu.Unlock()
+	return c
 }
 
+// newTree and newKinds make trees without locks: each tree object is
+// either the watch goroutine's own (one writer) or a published copy that
+// is never written, so no tree is ever used by a writer and a reader at
+// once; the nodes they share are never written after a Copy.
 func newTree() *btree.BTreeG[*item] {
 	return btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 64})
+}
+
+func newKinds() *btree.BTreeG[kindEntry] {
+	return btree.NewBTreeGOptions(kindLess, btree.Options{NoLocks: true, Degree: 32})
+}
+
+// publishLocked makes the working state the latest snapshot and wakes
+// everyone waiting on the previous one. c.mu must be held.
+func (c *Cache) publishLocked() {
+	old := c.snap.Load()
+	s := &snapshot{c: c, rev: c.rev, accountsRev: c.accountsRev, listed: c.listed, heard: c.heard,
+		next: make(chan struct{})}
+	if old == nil || c.dirty {
+		// O(1): both trees become copy-on-write from here on.
+		s.tree, s.kinds = c.tree.Copy(), c.kinds.Copy()
+		c.dirty = false
+	} else {
+		s.tree, s.kinds = old.tree, old.kinds
+	}
+	c.snap.Store(s)
+	if old != nil {
+		close(old.next)
+	}
 }
 
 // run keeps the cache in step with etcd until ctx ends: list, watch,
@@ -102,6 +178,7 @@ func (c *Cache) run(ctx context.Context) {
 func (c *Cache) relist(ctx context.Context) (int64, error) {
 	c.mu.Lock()
 	c.listed = false
+	c.publishLocked()
 	c.mu.Unlock()
 
 	tree := newTree()
@@ -124,13 +201,13 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 		}
 		skip := false
 		for _, kv := range resp.Kvs {
-			if strings.HasPrefix(string(kv.Key[len(c.prefix):]), AuditRange) {
+			key := string(kv.Key[len(c.prefix):])
+			if strings.HasPrefix(key, AuditRange) {
 				// The audit log stays in etcd only: jump past it.
 				from, skip = rangeEnd(c.prefix+AuditRange), true
 				break
 			}
-			tree.Load(&item{key: string(kv.Key[len(c.prefix):]), value: string(kv.Value),
-				mod: kv.ModRevision, create: kv.CreateRevision})
+			tree.Load(&item{key: key, value: string(kv.Value), mod: kv.ModRevision, create: kv.CreateRevision})
 		}
 		if skip {
 			continue
@@ -141,24 +218,32 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
 
+	// Every memo keyed by a kind revision changes after a relist:
+	// conservative, never stale.
+	kinds := newKinds()
 	c.mu.Lock()
-	c.tree = tree
-	c.rev = rev
-	// Every ETag and memo keyed by an account's revision changes after a
-	// relist: conservative, never stale.
-	for k := range c.kindRev {
-		c.kindRev[k] = rev
-	}
+	c.kinds.Scan(func(e kindEntry) bool {
+		kinds.Load(kindEntry{kindKey: e.kindKey, rev: rev})
+		return true
+	})
+	c.mu.Unlock()
+	var last kindKey
 	tree.Scan(func(it *item) bool {
-		if k, ok := kindOf(it.key); ok {
-			c.kindRev[k] = rev
+		if k, ok := kindOf(it.key); ok && k != last {
+			kinds.Set(kindEntry{kindKey: k, rev: rev})
+			last = k
 		}
 		return true
 	})
+
+	c.mu.Lock()
+	c.tree, c.kinds = tree, kinds
+	c.rev = rev
 	c.accountsRev = rev
 	c.listed = true
 	c.heard = c.now()
-	c.broadcastLocked()
+	c.dirty = true
+	c.publishLocked()
 	c.mu.Unlock()
 	c.clearFilterMemo()
 	return rev, nil
@@ -184,10 +269,7 @@ func (c *Cache) watch(ctx context.Context, rev int64) error {
 			case <-wctx.Done():
 				return
 			case <-t.C:
-				c.mu.RLock()
-				silent := c.now().Sub(c.heard)
-				c.mu.RUnlock()
-				if silent > c.timeout {
+				if c.now().Sub(c.snap.Load().heard) > c.timeout {
 					cancel()
 					return
 				}
@@ -213,103 +295,86 @@ func (c *Cache) watch(ctx context.Context, rev int64) error {
 	return errors.New("watch channel closed")
 }
 
+// apply applies one watch response to the working state and publishes
+// the result.
 func (c *Cache) apply(resp clientv3.WatchResponse) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.heard = c.now()
 	if resp.IsProgressNotify() {
-		if resp.Header.Revision > c.rev {
-			c.rev = resp.Header.Revision
-			c.broadcastLocked()
-		}
+		c.rev = max(c.rev, resp.Header.Revision)
+		c.publishLocked()
 		return
 	}
 	for _, ev := range resp.Events {
 		key := string(ev.Kv.Key[len(c.prefix):])
+		r := ev.Kv.ModRevision
+		c.rev = max(c.rev, r)
 		if strings.HasPrefix(key, AuditRange) {
 			// Audit entries are not cached (etcd only); their revision
 			// still counts, so a writer waiting for it is released.
-			c.rev = max(c.rev, ev.Kv.ModRevision)
 			continue
 		}
 		if ev.Type == clientv3.EventTypeDelete {
 			c.tree.Delete(&item{key: key})
 		} else {
-			c.tree.Set(&item{key: key, value: string(ev.Kv.Value), mod: ev.Kv.ModRevision, create: ev.Kv.CreateRevision})
+			c.tree.Set(&item{key: key, value: string(ev.Kv.Value), mod: r, create: ev.Kv.CreateRevision})
 		}
-		r := ev.Kv.ModRevision
 		if k, ok := kindOf(key); ok {
-			c.kindRev[k] = r
+			c.kinds.Set(kindEntry{kindKey: k, rev: r})
 		}
 		if strings.HasPrefix(key, AccountsRange) {
 			c.accountsRev = r
 		}
-		if r > c.rev {
-			c.rev = r
-		}
+		c.dirty = true
 	}
-	c.broadcastLocked()
-}
-
-func (c *Cache) broadcastLocked() {
-	close(c.notify)
-	c.notify = make(chan struct{})
+	c.publishLocked()
 }
 
 // Rev is the revision the cache has reached.
-func (c *Cache) Rev() int64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.rev
-}
+func (c *Cache) Rev() int64 { return c.snap.Load().rev }
 
-// ready reports whether the cache is listed and heard from etcd recently.
-func (c *Cache) readyLocked() bool {
-	return c.listed && c.now().Sub(c.heard) < c.timeout
+// ready reports whether s may serve reads: listed, and the watch has
+// spoken within the storage timeout.
+func (c *Cache) ready(s *snapshot) bool {
+	return s.listed && c.now().Sub(s.heard) < c.timeout
 }
 
 // Ready reports whether reads may be served: the cache is loaded and the
 // watch has spoken within the storage timeout.
-func (c *Cache) Ready() bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.readyLocked()
-}
+func (c *Cache) Ready() bool { return c.ready(c.snap.Load()) }
 
-// waitFor returns once the cache has applied rev and is in step with
-// etcd. A cache that has the revision but has not heard from etcd within
-// the timeout fails at once with ErrUnavailable (reads never answer from
-// a cache known to be stale); a cache that is behind is waited for, up to
-// the timeout.
-func (c *Cache) waitFor(ctx context.Context, rev int64) error {
-	c.mu.RLock()
-	have, ready, listed := c.rev >= rev, c.readyLocked(), c.listed
-	c.mu.RUnlock()
-	if have && ready {
-		return nil
-	}
-	if have && listed {
-		return fmt.Errorf("%w: no word from etcd for over %s", ErrUnavailable, c.timeout)
+// waitFor returns the latest snapshot once it has applied rev and is in
+// step with etcd. A cache that has the revision but has not heard from
+// etcd within the timeout fails at once with ErrUnavailable (reads never
+// answer from a cache known to be stale); a cache that is behind is
+// waited for, up to the timeout.
+func (c *Cache) waitFor(ctx context.Context, rev int64) (*snapshot, error) {
+	s := c.snap.Load()
+	if s.rev >= rev {
+		if c.ready(s) {
+			return s, nil
+		}
+		if s.listed {
+			return nil, fmt.Errorf("%w: no word from etcd for over %s", ErrUnavailable, c.timeout)
+		}
 	}
 	deadline := time.NewTimer(c.timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(max(c.timeout/16, 5*time.Millisecond))
 	defer tick.Stop()
 	for {
-		c.mu.RLock()
-		ok := c.rev >= rev && c.readyLocked()
-		ch := c.notify
-		c.mu.RUnlock()
-		if ok {
-			return nil
+		s = c.snap.Load()
+		if s.rev >= rev && c.ready(s) {
+			return s, nil
 		}
 		select {
-		case <-ch:
+		case <-s.next:
 		case <-tick.C: // readiness may change without an event
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
 		case <-deadline.C:
-			return fmt.Errorf("%w: the cache did not reach revision %d within %s", ErrUnavailable, rev, c.timeout)
+			return nil, fmt.Errorf("%w: the cache did not reach revision %d within %s", ErrUnavailable, rev, c.timeout)
 		}
 	}
 }

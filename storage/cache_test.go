@@ -92,10 +92,9 @@ func etcdState(t testing.TB, c *clientv3.Client, prefix string) (map[string]kvSt
 }
 
 func cacheState(c *Cache) map[string]kvState {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make(map[string]kvState, c.tree.Len())
-	c.tree.Scan(func(it *item) bool {
+	tree := c.snap.Load().tree
+	out := make(map[string]kvState, tree.Len())
+	tree.Scan(func(it *item) bool {
 		out[it.key] = kvState{it.value, it.mod, it.create}
 		return true
 	})
@@ -107,7 +106,7 @@ func cacheState(c *Cache) map[string]kvState {
 func compareCache(t testing.TB, c *Cache, client *clientv3.Client, prefix string) {
 	t.Helper()
 	want, rev := etcdState(t, client, prefix)
-	if err := c.waitFor(cacheTestCtx(t), rev); err != nil {
+	if _, err := c.waitFor(cacheTestCtx(t), rev); err != nil {
 		t.Fatalf("cache did not reach revision %d (at %d): %v", rev, c.Rev(), err)
 	}
 	got := cacheState(c)
@@ -367,7 +366,7 @@ func TestCacheRelistsWhenWatchStartsCompacted(t *testing.T) {
 	go func() { defer close(done); c.run(runCtx) }()
 	defer func() { cancel(); <-done }()
 
-	if err := c.waitFor(ctx, 0); err != nil {
+	if _, err := c.waitFor(ctx, 0); err != nil {
 		t.Fatalf("first list: %v", err)
 	}
 	if gapRev.Load() == 0 {
@@ -381,9 +380,7 @@ func TestCacheRelistsWhenWatchStartsCompacted(t *testing.T) {
 		t.Errorf("%d lists and %d watches: want a relist and a new watch after compaction", kv.gets.Load(), w.watches.Load())
 	}
 	func() {
-		c.mu.RLock()
-		defer c.mu.RUnlock()
-		v := View{c: c}
+		v := View{s: c.snap.Load()}
 		if v.Has("t/acme/user/u00") || !v.Has("t/acme/role/added-in-gap") {
 			t.Errorf("cache misses the changes made between list and watch")
 		}
@@ -429,8 +426,8 @@ func TestCacheListsInPages(t *testing.T) {
 		if count != n || !slices.Equal(names, want) {
 			t.Errorf("Page across the list boundary = %q, %d", names, count)
 		}
-		if v.c.tree.Len() != n {
-			t.Errorf("cache holds %d keys, want %d (nothing outside the prefix)", v.c.tree.Len(), n)
+		if v.s.tree.Len() != n {
+			t.Errorf("cache holds %d keys, want %d (nothing outside the prefix)", v.s.tree.Len(), n)
 		}
 		return nil
 	})

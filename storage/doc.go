@@ -50,6 +50,20 @@
 // be behind (no watch progress within the storage timeout) reads fail with
 // ErrUnavailable instead of answering from stale state.
 //
+// Snapshots: readers never wait for the writer. The watch goroutine
+// mutates a tree of its own and, after every watch response and every
+// relist, publishes an immutable snapshot through an atomic pointer: the
+// tree's copy-on-write Copy (O(1); a later mutation clones only the nodes
+// on its path, so nodes a snapshot shares are never written again), a
+// copy-on-write tree of the per-account kind revisions, and the
+// revisions and readiness. Store.Read loads the latest snapshot once,
+// without a lock, and hands fn a View of it: a slow reader (a check of a
+// thousand questions, a deep render) holds up neither the watch nor any
+// other request, and its View keeps its revision however long it runs.
+// Read-your-writes is unchanged: a read waits, on a channel each snapshot
+// closes when it is superseded, until a snapshot has reached the
+// revision asked for.
+//
 // Records are encoded compactly: a version byte followed by
 // length-prefixed fields (see record.go).
 //

@@ -129,14 +129,16 @@ func (s *Store) Ready() bool { return s.cache.Ready() }
 // Rev is the revision the cache has reached.
 func (s *Store) Rev() int64 { return s.cache.Rev() }
 
-// Read calls fn with a view that includes every write up to minRev.
+// Read calls fn with a view that includes every write up to minRev. The
+// view is one immutable snapshot, loaded once without a lock: fn may take
+// as long as it needs without delaying the watch or any other request,
+// and it sees the same revision throughout.
 func (s *Store) Read(ctx context.Context, minRev int64, fn func(View) error) error {
-	if err := s.cache.waitFor(ctx, minRev); err != nil {
+	snap, err := s.cache.waitFor(ctx, minRev)
+	if err != nil {
 		return err
 	}
-	s.cache.mu.RLock()
-	defer s.cache.mu.RUnlock()
-	return fn(View{c: s.cache})
+	return fn(View{s: snap})
 }
 
 // Txn collects the compare guards and operations of one write. Builders
@@ -174,7 +176,7 @@ func (t *Txn) Expect(key string) {
 // ExpectNoNew guards a range: the commit fails if any key in it was
 // created or modified after the view's revision.
 func (t *Txn) ExpectNoNew(prefix string) {
-	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.prefix+prefix), "<", t.v.c.rev+1).WithPrefix())
+	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.prefix+prefix), "<", t.v.s.rev+1).WithPrefix())
 }
 
 // Put writes value at key.
@@ -280,7 +282,7 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 		}
 		if resp.Succeeded {
 			rev := resp.Header.Revision
-			if err := s.cache.waitFor(ctx, rev); err != nil {
+			if _, err := s.cache.waitFor(ctx, rev); err != nil {
 				return 0, err
 			}
 			return rev, nil

@@ -5,12 +5,14 @@ import (
 	"strings"
 )
 
-// View is a consistent read of the cache, valid only inside the callback
-// of Store.Read. Every method is O(log n) or O(log n + items visited).
-type View struct{ c *Cache }
+// View is a consistent read of one snapshot of the cache. It never
+// changes, whatever the cache applies meanwhile, and reading it takes no
+// lock: a slow reader delays no one. Use it inside the callback of
+// Store.Read. Every method is O(log n) or O(log n + items visited).
+type View struct{ s *snapshot }
 
 // Rev is the revision the view shows.
-func (v View) Rev() int64 { return v.c.rev }
+func (v View) Rev() int64 { return v.s.rev }
 
 // VersionRev is the mod revision of account a's version key: the
 // revision of its last change, the same on every instance.
@@ -24,13 +26,13 @@ func (v View) VersionRev(a string) int64 {
 // KindRev is the last revision that changed a kind range of account a
 // (kind "" is the account's own record); memoised views that depend on a
 // few ranges check these instead of the whole account.
-func (v View) KindRev(a, kind string) int64 { return v.c.kindRev[kindKey{a, kind}] }
+func (v View) KindRev(a, kind string) int64 { return v.s.kindRev(kindKey{a, kind}) }
 
 // AccountsRev is the last revision that changed any account record.
-func (v View) AccountsRev() int64 { return v.c.accountsRev }
+func (v View) AccountsRev() int64 { return v.s.accountsRev }
 
 func (v View) get(key string) (*item, bool) {
-	return v.c.tree.Get(&item{key: key})
+	return v.s.tree.Get(&item{key: key})
 }
 
 // Get returns the value stored at key.
@@ -60,10 +62,10 @@ func (v View) CreateRevision(key string) int64 {
 // rank is the number of keys less than key: a binary search over the
 // order-statistic tree, O(log² n).
 func (v View) rank(key string) int {
-	lo, hi := 0, v.c.tree.Len()
+	lo, hi := 0, v.s.tree.Len()
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		it, _ := v.c.tree.GetAt(mid)
+		it, _ := v.s.tree.GetAt(mid)
 		if it.key < key {
 			lo = mid + 1
 		} else {
@@ -81,7 +83,7 @@ const smallRange = 64
 // Count is the number of keys in the range prefix.
 func (v View) Count(prefix string) int {
 	n, done := 0, true
-	v.c.tree.Ascend(&item{key: prefix}, func(it *item) bool {
+	v.s.tree.Ascend(&item{key: prefix}, func(it *item) bool {
 		if !strings.HasPrefix(it.key, prefix) {
 			return false
 		}
@@ -101,7 +103,7 @@ func (v View) Count(prefix string) int {
 // Each calls fn with the name (the key after prefix) and value of every
 // key in the range, in order, until fn returns false.
 func (v View) Each(prefix string, fn func(name, value string) bool) {
-	v.c.tree.Ascend(&item{key: prefix}, func(it *item) bool {
+	v.s.tree.Ascend(&item{key: prefix}, func(it *item) bool {
 		if !strings.HasPrefix(it.key, prefix) {
 			return false
 		}
@@ -139,9 +141,9 @@ func (v View) Page(prefix string, offset, limit int) (names []string, count int)
 	if offset >= count || limit <= 0 {
 		return nil, count
 	}
-	first, _ := v.c.tree.GetAt(start + offset)
+	first, _ := v.s.tree.GetAt(start + offset)
 	names = make([]string, 0, min(limit, count-offset))
-	v.c.tree.Ascend(first, func(it *item) bool {
+	v.s.tree.Ascend(first, func(it *item) bool {
 		if len(names) == limit || !strings.HasPrefix(it.key, prefix) {
 			return false
 		}
@@ -158,7 +160,7 @@ func (v View) Page(prefix string, offset, limit int) (names []string, count int)
 func (v View) FilterPage(prefix, pattern string, match func(name string) bool, offset, limit int) (names []string, count int) {
 	memoKey := prefix + "\x00" + pattern
 	rev := v.rangeRev(prefix)
-	c := v.c
+	c := v.s.c
 	c.filterMu.Lock()
 	res, ok := c.filterMemo[memoKey]
 	c.filterMu.Unlock()
@@ -198,12 +200,12 @@ func (v View) FilterPage(prefix, pattern string, match func(name string) bool, o
 // unchanged: the owning account's, or the account list's.
 func (v View) rangeRev(prefix string) int64 {
 	if strings.HasPrefix(prefix, AccountsRange) {
-		return v.c.accountsRev
+		return v.s.accountsRev
 	}
 	if k, ok := kindOf(prefix); ok {
-		return v.c.kindRev[k]
+		return v.s.kindRev(k)
 	}
-	return v.c.rev
+	return v.s.rev
 }
 
 // Account returns account a's record.

@@ -1,0 +1,49 @@
+package storage_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gatehouse/storage"
+)
+
+// Helpers of the snapshot, tracking, check and token tests. They wait
+// for conditions under a generous deadline and never judge elapsed time.
+
+// patience bounds every wait for a condition: long enough for a loaded
+// machine, short enough that a hang fails the test rather than the run.
+const patience = 30 * time.Second
+
+// patientCtx is a context that ends after patience plus a margin.
+func patientCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// receive waits for a value on ch, failing the test if none arrives
+// within patience.
+func receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(patience)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("%s: nothing within %s", what, patience)
+		panic("unreachable")
+	}
+}
+
+// putRecord creates or overwrites item name of kind in account a.
+func putRecord(t testing.TB, s *storage.Store, a, kind, name, value string) int64 {
+	t.Helper()
+	_, rev, err := s.PutItem(patientCtx(t), a, kind, name, storage.Upsert,
+		func(string, bool) (string, error) { return value, nil }, nil)
+	if err != nil {
+		t.Fatalf("PutItem(%s, %s, %s): %v", a, kind, name, err)
+	}
+	return rev
+}
