@@ -82,28 +82,37 @@ func auFind(es []auEntry, want auEntry) []auEntry {
 	return out
 }
 
-// auOne expects exactly one entry like want (polling briefly: sign-in
-// entries are written asynchronously) with the right address.
+// auTime is the entry's time (the zero time, and an error, if it does not
+// parse).
+func auTime(t testing.TB, e auEntry) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339Nano, e.Time)
+	if err != nil {
+		t.Errorf("entry time %q: %v", e.Time, err)
+	}
+	return ts
+}
+
+// auOne expects exactly one entry like want (waiting for it: sign-in and
+// denied entries are written in the background) with the right address.
 func auOne(t *testing.T, s *harness.Server, what string, since time.Time, want auEntry) auEntry {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		es, _ := auAdminList(t, s, "page-size=1000&since="+url.QueryEscape(since.Format(time.RFC3339Nano)))
-		got := auFind(es, want)
-		if len(got) == 1 {
-			if got[0].Address != "127.0.0.1" {
-				t.Errorf("%s: address %q, want 127.0.0.1", what, got[0].Address)
-			}
-			if got[0].Href != azV2+"/audit/"+got[0].ID {
-				t.Errorf("%s: href %q does not name id %q", what, got[0].Href, got[0].ID)
-			}
-			return got[0]
-		}
-		if len(got) > 1 || time.Now().After(deadline) {
-			t.Fatalf("%s: %d entries like %+v, want 1; all:\n%+v", what, len(got), want, es)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var es, got []auEntry
+	_, ok := harness.Poll(ghxPatience, func() bool {
+		es, _ = auAdminList(t, s, "page-size=1000&since="+url.QueryEscape(since.Format(time.RFC3339Nano)))
+		got = auFind(es, want)
+		return len(got) > 0
+	})
+	if !ok || len(got) > 1 {
+		t.Fatalf("%s: %d entries like %+v, want 1; all:\n%+v", what, len(got), want, es)
 	}
+	if got[0].Address != "127.0.0.1" {
+		t.Errorf("%s: address %q, want 127.0.0.1", what, got[0].Address)
+	}
+	if got[0].Href != azV2+"/audit/"+got[0].ID {
+		t.Errorf("%s: href %q does not name id %q", what, got[0].Href, got[0].ID)
+	}
+	return got[0]
 }
 
 func TestAudit(t *testing.T) {
@@ -131,17 +140,20 @@ func TestAudit(t *testing.T) {
 	mark := time.Now()
 	azAdmin(t, s, "POST", base+"/roles", "<role><name>printing</name></role>", 201)
 	azAdmin(t, s, "PUT", base+"/roles/printing", "<role><description>print</description></role>", 204)
-	time.Sleep(5 * time.Millisecond)
-	between := time.Now().UTC()
-	time.Sleep(5 * time.Millisecond)
 	azAdmin(t, s, "DELETE", base+"/roles/printing", "", 204)
 
 	created := auOne(t, s, "create", mark, auEntry{Actor: admin, Account: "acme", Action: "create",
 		Target: base + "/roles/printing", Outcome: "success"})
-	auOne(t, s, "update", mark, auEntry{Actor: admin, Account: "acme", Action: "update",
+	updated := auOne(t, s, "update", mark, auEntry{Actor: admin, Account: "acme", Action: "update",
 		Target: base + "/roles/printing", Outcome: "success"})
 	deleted := auOne(t, s, "delete", mark, auEntry{Actor: admin, Account: "acme", Action: "delete",
 		Target: base + "/roles/printing", Outcome: "success"})
+	// The filters below cut between the update and the delete, just after
+	// the update's own time (the entries carry nanoseconds).
+	if !auTime(t, created).Before(auTime(t, updated)) || !auTime(t, updated).Before(auTime(t, deleted)) {
+		t.Fatalf("entry times out of order: create %s, update %s, delete %s", created.Time, updated.Time, deleted.Time)
+	}
+	between := auTime(t, updated).Add(time.Nanosecond).UTC()
 
 	// A failed sign-in (wrong password of a real user), and one of an
 	// unknown user: the same detail, never the password.
@@ -228,15 +240,8 @@ func TestAudit(t *testing.T) {
 		check("outcome=failure", func(e auEntry) bool { return e.Outcome == "failure" && e.Action == "sign-in" }, 2)
 		check("action=create&outcome=denied", func(e auEntry) bool { return e.Action == "create" && e.Outcome == "denied" }, 1)
 		cut := between.Format(time.RFC3339Nano)
-		at := func(e auEntry) time.Time {
-			ts, err := time.Parse(time.RFC3339Nano, e.Time)
-			if err != nil {
-				t.Errorf("entry time %q: %v", e.Time, err)
-			}
-			return ts
-		}
-		after := check("since="+url.QueryEscape(cut), func(e auEntry) bool { return !at(e).Before(between) }, 1)
-		before := check("until="+url.QueryEscape(cut), func(e auEntry) bool { return !at(e).After(between) }, 1)
+		after := check("since="+url.QueryEscape(cut), func(e auEntry) bool { return !auTime(t, e).Before(between) }, 1)
+		before := check("until="+url.QueryEscape(cut), func(e auEntry) bool { return !auTime(t, e).After(between) }, 1)
 		has := func(es []auEntry, id string) bool {
 			for _, e := range es {
 				if e.ID == id {
@@ -354,6 +359,7 @@ func TestAudit(t *testing.T) {
 
 	t.Run("no-secrets", func(t *testing.T) {
 		// An API key's secret, used right and wrong, joins the passwords.
+		mark := time.Now()
 		created := s.Admin("POST", azV2+"/accounts/system/users/admin/api-keys",
 			"<api-key><name>audited</name><permissions><permission>auth:users:read</permission></permissions></api-key>").Must(t, 201)
 		keySecret := created.Root().SelectElement("secret").Text()
@@ -361,7 +367,13 @@ func TestAudit(t *testing.T) {
 		s.Do(harness.Request{Method: "GET", Path: azV2 + "/accounts/system/users", Header: map[string][]string{"X-API-Key": {keySecret + "x"}}}).Must(t, 401)
 		s.Do(harness.Request{Method: "POST", Path: azV2 + "/accounts/system/users", Body: "<user><name>via-key</name></user>",
 			Header: map[string][]string{"Authorization": {"Bearer " + keySecret}}}).Must(t, 403)
-		time.Sleep(300 * time.Millisecond) // sign-in and denied entries are written in the background
+		// Sign-in and denied entries are written in the background: wait
+		// for this subtest's (the admin's sign-in to create the key, the
+		// key's refused write) before reading etcd.
+		auOne(t, s, "the admin's sign-in to create the key", mark, auEntry{Actor: admin, Action: "sign-in",
+			Target: azV2 + "/accounts/system/users/admin/api-keys", Outcome: "success"})
+		auOne(t, s, "the key's refused write", mark, auEntry{Action: "create",
+			Target: azV2 + "/accounts/system/users", Outcome: "denied"})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		resp, err := s.Store.Client().Get(ctx, s.Store.Prefix()+"audit/", clientv3.WithPrefix())
