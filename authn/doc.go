@@ -1,19 +1,36 @@
 // Package authn verifies who a caller is, independently of transport and
-// storage: it hashes and verifies passwords with argon2id using the OWASP
-// parameters (m=19 MiB, t=2, p=1, 16-byte salt, 32-byte key, stored as a PHC
-// string; encoded hashes with absurd costs are rejected before argon2 runs,
-// and DummyVerify equalises the cost of signing in as an unknown user),
-// checks a minimal password policy, caches successful verifications the way
-// Elasticsearch realms do (entries keyed by HMAC-SHA256 of principal and
-// password under a random per-process key, never the password itself, each
-// carrying a caller-supplied stamp such as the stored password hash so that
-// a changed password misses, and Forget dropping all of a principal's
-// entries on disable, delete or password change; failures are never
-// cached), and throttles brute force the way Keycloak does, counting
-// failures per user name as typed and per client address in sliding windows
-// (a failure counts for exactly one window, so there is no boundary burst
-// and Retry-After is exact). Time and randomness are injected (a clock func
-// and an io.Reader). The package must not touch HTTP or storage: callers
-// load user records, pass stamps and addresses in, and translate results
-// into responses.
+// storage, and is the one seam every way of signing in plugs into.
+//
+// The seam: the HTTP layer takes Credentials from a request (Basic name
+// and password, a Bearer token, an X-API-Key, the client address) and
+// asks an Authenticator; instance assembles a Chain of them (API keys,
+// then HTTP Basic passwords; OAuth bearer tokens, LDAP passwords and SAML
+// sessions join later). Each answers a Result — NotMine (the next one is
+// asked), Accepted with a Principal, Refused, or Throttled with a
+// Retry-After — and an error only when it cannot decide (storage
+// unreachable): a wrong password is a normal result, as with dex's
+// connectors. The Principal is the account and user acted as, how it
+// signed in (Method), and its Scopes: permission patterns that cut its
+// power (an API key's permissions now, a token's scopes later), which
+// authz applies to every decision.
+//
+// A password sign-in is a PasswordFlow: the password (argon2id, OWASP
+// parameters m=19 MiB, t=2, p=1, stored as a PHC string; hashes with
+// absurd costs are rejected before argon2 runs, and DummyVerify equalises
+// the cost of unknown users), then every further Step the user has (a
+// TOTP code, later), with answers the sign-in page or the password grant
+// pass in; HTTP Basic runs it with none. Verified credentials are cached
+// the way Elasticsearch realms do (entries keyed by HMAC-SHA256 of
+// principal and password under a random per-process key, never the
+// password itself, each carrying the stored hash as a stamp so that a
+// changed password misses, and Forget dropping a principal's entries;
+// failures are never cached). Brute force is throttled the way Keycloak
+// does, counting failures per user name as typed and per client address
+// in sliding windows (a failure counts for exactly one window, so there
+// is no boundary burst and Retry-After is exact). API key secrets (256
+// bits, shown once) are stored as SHA-256 and compared in constant time.
+//
+// Users and API keys are found through small interfaces (Users, APIKeys)
+// the caller adapts its storage to; time and randomness are injected. The
+// package must not touch HTTP, storage or authorization decisions.
 package authn
