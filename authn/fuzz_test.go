@@ -38,3 +38,27 @@ func FuzzVerifyPassword(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAPIKeyID checks the decoder of presented API keys: it never
+// panics, and an id it returns is the secret's own prefix, made only of
+// the key alphabet, so it can never name another path.
+func FuzzAPIKeyID(f *testing.F) {
+	f.Add("gh_abcdefgh_secretpart")
+	f.Add("gh_abcdefgh")
+	f.Add("gh_/../_x")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, secret string) {
+		id := APIKeyID(secret)
+		if id == "" {
+			return
+		}
+		if len(secret) <= len(id) || secret[:len(id)] != id || secret[len(id)] != '_' {
+			t.Fatalf("APIKeyID(%q) = %q, not the secret's prefix", secret, id)
+		}
+		for i := len(APIKeyPrefix); i < len(id); i++ {
+			if c := id[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				t.Fatalf("APIKeyID(%q) = %q holds %q", secret, id, c)
+			}
+		}
+	})
+}
