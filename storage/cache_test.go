@@ -31,6 +31,23 @@ func cacheTestCtx(t testing.TB) context.Context {
 	return ctx
 }
 
+// patience bounds every wait for a condition in these tests: generous,
+// so a loaded machine is not mistaken for a bug.
+const patience = 30 * time.Second
+
+// waitUntil polls cond until it holds, failing the test if it does not
+// within patience.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not so within %s", what, patience)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // startEtcd starts an embedded etcd like storagetest.Etcd.
 func startEtcd(t testing.TB) string {
 	t.Helper()
@@ -376,6 +393,9 @@ func TestCacheRelistsWhenWatchStartsCompacted(t *testing.T) {
 	if got := w.compacted.Load(); got == 0 {
 		t.Errorf("the watch never reported compaction (%d watches) — test setup did not work", w.watches.Load())
 	}
+	// The relist is done (compareCache saw its keys); the new watch starts
+	// right after it.
+	waitUntil(t, "a new watch after the relist", func() bool { return w.watches.Load() >= 2 })
 	if kv.gets.Load() < 2 || w.watches.Load() < 2 {
 		t.Errorf("%d lists and %d watches: want a relist and a new watch after compaction", kv.gets.Load(), w.watches.Load())
 	}

@@ -64,6 +64,25 @@
 // closes when it is superseded, until a snapshot has reached the
 // revision asked for.
 //
+// Tracking and guarding: View.Tracking returns a view that folds every
+// read into a 64-bit FNV-1a digest (View.Digest): a single-key read folds
+// the key and its mod revision (0 when absent); a range walk (Each,
+// Names) each key visited with its mod revision and an end marker; Count
+// the count, plus each key and mod revision when the range is small
+// enough to be walked; Page and FilterPage the names returned with their
+// mod revisions and the count. Callers fold what they derive from reads
+// with View.Mix. Only etcd's own data goes in — never the cache's
+// revision, KindRev, AccountsRev or a relist's revision, which differ
+// between instances — so two instances at the same etcd state give the
+// same digest for the same reads: a per-document ETag. Untracked views
+// pay one nil check per read. Txn.View is the transaction's guarded view:
+// a tracking view whose reads also become compare guards of the write
+// (a key read: Expect, same mod revision, absent stays absent; a range
+// read: ExpectNoNew plus Expect on each key visited). etcd compares
+// cannot see deletions in a range that was not walked key by key (a
+// large Count, the keys before a Page's offset, FilterPage matches not
+// returned): those reads are guarded against additions and changes only.
+//
 // Records are encoded compactly: a version byte followed by
 // length-prefixed fields (see record.go).
 //

@@ -143,7 +143,8 @@ func (s *Store) Read(ctx context.Context, minRev int64, fn func(View) error) err
 
 // Txn collects the compare guards and operations of one write. Builders
 // read from the View they are given and record what they read with
-// Expect / ExpectNoNew, so the commit fails if any of it changed.
+// Expect / ExpectNoNew, or read through the guarded view (View), so the
+// commit fails if any of it changed.
 type Txn struct {
 	v       View
 	prefix  string
@@ -151,6 +152,9 @@ type Txn struct {
 	ops     []clientv3.Op
 	touched map[string]bool // accounts whose keys this write changes
 	dropped map[string]bool // accounts whose whole range it deletes
+	rec     *recorder       // the guarded view's, once asked for
+	keys    map[string]bool // keys guarded so far
+	ranges  map[string]bool // ranges guarded so far
 }
 
 // touch notes that key's account changes.
@@ -163,6 +167,23 @@ func (t *Txn) touch(key string) {
 	}
 }
 
+// View returns the transaction's guarded view: a tracking view of the
+// snapshot the write is built from, on which every read also becomes a
+// compare guard of the transaction — a key read is guarded with Expect
+// (same mod revision; absent stays absent), a range read with
+// ExpectNoNew plus Expect on each key visited.
+//
+// etcd compares cannot see a deletion in a range that was not walked
+// key by key: a Count of more than smallRange keys, a Page at an offset
+// (the keys before it) and the matches FilterPage does not return are
+// guarded against additions and changes only.
+func (t *Txn) View() View {
+	if t.rec == nil {
+		t.rec = &recorder{h: fnvOffset, t: t}
+	}
+	return View{s: t.v.s, r: t.rec}
+}
+
 // Expect guards key: the commit fails unless key is exactly as the view
 // shows it (absent stays absent, present keeps its mod revision).
 func (t *Txn) Expect(key string) {
@@ -170,12 +191,31 @@ func (t *Txn) Expect(key string) {
 	if it, ok := t.v.get(key); ok {
 		mod = it.mod
 	}
+	t.expectMod(key, mod)
+}
+
+// expectMod guards key at mod revision mod (0: absent), once per key.
+func (t *Txn) expectMod(key string, mod int64) {
+	if t.keys[key] {
+		return
+	}
+	if t.keys == nil {
+		t.keys = map[string]bool{}
+	}
+	t.keys[key] = true
 	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.prefix+key), "=", mod))
 }
 
 // ExpectNoNew guards a range: the commit fails if any key in it was
 // created or modified after the view's revision.
 func (t *Txn) ExpectNoNew(prefix string) {
+	if t.ranges[prefix] {
+		return
+	}
+	if t.ranges == nil {
+		t.ranges = map[string]bool{}
+	}
+	t.ranges[prefix] = true
 	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.prefix+prefix), "<", t.v.s.rev+1).WithPrefix())
 }
 

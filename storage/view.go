@@ -9,9 +9,124 @@ import (
 // changes, whatever the cache applies meanwhile, and reading it takes no
 // lock: a slow reader delays no one. Use it inside the callback of
 // Store.Read. Every method is O(log n) or O(log n + items visited).
-type View struct{ s *snapshot }
+//
+// A tracking view (Tracking) also folds everything read through it into
+// a digest, and a transaction's guarded view (Txn.View) turns every read
+// into a compare guard of the transaction as well. A tracking view is
+// not safe for concurrent use; a plain one is.
+type View struct {
+	s *snapshot
+	r *recorder // nil unless tracking
+}
 
-// Rev is the revision the view shows.
+// recorder is the state a tracking view shares among its copies.
+type recorder struct {
+	h uint64 // FNV-1a 64 of the reads so far
+	t *Txn   // set on a transaction's guarded view
+}
+
+// FNV-1a 64.
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  uint64 = 1099511628211
+)
+
+// Tags that keep the different kinds of reads apart in the digest.
+const (
+	tagKey   = 'k' // a single-key read: key, mod revision (0 when absent)
+	tagEntry = 'e' // a key visited in a range: key, mod revision
+	tagEnd   = 'E' // the end of a range walk: prefix
+	tagCount = 'c' // a count: prefix, count
+	tagPage  = 'p' // a page: prefix, each name, count
+	tagMix   = 'm' // a caller's string (Mix)
+)
+
+func (r *recorder) tag(b byte) { r.h = (r.h ^ uint64(b)) * fnvPrime }
+
+func (r *recorder) num(n int64) {
+	h := r.h
+	for i := 0; i < 64; i += 8 {
+		h = (h ^ uint64(byte(n>>i))) * fnvPrime
+	}
+	r.h = h
+}
+
+// str folds s with its length first, so adjacent strings cannot run
+// into each other.
+func (r *recorder) str(s string) {
+	r.num(int64(len(s)))
+	h := r.h
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	r.h = h
+}
+
+// key folds (and guards) a single-key read.
+func (r *recorder) key(key string, mod int64) {
+	r.tag(tagKey)
+	r.str(key)
+	r.num(mod)
+	if r.t != nil {
+		r.t.expectMod(key, mod)
+	}
+}
+
+// entry folds (and guards) a key visited in a range.
+func (r *recorder) entry(it *item) {
+	r.tag(tagEntry)
+	r.str(it.key)
+	r.num(it.mod)
+	if r.t != nil {
+		r.t.expectMod(it.key, it.mod)
+	}
+}
+
+// rangeStart guards a range read: nothing may be added to or changed in
+// it after the view's revision.
+func (r *recorder) rangeStart(prefix string) {
+	if r.t != nil {
+		r.t.ExpectNoNew(prefix)
+	}
+}
+
+// Tracking returns a view of the same snapshot that folds every read into
+// a digest. The digest starts afresh; a guarded view's reads stay guards.
+func (v View) Tracking() View {
+	r := &recorder{h: fnvOffset}
+	if v.r != nil {
+		r.t = v.r.t
+	}
+	return View{s: v.s, r: r}
+}
+
+// Digest is a digest of everything read through a tracking view so far
+// (0 when untracked); the same reads of the same etcd state give the same
+// digest on every instance.
+func (v View) Digest() uint64 {
+	if v.r == nil {
+		return 0
+	}
+	return v.r.h
+}
+
+// Mix folds s into the digest of a tracking view; a no-op otherwise
+// (callers fold things derived from reads, e.g. a memoised permission
+// holding).
+func (v View) Mix(s string) {
+	if v.r != nil {
+		v.r.tag(tagMix)
+		v.r.str(s)
+	}
+}
+
+// plain is v without tracking: for reads whose outcome a caller folds
+// itself.
+func (v View) plain() View { return View{s: v.s} }
+
+// Rev is the revision the view shows. It is this instance's cache
+// revision (it also counts writes outside the view's ranges), so it is
+// never folded into the digest.
 func (v View) Rev() int64 { return v.s.rev }
 
 // VersionRev is the mod revision of account a's version key: the
@@ -25,19 +140,35 @@ func (v View) VersionRev(a string) int64 {
 
 // KindRev is the last revision that changed a kind range of account a
 // (kind "" is the account's own record); memoised views that depend on a
-// few ranges check these instead of the whole account.
+// few ranges check these instead of the whole account. Instance-local (a
+// relist sets them all to its revision): not folded into the digest.
 func (v View) KindRev(a, kind string) int64 { return v.s.kindRev(kindKey{a, kind}) }
 
 // AccountsRev is the last revision that changed any account record.
+// Instance-local like KindRev.
 func (v View) AccountsRev() int64 { return v.s.accountsRev }
 
+// get reads key without folding or guarding it.
 func (v View) get(key string) (*item, bool) {
 	return v.s.tree.Get(&item{key: key})
 }
 
+// read is get, folded and guarded on a tracking view.
+func (v View) read(key string) (*item, bool) {
+	it, ok := v.get(key)
+	if v.r != nil {
+		var mod int64
+		if ok {
+			mod = it.mod
+		}
+		v.r.key(key, mod)
+	}
+	return it, ok
+}
+
 // Get returns the value stored at key.
 func (v View) Get(key string) (string, bool) {
-	it, ok := v.get(key)
+	it, ok := v.read(key)
 	if !ok {
 		return "", false
 	}
@@ -46,14 +177,14 @@ func (v View) Get(key string) (string, bool) {
 
 // Has reports whether key exists.
 func (v View) Has(key string) bool {
-	_, ok := v.get(key)
+	_, ok := v.read(key)
 	return ok
 }
 
 // CreateRevision returns the etcd create revision of key (0 if absent);
 // it serves as a stable numeric id.
 func (v View) CreateRevision(key string) int64 {
-	if it, ok := v.get(key); ok {
+	if it, ok := v.read(key); ok {
 		return it.create
 	}
 	return 0
@@ -80,35 +211,68 @@ func (v View) rank(key string) int {
 // cheaper than two searches of a tree of a million keys.
 const smallRange = 64
 
-// Count is the number of keys in the range prefix.
-func (v View) Count(prefix string) int {
-	n, done := 0, true
+// walk calls fn with each item of the range, in order, until fn returns
+// false; nothing is folded.
+func (v View) walk(prefix string, fn func(it *item) bool) {
 	v.s.tree.Ascend(&item{key: prefix}, func(it *item) bool {
 		if !strings.HasPrefix(it.key, prefix) {
 			return false
 		}
+		return fn(it)
+	})
+}
+
+// count is Count without folding; walked reports whether it walked the
+// whole range (at most smallRange keys).
+func (v View) count(prefix string) (n int, walked bool) {
+	walked = true
+	v.walk(prefix, func(*item) bool {
 		n++
 		if n > smallRange {
-			done = false
+			walked = false
 			return false
 		}
 		return true
 	})
-	if done {
-		return n
+	if walked {
+		return n, true
 	}
-	return v.rank(rangeEnd(prefix)) - v.rank(prefix)
+	return v.rank(rangeEnd(prefix)) - v.rank(prefix), false
+}
+
+// Count is the number of keys in the range prefix. A tracking view folds
+// the count and, for a range small enough to be walked, each key with
+// its mod revision.
+func (v View) Count(prefix string) int {
+	n, walked := v.count(prefix)
+	if r := v.r; r != nil {
+		r.rangeStart(prefix)
+		if walked {
+			v.walk(prefix, func(it *item) bool { r.entry(it); return true })
+		}
+		r.tag(tagCount)
+		r.str(prefix)
+		r.num(int64(n))
+	}
+	return n
 }
 
 // Each calls fn with the name (the key after prefix) and value of every
-// key in the range, in order, until fn returns false.
+// key in the range, in order, until fn returns false. A tracking view
+// folds each key visited with its mod revision, then an end marker.
 func (v View) Each(prefix string, fn func(name, value string) bool) {
-	v.s.tree.Ascend(&item{key: prefix}, func(it *item) bool {
-		if !strings.HasPrefix(it.key, prefix) {
-			return false
-		}
+	r := v.r
+	if r == nil {
+		v.walk(prefix, func(it *item) bool { return fn(it.key[len(prefix):], it.value) })
+		return
+	}
+	r.rangeStart(prefix)
+	v.walk(prefix, func(it *item) bool {
+		r.entry(it)
 		return fn(it.key[len(prefix):], it.value)
 	})
+	r.tag(tagEnd)
+	r.str(prefix)
 }
 
 // Names lists the names in the range, in order.
@@ -123,18 +287,45 @@ func (v View) Names(prefix string) []string {
 
 // Page returns up to limit names of the range starting at offset, and the
 // range's total count. It costs O(log² n + limit), whatever the range size.
+// A tracking view folds the names returned (each key with its mod
+// revision) and the count.
 func (v View) Page(prefix string, offset, limit int) (names []string, count int) {
+	r := v.r
+	if r == nil {
+		return v.page(prefix, offset, limit, nil)
+	}
+	var got []*item
+	names, count = v.page(prefix, offset, limit, func(it *item) { got = append(got, it) })
+	{
+		r.rangeStart(prefix)
+		r.tag(tagPage)
+		r.str(prefix)
+		for _, it := range got {
+			r.entry(it)
+		}
+		r.num(int64(count))
+	}
+	return names, count
+}
+
+// page is Page without folding; seen, if not nil, is called with each
+// item returned.
+func (v View) page(prefix string, offset, limit int, seen func(*item)) (names []string, count int) {
 	offset = max(offset, 0)
 	if offset == 0 {
 		// The first page needs no rank: walk from the range's start.
 		if limit > 0 {
 			names = make([]string, 0, min(limit, 64))
-			v.Each(prefix, func(name, _ string) bool {
-				names = append(names, name)
+			v.walk(prefix, func(it *item) bool {
+				names = append(names, it.key[len(prefix):])
+				if seen != nil {
+					seen(it)
+				}
 				return len(names) < limit
 			})
 		}
-		return names, v.Count(prefix)
+		count, _ = v.count(prefix)
+		return names, count
 	}
 	start := v.rank(prefix)
 	count = v.rank(rangeEnd(prefix)) - start
@@ -148,6 +339,9 @@ func (v View) Page(prefix string, offset, limit int) (names []string, count int)
 			return false
 		}
 		names = append(names, it.key[len(prefix):])
+		if seen != nil {
+			seen(it)
+		}
 		return true
 	})
 	return names, count
@@ -156,7 +350,8 @@ func (v View) Page(prefix string, offset, limit int) (names []string, count int)
 // FilterPage is Page over the names of the range that match. The full
 // list of matches is memoised per (range, pattern) until anything in the
 // owning account changes, so paging through a filtered collection scans
-// it once.
+// it once. A tracking view folds the names returned (each key with its
+// mod revision) and the count of matches.
 func (v View) FilterPage(prefix, pattern string, match func(name string) bool, offset, limit int) (names []string, count int) {
 	memoKey := prefix + "\x00" + pattern
 	rev := v.rangeRev(prefix)
@@ -166,9 +361,10 @@ func (v View) FilterPage(prefix, pattern string, match func(name string) bool, o
 	c.filterMu.Unlock()
 	if !ok || res.rev != rev {
 		// Concurrent requests for the same stale result share one scan.
+		scan := v.plain()
 		x, _, _ := c.filterScans.Do(memoKey+"\x00"+strconv.FormatInt(rev, 10), func() (any, error) {
 			var all []string
-			v.Each(prefix, func(name, _ string) bool {
+			scan.Each(prefix, func(name, _ string) bool {
 				if match(name) {
 					all = append(all, name)
 				}
@@ -190,10 +386,28 @@ func (v View) FilterPage(prefix, pattern string, match func(name string) bool, o
 	}
 	count = len(res.names)
 	offset = max(offset, 0)
-	if offset >= count || limit <= 0 {
-		return nil, count
+	if offset < count && limit > 0 {
+		names = res.names[offset:min(offset+limit, count)]
 	}
-	return res.names[offset:min(offset+limit, count)], count
+	if r := v.r; r != nil {
+		r.rangeStart(prefix)
+		r.tag(tagPage)
+		r.str(prefix)
+		for _, name := range names {
+			var mod int64
+			if it, ok := v.get(prefix + name); ok {
+				mod = it.mod
+			}
+			r.tag(tagEntry)
+			r.str(prefix + name)
+			r.num(mod)
+			if r.t != nil {
+				r.t.expectMod(prefix+name, mod)
+			}
+		}
+		r.num(int64(count))
+	}
+	return names, count
 }
 
 // rangeRev is the revision after which the range's contents are known

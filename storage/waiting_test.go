@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"gatehouse/storage"
 )
 
@@ -35,6 +37,33 @@ func receive[T any](t testing.TB, ch <-chan T, what string) T {
 		t.Fatalf("%s: nothing within %s", what, patience)
 		panic("unreachable")
 	}
+}
+
+// rawGet reads key (relative to the prefix) straight from etcd.
+func rawGet(t testing.TB, s *storage.Store, key string) (value string, mod int64, ok bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	resp, err := s.Client().Get(ctx, s.Prefix()+key)
+	if err != nil {
+		t.Fatalf("etcd get %q: %v", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", 0, false
+	}
+	return string(resp.Kvs[0].Value), resp.Kvs[0].ModRevision, true
+}
+
+// rawRev is etcd's current revision.
+func rawRev(t testing.TB, s *storage.Store) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	resp, err := s.Client().Get(ctx, s.Prefix()+"rev-probe", clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatalf("etcd get: %v", err)
+	}
+	return resp.Header.Revision
 }
 
 // putRecord creates or overwrites item name of kind in account a.
