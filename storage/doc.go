@@ -83,6 +83,14 @@
 // large Count, the keys before a Page's offset, FilterPage matches not
 // returned): those reads are guarded against additions and changes only.
 //
+// Checks: WithCheck puts a precondition on a request's context. Every
+// Store.Update under that context runs the checks, in the order added,
+// on every attempt and before build, with the transaction's guarded
+// view: what a check reads guards the write, so the check holds on the
+// revision the write commits on (a concurrent change to it fails the
+// guards, and the write is rebuilt and checked again on the new state).
+// A check's error aborts the write and is returned unchanged.
+//
 // Records are encoded compactly: a version byte followed by
 // length-prefixed fields (see record.go).
 //

@@ -258,6 +258,25 @@ func (t *Txn) stamp() {
 // Empty reports whether the transaction would change nothing.
 func (t *Txn) Empty() bool { return len(t.ops) == 0 }
 
+type checksKey struct{}
+
+// WithCheck returns ctx carrying check. Every Store.Update under ctx runs
+// the checks carried, in the order added, on every attempt, before build,
+// with the transaction's guarded view (Txn.View); a check's error aborts
+// the write and is returned unchanged. So a precondition (If-Match,
+// tenancy, "may grant this") holds on the revision the write commits on.
+func WithCheck(ctx context.Context, check func(v View) error) context.Context {
+	prev := checksFrom(ctx)
+	checks := make([]func(View) error, len(prev), len(prev)+1)
+	copy(checks, prev)
+	return context.WithValue(ctx, checksKey{}, append(checks, check))
+}
+
+func checksFrom(ctx context.Context) []func(View) error {
+	checks, _ := ctx.Value(checksKey{}).([]func(View) error)
+	return checks
+}
+
 // maxAttempts bounds the rebuild loop when guards keep failing.
 const maxAttempts = 64
 
@@ -271,9 +290,14 @@ const maxAttempts = 64
 // When ctx carries an audit entry (WithAudit) and the write changes
 // something, the entry's put (with its retention lease) joins the same
 // etcd transaction: it is stored exactly when the change commits.
+//
+// When ctx carries checks (WithCheck), each attempt runs them first, in
+// order, on the transaction's guarded view, so what they read guards the
+// write too; the first error is returned as it is and nothing is written.
 func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64, error) {
 	var minRev int64
 	audit := auditFrom(ctx)
+	checks := checksFrom(ctx)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var t Txn
 		var viewRev int64
@@ -281,6 +305,11 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 		err := s.Read(ctx, minRev, func(v View) error {
 			t = Txn{v: v, prefix: s.prefix}
 			viewRev = v.Rev()
+			for _, check := range checks {
+				if err := check(t.View()); err != nil {
+					return err
+				}
+			}
 			if err := build(v, &t); err != nil {
 				return err
 			}
