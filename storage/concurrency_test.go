@@ -85,12 +85,6 @@ func checkConsistent(t testing.TB, s *storage.Store) {
 			continue
 		}
 		parts := strings.Split(rest, "/")
-		if len(parts) == 2 && k == storage.VersionKey(parts[0]) {
-			if _, ok := accounts[parts[0]]; !ok {
-				report("version key %s of a missing account", k)
-			}
-			continue
-		}
 		if len(parts) < 3 {
 			report("malformed key %s", k)
 			continue
@@ -152,9 +146,7 @@ func checkCacheMatchesEtcd(t testing.TB, s *storage.Store) {
 	got := map[string]string{}
 	err := s.Read(testCtx(t), rev, func(v storage.View) error {
 		v.Each("", func(k, val string) bool {
-			if !isVersionKey(k) {
-				got[k] = val
-			}
+			got[k] = val
 			return true
 		})
 		return nil

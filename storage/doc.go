@@ -14,13 +14,14 @@
 //	t/{a}/user/{u}          user record (password hash, e-mail, flags)
 //	t/{a}/attr/{u}/{n}      user attribute value
 //	t/{a}/login/{u}         time of the user's last verified sign-in
-//	t/{a}/version          written by every change to a's keys: its mod revision is the ETag
 //	t/{a}/ur/{u}/{r}        user u holds role r      } each membership is
 //	t/{a}/ru/{r}/{u}        role r is held by user u } written on both
 //	t/{a}/ug/{u}/{g}        user u is in group g     } sides in the same
 //	t/{a}/gu/{g}/{u}        group g contains user u  } transaction
 //	t/{a}/gr/{g}/{r}        group g holds role r
 //	t/{a}/rg/{r}/{g}        role r is held by group g
+//	t/{a}/apikey/{u}/{id}   API key id (its public prefix) of user u
+//	apikeyidx/{id}          API key index: id → "{a}\{u}"
 //	audit/{id}              audit entry (AuditEntry); id is 16 hex digits of
 //	                        UnixNano, "-", 8 random hex digits, so the range
 //	                        is in time order. Written with a lease (one per
@@ -30,7 +31,10 @@
 //
 // Names never contain "/" (see ValidName), so each collection is one key
 // range and everything an account owns is the range "t/{a}/": deleting an
-// account subtree is one transaction of range deletes.
+// account subtree is one transaction of range deletes. There is no
+// per-account version key: an ETag is the digest of what its document
+// read (see Tracking below), and memos compare the cache's per-account
+// kind revisions (View.KindRev, View.DecisionRev).
 //
 // Writes: every API request's writes are one etcd transaction. A write is
 // built from a snapshot of the cache and committed with compare guards on

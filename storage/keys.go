@@ -40,11 +40,6 @@ const AccountsRange = "acct/"
 // TenantRange is the range holding everything account a owns.
 func TenantRange(a string) string { return "t/" + a + "/" }
 
-// VersionKey is account a's version key: every write that changes a's
-// keys also writes it, so its mod revision is the revision of the
-// account's last change on every instance alike (ETags).
-func VersionKey(a string) string { return "t/" + a + "/version" }
-
 // ItemKey is the key of item name of kind in account a:
 // ItemKey("acme", KindUser, "alice") = "t/acme/user/alice".
 func ItemKey(a, kind, name string) string { return "t/" + a + "/" + kind + "/" + name }

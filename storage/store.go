@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -146,25 +145,13 @@ func (s *Store) Read(ctx context.Context, minRev int64, fn func(View) error) err
 // Expect / ExpectNoNew, or read through the guarded view (View), so the
 // commit fails if any of it changed.
 type Txn struct {
-	v       View
-	prefix  string
-	cmps    []clientv3.Cmp
-	ops     []clientv3.Op
-	touched map[string]bool // accounts whose keys this write changes
-	dropped map[string]bool // accounts whose whole range it deletes
-	rec     *recorder       // the guarded view's, once asked for
-	keys    map[string]bool // keys guarded so far
-	ranges  map[string]bool // ranges guarded so far
-}
-
-// touch notes that key's account changes.
-func (t *Txn) touch(key string) {
-	if k, ok := kindOf(key); ok {
-		if t.touched == nil {
-			t.touched = map[string]bool{}
-		}
-		t.touched[k.account] = true
-	}
+	v      View
+	prefix string
+	cmps   []clientv3.Cmp
+	ops    []clientv3.Op
+	rec    *recorder       // the guarded view's, once asked for
+	keys   map[string]bool // keys guarded so far
+	ranges map[string]bool // ranges guarded so far
 }
 
 // View returns the transaction's guarded view: a tracking view of the
@@ -221,38 +208,17 @@ func (t *Txn) ExpectNoNew(prefix string) {
 
 // Put writes value at key.
 func (t *Txn) Put(key, value string) {
-	t.touch(key)
 	t.ops = append(t.ops, clientv3.OpPut(t.prefix+key, value))
 }
 
 // Delete removes key.
 func (t *Txn) Delete(key string) {
-	t.touch(key)
 	t.ops = append(t.ops, clientv3.OpDelete(t.prefix+key))
 }
 
 // DeleteRange removes every key with the given prefix.
 func (t *Txn) DeleteRange(prefix string) {
-	if a, ok := strings.CutPrefix(prefix, "t/"); ok && strings.IndexByte(a, '/') == len(a)-1 {
-		if t.dropped == nil {
-			t.dropped = map[string]bool{}
-		}
-		t.dropped[a[:len(a)-1]] = true
-	} else {
-		t.touch(prefix)
-	}
 	t.ops = append(t.ops, clientv3.OpDelete(t.prefix+prefix, clientv3.WithPrefix()))
-}
-
-// stamp adds, for every account the write changes (and does not delete),
-// a put of its version key, so every instance derives the same ETag from
-// that key's mod revision.
-func (t *Txn) stamp() {
-	for a := range t.touched {
-		if !t.dropped[a] {
-			t.ops = append(t.ops, clientv3.OpPut(t.prefix+VersionKey(a), ""))
-		}
-	}
 }
 
 // Empty reports whether the transaction would change nothing.
@@ -324,7 +290,6 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 		if t.Empty() {
 			return viewRev, nil
 		}
-		t.stamp()
 		if audit != nil {
 			e := *audit // auditOp stamps the time when unset
 			if e.TargetOf != nil {

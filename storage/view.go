@@ -129,20 +129,28 @@ func (v View) plain() View { return View{s: v.s} }
 // never folded into the digest.
 func (v View) Rev() int64 { return v.s.rev }
 
-// VersionRev is the mod revision of account a's version key: the
-// revision of its last change, the same on every instance.
-func (v View) VersionRev(a string) int64 {
-	if it, ok := v.get(VersionKey(a)); ok {
-		return it.mod
-	}
-	return 0
-}
-
 // KindRev is the last revision that changed a kind range of account a
 // (kind "" is the account's own record); memoised views that depend on a
 // few ranges check these instead of the whole account. Instance-local (a
 // relist sets them all to its revision): not folded into the digest.
 func (v View) KindRev(a, kind string) int64 { return v.s.kindRev(kindKey{a, kind}) }
+
+// decisionKinds are the kind ranges of an account a permission decision
+// reads: its record, ceiling, and the memberships and role permissions
+// that make up a user's holding (the reverse sides change with them).
+var decisionKinds = [...]string{"", KindCeiling, KindUserRole, KindUserGrp, KindGrpRole, KindRolePerm}
+
+// DecisionRev is the highest KindRev of account a over the kinds a
+// permission decision reads from it: its record, ceiling, user-role,
+// user-group, group-role and role-permission memberships. A handful of
+// lookups, no allocation; instance-local like KindRev.
+func (v View) DecisionRev(a string) int64 {
+	var rev int64
+	for _, kind := range decisionKinds {
+		rev = max(rev, v.s.kindRev(kindKey{a, kind}))
+	}
+	return rev
+}
 
 // AccountsRev is the last revision that changed any account record.
 // Instance-local like KindRev.
