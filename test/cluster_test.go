@@ -24,6 +24,7 @@ import (
 
 	"gatehouse/conf"
 	"gatehouse/instance"
+	"gatehouse/storage"
 	"gatehouse/test/harness"
 )
 
@@ -55,6 +56,32 @@ func ghxPropagates(t *testing.T, what string, s *harness.Server, method, path st
 	}
 	t.Logf("%s: visible on the other instance after %v", what, d)
 	return d
+}
+
+// ghxLoginRev is the etcd revision of user's last-login record in
+// account (0 if none), read straight from etcd.
+func ghxLoginRev(t testing.TB, s *harness.Server, account, user string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := s.Store.Client().Get(ctx, s.Store.Prefix()+storage.ItemKey(account, storage.KindLogin, user))
+	if err != nil {
+		t.Fatalf("reading %s\\%s's last login from etcd: %v", account, user, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0
+	}
+	return resp.Kvs[0].ModRevision
+}
+
+// ghxCaughtUp waits until s's cache has reached etcd revision rev.
+func ghxCaughtUp(t testing.TB, s *harness.Server, rev int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), ghxPatience)
+	defer cancel()
+	if err := s.Store.Read(ctx, rev, func(storage.View) error { return nil }); err != nil {
+		t.Fatalf("waiting for the cache to reach revision %d: %v", rev, err)
+	}
 }
 
 // ghxEtcdKeys returns every key under the store's prefix (relative to it)
@@ -244,7 +271,19 @@ func TestClusterTwoInstancesOneEtcd(t *testing.T) {
 		a.Admin("POST", "/auth/v2/accounts", `<account><name>sibling</name><parent>system</parent></account>`).Must(t, http.StatusCreated)
 		a.Admin("POST", "/auth/v2/accounts/sibling/users", `<user><name>unrelated</name></user>`).Must(t, http.StatusCreated)
 		c := harness.StartOn(t, ep)
+		// C's first Basic sign-in records the admin's last login in the
+		// background: a write to account system, an ancestor of tagged,
+		// that may move tagged's ETag. Let it reach every instance before
+		// comparing, or the comparison races it.
+		login := ghxLoginRev(t, a, storage.SystemAccount, storage.AdminUser)
 		c.Admin("GET", "/auth/v2/accounts/tagged", "").Must(t, http.StatusOK)
+		harness.WaitFor(t, ghxPatience, "C records the admin's first sign-in there", func() bool {
+			return ghxLoginRev(t, a, storage.SystemAccount, storage.AdminUser) > login
+		})
+		login = ghxLoginRev(t, a, storage.SystemAccount, storage.AdminUser)
+		for _, s := range []*harness.Server{a, b, c} {
+			ghxCaughtUp(t, s, login)
+		}
 		ghxPropagates(t, "account tagged", b, "GET", "/auth/v2/accounts/tagged", http.StatusOK)
 		var ra, rb, rc *harness.Response
 		var ea, eb, ec string
