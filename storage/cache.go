@@ -202,9 +202,9 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 		skip := false
 		for _, kv := range resp.Kvs {
 			key := string(kv.Key[len(c.prefix):])
-			if strings.HasPrefix(key, AuditRange) {
-				// The audit log stays in etcd only: jump past it.
-				from, skip = rangeEnd(c.prefix+AuditRange), true
+			if r, ok := uncachedRange(key); ok {
+				// An uncached range stays in etcd only: jump past it.
+				from, skip = rangeEnd(c.prefix+r), true
 				break
 			}
 			tree.Load(&item{key: key, value: string(kv.Value), mod: kv.ModRevision, create: kv.CreateRevision})
@@ -310,9 +310,9 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 		key := string(ev.Kv.Key[len(c.prefix):])
 		r := ev.Kv.ModRevision
 		c.rev = max(c.rev, r)
-		if strings.HasPrefix(key, AuditRange) {
-			// Audit entries are not cached (etcd only); their revision
-			// still counts, so a writer waiting for it is released.
+		if isUncached(key) {
+			// Not cached (etcd only); the revision still counts, so a
+			// writer waiting for it is released.
 			continue
 		}
 		if ev.Type == clientv3.EventTypeDelete {

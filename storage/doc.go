@@ -28,6 +28,9 @@
 //	                        hour of entries, TTL retention + 1h) in the same
 //	                        transaction as the change it records (WithAudit).
 //	                        NOT in the cache: read from etcd directly.
+//	tok/{kind}/{id}         short-lived token state (Tokens): a record of
+//	                        its expiry and value, written with a shared
+//	                        lease (PutWithTTL). NOT in the cache.
 //
 // Names never contain "/" (see ValidName), so each collection is one key
 // range and everything an account owns is the range "t/{a}/": deleting an
@@ -94,6 +97,21 @@
 // revision the write commits on (a concurrent change to it fails the
 // guards, and the write is rebuilt and checked again on the new state).
 // A check's error aborts the write and is returned unchanged.
+//
+// Expiring writes and uncached ranges: Txn.PutWithTTL puts a key with an
+// etcd lease, so etcd deletes it after the TTL. Leases are shared per
+// expiry bucket (a sixteenth of the TTL, between a second and an hour),
+// so a burst of tokens does not grant one lease each; a key lives at
+// least its TTL and at most one bucket more; a lease etcd no longer knows
+// (after a restore) is granted afresh and the write retried, as for
+// audit entries. The ranges that grow with traffic rather than with the
+// directory — AuditRange and TokenRange — are declared uncached
+// (isUncached): the cache neither lists nor applies them, though their
+// revisions still advance its revision (so a writer waiting for one is
+// released), and views never show them. Tokens (CreateToken, GetToken,
+// DeleteToken, TakeToken) reads and writes TokenRange in etcd directly;
+// each token stores its expiry with its value, so it reads as gone on
+// time even while etcd still holds it (a shared or extended lease).
 //
 // Records are encoded compactly: a version byte followed by
 // length-prefixed fields (see record.go).

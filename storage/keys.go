@@ -56,6 +56,36 @@ func SubKey(a, kind, owner, sub string) string {
 // SubRange is the range of everything under owner for a two-level kind.
 func SubRange(a, kind, owner string) string { return "t/" + a + "/" + kind + "/" + owner + "/" }
 
+// TokenRange is the key range of short-lived token state (authorization
+// codes, PKCE sessions, refresh tokens, revocations, replay guards):
+// TokenKey(kind, id). Like the audit log it lives in etcd only, under
+// leases (see Tokens).
+const TokenRange = "tok/"
+
+// TokenKey is the key of token id of kind: "tok/{kind}/{id}".
+func TokenKey(kind, id string) string { return TokenRange + kind + "/" + id }
+
+// uncachedRanges are the key ranges the cache never loads or applies:
+// they grow with traffic rather than with the directory, and are read
+// from etcd directly. Their revisions still advance the cache's revision.
+var uncachedRanges = [...]string{AuditRange, TokenRange}
+
+// uncachedRange returns the uncached range key is in, if any.
+func uncachedRange(key string) (string, bool) {
+	for _, r := range uncachedRanges {
+		if strings.HasPrefix(key, r) {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// isUncached reports whether key lies in a range the cache does not hold.
+func isUncached(key string) bool {
+	_, ok := uncachedRange(key)
+	return ok
+}
+
 // rangeEnd returns the first key after every key with the given prefix.
 func rangeEnd(prefix string) string {
 	b := []byte(prefix)

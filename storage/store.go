@@ -40,6 +40,7 @@ type Store struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	audit   *leases
+	ttl     ttlLeases // leases of expiring puts (PutWithTTL, Tokens)
 }
 
 // Open connects to etcd, loads the cache and starts the watch. It fails
@@ -149,6 +150,7 @@ type Txn struct {
 	prefix string
 	cmps   []clientv3.Cmp
 	ops    []clientv3.Op
+	ttl    []ttlPut        // expiring puts, given leases at commit
 	rec    *recorder       // the guarded view's, once asked for
 	keys   map[string]bool // keys guarded so far
 	ranges map[string]bool // ranges guarded so far
@@ -222,7 +224,7 @@ func (t *Txn) DeleteRange(prefix string) {
 }
 
 // Empty reports whether the transaction would change nothing.
-func (t *Txn) Empty() bool { return len(t.ops) == 0 }
+func (t *Txn) Empty() bool { return len(t.ops) == 0 && len(t.ttl) == 0 }
 
 type checksKey struct{}
 
@@ -290,6 +292,9 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 		if t.Empty() {
 			return viewRev, nil
 		}
+		if err := s.resolveTTL(ctx, &t); err != nil {
+			return 0, err
+		}
 		if audit != nil {
 			e := *audit // auditOp stamps the time when unset
 			if e.TargetOf != nil {
@@ -306,9 +311,12 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 		tctx, cancel := context.WithTimeout(ctx, s.timeout)
 		resp, err := s.client.Txn(tctx).If(t.cmps...).Then(t.ops...).Commit()
 		cancel()
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) && audit != nil {
-			// The cached lease is gone (etcd restored): grant afresh.
-			s.audit.reset()
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) && (audit != nil || len(t.ttl) > 0) {
+			// A cached lease is gone (etcd restored): grant afresh.
+			if s.audit != nil {
+				s.audit.reset()
+			}
+			s.ttl.reset()
 			continue
 		}
 		if err != nil {

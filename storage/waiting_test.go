@@ -39,6 +39,19 @@ func receive[T any](t testing.TB, ch <-chan T, what string) T {
 	}
 }
 
+// eventually polls cond until it holds, failing the test if it does not
+// within patience.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not so within %s", what, patience)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // rawGet reads key (relative to the prefix) straight from etcd.
 func rawGet(t testing.TB, s *storage.Store, key string) (value string, mod int64, ok bool) {
 	t.Helper()

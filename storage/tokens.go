@@ -1,0 +1,197 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Tokens keeps short-lived token state (authorization codes, PKCE
+// sessions, refresh tokens, revocations, replay guards) in etcd under
+// leases, so it expires by itself and survives restarts. Reads go to etcd
+// (the range is not cached).
+type Tokens interface {
+	CreateToken(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error // ErrNameTaken if present
+	GetToken(ctx context.Context, kind, id string) ([]byte, error)                           // ErrNotFound if absent or expired
+	DeleteToken(ctx context.Context, kind, id string) error                                  // ErrNotFound if absent
+	// TakeToken reads and deletes in one transaction (single-use codes); ErrNotFound if absent.
+	TakeToken(ctx context.Context, kind, id string) ([]byte, error)
+}
+
+var _ Tokens = (*Store)(nil)
+
+// MaxTokenIDLength is the longest token kind or id.
+const MaxTokenIDLength = 512
+
+// validTokenName reports why s is not a valid token kind or id: 1–512
+// characters of A–Z a–z 0–9 . _ ~ -, not starting with ".". Ids may be
+// long hex or base64url strings.
+func validTokenName(what, s string) error {
+	if len(s) == 0 || len(s) > MaxTokenIDLength {
+		return fmt.Errorf("%w: token %s must be 1 to %d characters", ErrInvalid, what, MaxTokenIDLength)
+	}
+	if s[0] == '.' {
+		return fmt.Errorf("%w: token %s starts with '.'", ErrInvalid, what)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.', c == '_', c == '~', c == '-':
+		default:
+			return fmt.Errorf("%w: token %s holds %q: only letters, digits and . _ ~ - are allowed", ErrInvalid, what, c)
+		}
+	}
+	return nil
+}
+
+func tokenKey(kind, id string) (string, error) {
+	if err := validTokenName("kind", kind); err != nil {
+		return "", err
+	}
+	if err := validTokenName("id", id); err != nil {
+		return "", err
+	}
+	return TokenKey(kind, id), nil
+}
+
+// A token's stored form is a record of its expiry (Unix nanoseconds) and
+// value: etcd may keep a key a little past its lease (leases are shared
+// per bucket and extended when a leader changes), and readers go by the
+// expiry.
+func encodeToken(expires time.Time, value []byte) string {
+	return encodeFields(fields{strconv.FormatInt(expires.UnixNano(), 10), string(value)})
+}
+
+// decodeToken returns the value of a stored token that has not expired
+// at now.
+func decodeToken(stored []byte, now time.Time) ([]byte, bool) {
+	f, err := decodeFields(string(stored), 2)
+	if err != nil {
+		return nil, false
+	}
+	exp, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || now.UnixNano() >= exp {
+		return nil, false
+	}
+	return []byte(f[1]), true
+}
+
+// CreateToken stores value as token id of kind for ttl; ErrNameTaken if
+// such a token exists and has not expired.
+func (s *Store) CreateToken(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
+	key, err := tokenKey(kind, id)
+	if err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("%w: token TTL %s is not positive", ErrInvalid, ttl)
+	}
+	full := s.prefix + key
+	cmp := clientv3.Compare(clientv3.CreateRevision(full), "=", 0) // absent
+	for attempt := 0; attempt < 4; attempt++ {
+		now := time.Now()
+		lease, err := s.ttl.get(ctx, s.client, now, ttl, s.timeout)
+		if err != nil {
+			return err
+		}
+		tctx, cancel := context.WithTimeout(ctx, s.timeout)
+		resp, err := s.client.Txn(tctx).If(cmp).
+			Then(clientv3.OpPut(full, encodeToken(now.Add(ttl), value), clientv3.WithLease(lease))).
+			Else(clientv3.OpGet(full)).Commit()
+		cancel()
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			s.ttl.reset() // etcd lost it (a restore): grant afresh
+			continue
+		}
+		if err != nil {
+			return classify(err)
+		}
+		if resp.Succeeded {
+			return nil
+		}
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			cmp = clientv3.Compare(clientv3.CreateRevision(full), "=", 0) // gone meanwhile
+			continue
+		}
+		if _, live := decodeToken(kvs[0].Value, time.Now()); live {
+			return fmt.Errorf("token %s/%s: %w", kind, id, ErrNameTaken)
+		}
+		// Expired but not yet removed by etcd: replace exactly that one.
+		cmp = clientv3.Compare(clientv3.ModRevision(full), "=", kvs[0].ModRevision)
+	}
+	return fmt.Errorf("%w: token %s/%s: gave up after repeated changes", ErrConflict, kind, id)
+}
+
+// GetToken returns the value of token id of kind; ErrNotFound if it is
+// absent or expired.
+func (s *Store) GetToken(ctx context.Context, kind, id string) ([]byte, error) {
+	key, err := tokenKey(kind, id)
+	if err != nil {
+		return nil, err
+	}
+	gctx, cancel := context.WithTimeout(ctx, s.timeout)
+	resp, err := s.client.Get(gctx, s.prefix+key)
+	cancel()
+	if err != nil {
+		return nil, classify(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, notFound(fmt.Sprintf("token %s/%s", kind, id))
+	}
+	value, live := decodeToken(resp.Kvs[0].Value, time.Now())
+	if !live {
+		return nil, notFound(fmt.Sprintf("token %s/%s", kind, id))
+	}
+	return value, nil
+}
+
+// DeleteToken removes token id of kind; ErrNotFound if it is absent.
+func (s *Store) DeleteToken(ctx context.Context, kind, id string) error {
+	key, err := tokenKey(kind, id)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.timeout)
+	resp, err := s.client.Delete(dctx, s.prefix+key)
+	cancel()
+	if err != nil {
+		return classify(err)
+	}
+	if resp.Deleted == 0 {
+		return notFound(fmt.Sprintf("token %s/%s", kind, id))
+	}
+	return nil
+}
+
+// TakeToken reads and deletes token id of kind in one etcd transaction,
+// so of two concurrent takes only one gets the value (single-use codes);
+// ErrNotFound if it is absent or expired.
+func (s *Store) TakeToken(ctx context.Context, kind, id string) ([]byte, error) {
+	key, err := tokenKey(kind, id)
+	if err != nil {
+		return nil, err
+	}
+	full := s.prefix + key
+	tctx, cancel := context.WithTimeout(ctx, s.timeout)
+	resp, err := s.client.Txn(tctx).Then(clientv3.OpGet(full), clientv3.OpDelete(full)).Commit()
+	cancel()
+	if err != nil {
+		return nil, classify(err)
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 {
+		return nil, notFound(fmt.Sprintf("token %s/%s", kind, id))
+	}
+	value, live := decodeToken(kvs[0].Value, time.Now())
+	if !live {
+		return nil, notFound(fmt.Sprintf("token %s/%s", kind, id))
+	}
+	return value, nil
+}
