@@ -149,12 +149,32 @@ func compareCache(t testing.TB, c *Cache, client *clientv3.Client, prefix string
 	}
 }
 
+// fakeClock is a clock tests move by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
 func TestCacheReadyAndRev(t *testing.T) {
-	// A short timeout, so that idling longer than it shows whether
-	// progress notifications keep the cache ready.
-	const timeout = 800 * time.Millisecond
-	s := openStoreTimeout(t, startEtcd(t), timeout)
+	// The cache judges its readiness by an injected clock, so idling far
+	// longer than the timeout costs no real time and no real delay can
+	// make the test fail.
+	const timeout = 2 * time.Second
+	clock := newFakeClock()
 	ctx := cacheTestCtx(t)
+	octx, cancel := context.WithTimeout(ctx, patience)
+	defer cancel()
+	s, err := open(octx, Options{Endpoints: []string{startEtcd(t)}, Timeout: timeout, Logger: quietLog()}, clock.Now)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(s.Close)
 	if !s.Ready() {
 		t.Fatalf("Ready() = false right after Open")
 	}
@@ -181,18 +201,16 @@ func TestCacheReadyAndRev(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, rev := etcdState(t, s.Client(), s.Prefix())
-	deadline := time.Now().Add(2 * time.Second)
-	for s.Rev() < rev && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if s.Rev() < rev {
-		t.Errorf("Rev() = %d, etcd at %d: the watch did not advance the cache", s.Rev(), rev)
-	}
+	waitUntil(t, fmt.Sprintf("the watch advances the cache to etcd's revision %d", rev), func() bool { return s.Rev() >= rev })
+
 	// Progress notifications keep it ready while nothing is written, for
-	// longer than the timeout, and advance nothing they should not.
+	// three times the timeout, and advance nothing they should not: at
+	// each step of half the timeout, the watch reports again.
 	idleFrom := s.Rev()
-	for range 8 {
-		time.Sleep(timeout / 4)
+	for range 6 {
+		clock.Advance(timeout / 2)
+		now := clock.Now()
+		waitUntil(t, "a progress notification", func() bool { return !s.cache.snap.Load().heard.Before(now) })
 		if !s.Ready() {
 			t.Fatalf("Ready() = false on an idle, healthy store")
 		}
@@ -205,6 +223,25 @@ func TestCacheReadyAndRev(t *testing.T) {
 	}
 	if err := s.Read(ctx, 0, func(View) error { return nil }); err != nil {
 		t.Errorf("Read on an idle store: %v", err)
+	}
+
+	// With the watch held still (it cannot apply anything) and the clock
+	// past the timeout, the cache is known to be stale: not ready, and
+	// reads fail at once. Let go, and it recovers by itself.
+	s.cache.mu.Lock()
+	clock.Advance(2 * timeout)
+	ready := s.Ready()
+	readErr := s.Read(ctx, 0, func(View) error { return nil })
+	s.cache.mu.Unlock()
+	if ready {
+		t.Errorf("Ready() = true with no word from etcd for twice the timeout")
+	}
+	if !errors.Is(readErr, ErrUnavailable) {
+		t.Errorf("Read on a stale cache = %v, want ErrUnavailable", readErr)
+	}
+	waitUntil(t, "ready again once the watch is heard from", s.Ready)
+	if err := s.Read(ctx, 0, func(View) error { return nil }); err != nil {
+		t.Errorf("Read after recovery: %v", err)
 	}
 	compareCache(t, s.cache, s.Client(), s.Prefix())
 }
@@ -248,20 +285,30 @@ func TestCacheRebuildsAfterCompaction(t *testing.T) {
 	var wg sync.WaitGroup
 	churn(t, s.Client(), s.Prefix(), &stop, &wg, 1)
 	churn(t, s.Client(), s.Prefix(), &stop, &wg, 2)
+	etcdRev := func() int64 {
+		resp, err := s.Client().Get(ctx, "compact-probe")
+		if err != nil {
+			t.Fatalf("etcd get: %v", err)
+		}
+		return resp.Header.Revision
+	}
 	compactions := 0
+	var compacted int64
 	for range 10 {
-		time.Sleep(20 * time.Millisecond)
+		// Let the cache recover from the last compaction (it relists)
+		// and the churn move on.
+		waitUntil(t, "the cache catches up after a compaction", func() bool { return s.Rev() >= compacted })
+		from := etcdRev()
+		waitUntil(t, "the churn writes", func() bool { return etcdRev() > from+10 })
 		// Hold the cache still (its watch cannot apply events) while
 		// the churn moves etcd ahead, then compact at etcd's revision:
 		// past everything the cache has applied.
 		s.cache.mu.Lock()
 		cacheRev := s.cache.rev
-		time.Sleep(10 * time.Millisecond)
-		resp, err := s.Client().Get(ctx, "compact-probe")
-		if err == nil && resp.Header.Revision > cacheRev {
-			_, err = s.Client().Compact(ctx, resp.Header.Revision)
-			compactions++
-		}
+		waitUntil(t, "the churn moves etcd past the held cache", func() bool { return etcdRev() > cacheRev+10 })
+		compacted = etcdRev()
+		_, err := s.Client().Compact(ctx, compacted)
+		compactions++
 		s.cache.mu.Unlock()
 		if err != nil {
 			t.Fatalf("compact: %v", err)

@@ -47,6 +47,12 @@ type Store struct {
 // with a message naming the endpoints if etcd cannot be reached within
 // the timeout.
 func Open(ctx context.Context, o Options) (*Store, error) {
+	return open(ctx, o, time.Now)
+}
+
+// open is Open with the clock the cache judges its readiness by (tests
+// drive it).
+func open(ctx context.Context, o Options, now func() time.Time) (*Store, error) {
 	if o.Prefix == "" {
 		o.Prefix = "/gatehouse/"
 	}
@@ -88,6 +94,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s := &Store{client: client, prefix: o.Prefix, timeout: o.Timeout, done: make(chan struct{}),
 		audit: &leases{retention: o.AuditRetention}}
 	s.cache = newCache(client, o.Prefix, o.Timeout, o.Logger)
+	s.cache.now = now
 	runCtx, runCancel := context.WithCancel(context.Background())
 	s.cancel = runCancel
 	go func() {
