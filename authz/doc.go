@@ -1,12 +1,20 @@
-// Package authz is gatehouse's pure authorisation logic: it owns the
-// permission-string grammar (Validate), permission implication (Implies,
-// FirstImplying), account ceilings and access decisions (Ceiling, Decide),
-// effective-permission listing and down-scoping (Effective, Intersect), the
-// console name filter (Glob) and the tenancy rule (Within); it holds no state
-// and must not touch storage, HTTP, clocks or logging — callers load roles,
-// ceilings and account parents and pass them in, and the decision functions
-// (Implies, FirstImplying, Ceiling.Allows, Decide, Glob, Within) allocate
-// nothing. Permissions follow Apache Shiro's WildcardPermission with case
+// Package authz is gatehouse's one authority: every "may this principal
+// do that, there?" — route checks, POST /check, effective permissions,
+// API keys, escalation checks and later token scopes — is answered by
+// Authority.Decide (or a Batch of it, which memoises per request). It
+// reads what decisions need through the small Directory interface, which
+// the storage view satisfies (authz never imports storage); users'
+// holdings are memoised until the Directory's DecisionRev of an account
+// they read moves. It owns the permission-string grammar (Validate),
+// permission implication (Implies, FirstImplying), account ceilings
+// (Ceiling, CeilingOf), effective-permission listing and down-scoping
+// (Effective, Intersect), the console name filter (Glob), the tenancy
+// rule (Within, Visible) and escalation prevention (MayChangeCeiling,
+// FirstUngrantable: a principal grants only what it holds; a ceiling
+// changes only by a strict ancestor's principals). It must not touch
+// storage, HTTP, clocks or logging, and the decision functions (Implies,
+// FirstImplying, Ceiling.Allows, Decide, Glob, Within, and
+// Authority.Decide once a holding is memoised) allocate nothing. Permissions follow Apache Shiro's WildcardPermission with case
 // sensitivity ON (Shiro's default lower-cases; gatehouse does not, so
 // "Print:jobs" and "print:jobs" are different permissions): a permission is
 // 1 to 16 parts separated by ':', each part 1 or more subparts separated by

@@ -1,10 +1,10 @@
 package authz
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"sync/atomic"
-
-	"gatehouse/storage"
 )
 
 // Holding is what one user holds, ready for decisions: the permissions of
@@ -16,10 +16,12 @@ type Holding struct {
 	Roles   []string // Roles[i] is the role (in Account) that grants Perms[i]
 	Ceiling Ceiling
 
-	deps []dep // the ranges the holding was computed from
+	deps []dep // the accounts the holding was computed from, with their revisions
 
 	effOnce sync.Once
 	eff     []string
+	sumOnce sync.Once
+	sum     string
 }
 
 // Decide reports whether the holding grants wanted and, if so, the role
@@ -38,18 +40,43 @@ func (h *Holding) Effective() []string {
 	return h.eff
 }
 
-// dep is one kind range a holding depends on, with its revision then.
-type dep struct {
-	account, kind string
-	rev           int64
+// Sum is a digest of the holding's content (permissions, granting roles,
+// ceiling): the same on every instance for the same stored state, so a
+// document showing effective permissions can fold it into its ETag.
+func (h *Holding) Sum() string {
+	h.sumOnce.Do(func() {
+		d := sha256.New()
+		for i, p := range h.Perms {
+			d.Write([]byte(p))
+			d.Write([]byte{0})
+			d.Write([]byte(h.Roles[i]))
+			d.Write([]byte{1})
+		}
+		for _, level := range h.Ceiling {
+			for _, p := range level {
+				d.Write([]byte(p))
+				d.Write([]byte{2})
+			}
+			d.Write([]byte{3})
+		}
+		h.sum = hex.EncodeToString(d.Sum(nil)[:12])
+	})
+	return h.sum
 }
 
-// Holdings computes users' holdings from the storage view and keeps them
-// until a range they were computed from changes: the account's
-// memberships and role permissions, and each chain account's ceiling and
-// record (its parent). Other writes (attributes, sign-in times, users)
-// leave them valid, so a decision costs a memo lookup, a few revision
-// compares and Decide, with no allocation.
+// dep is one account a holding depends on, with its decision revision
+// then.
+type dep struct {
+	account string
+	rev     int64
+}
+
+// Holdings computes users' holdings from a Directory and keeps them
+// until something they were computed from changes (Directory.DecisionRev
+// of the user's account and of every account on its ceiling chain).
+// Other writes (attributes, sign-in times, users) leave them valid, so a
+// decision costs a memo lookup, a few revision compares and Decide, with
+// no allocation.
 type Holdings struct {
 	memo sync.Map // holdingKey → *Holding
 	size atomic.Int64
@@ -62,14 +89,14 @@ const maxHoldings = 250_000
 type holdingKey struct{ account, user string }
 
 // Of returns the holding of user u in account a. The user must exist.
-func (hs *Holdings) Of(v storage.View, a, u string) *Holding {
+func (hs *Holdings) Of(d Directory, a, u string) *Holding {
 	if x, ok := hs.memo.Load(holdingKey{a, u}); ok {
 		h := x.(*Holding)
-		if h.valid(v) {
+		if h.valid(d) {
 			return h
 		}
 	}
-	h := compute(v, a, u)
+	h := ComputeHolding(d, a, u)
 	if _, loaded := hs.memo.Swap(holdingKey{a, u}, h); !loaded && hs.size.Add(1) > maxHoldings {
 		hs.memo.Clear()
 		hs.size.Store(0)
@@ -84,63 +111,53 @@ func (hs *Holdings) Forget(a, u string) {
 	}
 }
 
-func (h *Holding) valid(v storage.View) bool {
-	for _, d := range h.deps {
-		if v.KindRev(d.account, d.kind) != d.rev {
+func (h *Holding) valid(d Directory) bool {
+	for _, x := range h.deps {
+		if d.DecisionRev(x.account) != x.rev {
 			return false
 		}
 	}
 	return true
 }
 
-// ownKinds are the ranges of the user's own account a holding reads;
-// chainKinds those of every account on the ceiling chain.
-var (
-	ownKinds   = []string{storage.KindUserRole, storage.KindUserGrp, storage.KindGrpRole, storage.KindRolePerm}
-	chainKinds = []string{storage.KindCeiling, ""}
-)
-
 // CeilingOf is account a's effective ceiling: its own set, then each
-// ancestor's.
-func CeilingOf(v storage.View, a string) (Ceiling, []string) {
+// ancestor's; and the chain of accounts walked (a first).
+func CeilingOf(d Directory, a string) (Ceiling, []string) {
 	var c Ceiling
 	var chain []string
-	for x, ok := a, true; ok && len(chain) < 64; x, ok = v.Parent(x) {
+	for x, ok := a, true; ok && len(chain) < maxDepth; x, ok = d.Parent(x) {
 		chain = append(chain, x)
-		c = append(c, v.Names(storage.ItemRange(x, storage.KindCeiling)))
+		var level []string
+		d.EachCeiling(x, func(p string) bool {
+			level = append(level, p)
+			return true
+		})
+		c = append(c, level)
 	}
 	return c, chain
 }
 
-func compute(v storage.View, a, u string) *Holding {
+// ComputeHolding reads user u's holding afresh (no memo): what a check
+// inside a guarded write uses, so every read becomes a guard.
+func ComputeHolding(d Directory, a, u string) *Holding {
 	h := &Holding{Account: a}
-	addRole := func(r string) {
-		v.Each(storage.SubRange(a, storage.KindRolePerm, r), func(p, _ string) bool {
+	addRole := func(r string) bool {
+		d.EachRolePermission(a, r, func(p string) bool {
 			h.Perms = append(h.Perms, p)
 			h.Roles = append(h.Roles, r)
 			return true
 		})
-	}
-	v.Each(storage.SubRange(a, storage.KindUserRole, u), func(r, _ string) bool {
-		addRole(r)
 		return true
-	})
-	v.Each(storage.SubRange(a, storage.KindUserGrp, u), func(g, _ string) bool {
-		v.Each(storage.SubRange(a, storage.KindGrpRole, g), func(r, _ string) bool {
-			addRole(r)
-			return true
-		})
+	}
+	d.EachUserRole(a, u, addRole)
+	d.EachUserGroup(a, u, func(g string) bool {
+		d.EachGroupRole(a, g, addRole)
 		return true
 	})
 	var chain []string
-	h.Ceiling, chain = CeilingOf(v, a)
-	for _, k := range ownKinds {
-		h.deps = append(h.deps, dep{a, k, v.KindRev(a, k)})
-	}
+	h.Ceiling, chain = CeilingOf(d, a)
 	for _, x := range chain {
-		for _, k := range chainKinds {
-			h.deps = append(h.deps, dep{x, k, v.KindRev(x, k)})
-		}
+		h.deps = append(h.deps, dep{x, d.DecisionRev(x)})
 	}
 	return h
 }

@@ -25,7 +25,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"gatehouse/api"
+	"gatehouse/audit"
 	"gatehouse/authn"
+	"gatehouse/authz"
 	"gatehouse/catalog"
 	"gatehouse/conf"
 	"gatehouse/resources"
@@ -38,19 +41,21 @@ var Version = "0.1.0-dev"
 
 // Instance is a running gatehouse.
 type Instance struct {
-	Store    *storage.Store
-	Server   *resources.Server
-	embedded *storage.Embedded
-	http     *http.Server
-	listener net.Listener
-	cfg      conf.Config
-	log      *slog.Logger
-	served   chan error
+	Store     *storage.Store
+	Server    *api.Server
+	Resources *resources.Server
+	audit     *audit.Queue
+	embedded  *storage.Embedded
+	http      *http.Server
+	listener  net.Listener
+	cfg       conf.Config
+	log       *slog.Logger
+	served    chan error
 }
 
 // Start brings gatehouse up and returns once it serves. Messages for the
 // operator (the generated admin password) go to console.
-func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Writer) (*Instance, error) {
+func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Writer, opts ...Option) (*Instance, error) {
 	in := &Instance{cfg: cfg, log: log, served: make(chan error, 1)}
 	endpoints := cfg.Storage.Etcd.Endpoints
 	if cfg.Embedded() {
@@ -84,47 +89,12 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 		return nil, err
 	}
 
-	var creds *authn.CredentialCache
-	if cfg.Auth.Basic.CacheTTL > 0 {
-		if creds, err = authn.NewCredentialCache(cfg.Auth.Basic.CacheTTL, 0, time.Now, rand.Reader); err != nil {
-			in.Close()
-			return nil, err
-		}
-	}
-	var proxies []netip.Prefix
-	for _, p := range cfg.HTTP.TrustedProxies {
-		if pre, err := netip.ParsePrefix(p); err == nil {
-			proxies = append(proxies, pre)
-		} else if a, err := netip.ParseAddr(p); err == nil {
-			proxies = append(proxies, netip.PrefixFrom(a, a.BitLen()))
-		}
-	}
-	extra, err := catalog.LoadFiles(cfg.Permissions.Catalogues...)
+	parts, err := Assemble(in.Store, cfg, log, opts...)
 	if err != nil {
 		in.Close()
-		return nil, fmt.Errorf("permissions.catalogues: %w", err)
+		return nil, err
 	}
-	cat, err := resources.NewCatalog(extra)
-	if err != nil {
-		in.Close()
-		return nil, fmt.Errorf("permissions.catalogues: %w", err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	in.Server = resources.New(resources.Options{
-		Store: in.Store,
-		Limits: resources.Limits{MaxDepth: cfg.API.MaxDepth, DefaultPageSize: cfg.API.DefaultPageSize,
-			MaxPageSize: cfg.API.MaxPageSize},
-		BasicAuth:         cfg.Auth.Basic.Enabled,
-		Credentials:       creds,
-		Throttle:          authn.NewThrottle(authn.ThrottleLimits{UserFailures: cfg.Auth.Throttle.UserFailures, UserWindow: cfg.Auth.Throttle.UserWindow, AddressFailures: cfg.Auth.Throttle.AddressFailures, AddressWindow: cfg.Auth.Throttle.AddressWindow}, time.Now),
-		MinPasswordLength: cfg.Auth.Password.MinLength,
-		TrustedProxies:    proxies,
-		Logger:            log,
-		Registry:          reg,
-		Catalog:           cat,
-		Version:           Version,
-	})
+	in.Server, in.Resources, in.audit = parts.API, parts.Resources, parts.Audit
 
 	in.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -144,6 +114,15 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 	return in, nil
 }
 
+// Routes is the route table of every package gatehouse mounts, for
+// documentation (the README's table) and the permission catalogue; it
+// needs no running instance.
+func Routes() *api.Registry {
+	routes := api.NewRegistry()
+	routes.Mount(resources.New(resources.Options{}).Routes()...)
+	return routes
+}
+
 // Addr is the address the HTTP server listens on.
 func (in *Instance) Addr() string { return in.listener.Addr().String() }
 
@@ -160,6 +139,11 @@ func (in *Instance) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), max(in.cfg.HTTP.ShutdownTimeout, time.Second))
 		_ = in.http.Shutdown(ctx)
 		cancel()
+	}
+	if in.audit != nil {
+		if err := in.audit.Close(); err != nil {
+			in.log.Warn("flushing the audit queue at shutdown", "err", err)
+		}
 	}
 	if in.Store != nil {
 		in.Store.Close()
@@ -237,4 +221,94 @@ func NewLogger(c conf.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Option changes how an instance is assembled.
+type Option func(*options)
+
+type options struct{ now func() time.Time }
+
+// WithClock makes the instance tell time by now (expiry of API keys,
+// sign-in throttling and caching, times shown): tests move it instead of
+// sleeping.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// Parts is gatehouse's HTTP side assembled on a store: the pipeline with
+// every package's routes, the /auth/v2 resources, and the audit queue.
+type Parts struct {
+	API       *api.Server
+	Resources *resources.Server
+	Audit     *audit.Queue // Close it before the store
+}
+
+// Assemble builds the HTTP side on store from cfg: the authority, the
+// sign-in chain, the route registry with every package's routes, the
+// permission catalogue and the audit queue. Start uses it; benchmarks
+// serve it in-process.
+func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...Option) (*Parts, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	now := o.now
+	var creds *authn.CredentialCache
+	if cfg.Auth.Basic.CacheTTL > 0 {
+		var err error
+		if creds, err = authn.NewCredentialCache(cfg.Auth.Basic.CacheTTL, 0, now, rand.Reader); err != nil {
+			return nil, err
+		}
+	}
+	var proxies []netip.Prefix
+	for _, p := range cfg.HTTP.TrustedProxies {
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			proxies = append(proxies, pre)
+		} else if a, err := netip.ParseAddr(p); err == nil {
+			proxies = append(proxies, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	extra, err := catalog.LoadFiles(cfg.Permissions.Catalogues...)
+	if err != nil {
+		return nil, fmt.Errorf("permissions.catalogues: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	throttle := authn.NewThrottle(authn.ThrottleLimits{UserFailures: cfg.Auth.Throttle.UserFailures, UserWindow: cfg.Auth.Throttle.UserWindow, AddressFailures: cfg.Auth.Throttle.AddressFailures, AddressWindow: cfg.Auth.Throttle.AddressWindow}, now)
+	authority := &authz.Authority{}
+	res := resources.New(resources.Options{
+		Store:     store,
+		Authority: authority,
+		Limits: resources.Limits{MaxDepth: cfg.API.MaxDepth, DefaultPageSize: cfg.API.DefaultPageSize,
+			MaxPageSize: cfg.API.MaxPageSize},
+		Credentials:       creds,
+		Throttle:          throttle,
+		MinPasswordLength: cfg.Auth.Password.MinLength,
+		Logger:            log,
+		Now:               now,
+	})
+	routes := api.NewRegistry()
+	routes.Mount(res.Routes()...)
+	if res.Catalog, err = resources.NewCatalog(routes.Routes(), extra); err != nil {
+		return nil, fmt.Errorf("permissions.catalogues: %w", err)
+	}
+
+	// The sign-in chain: API keys first (they may come as a Bearer
+	// token), then HTTP Basic passwords; OAuth bearer tokens join here.
+	chain := authn.Chain{authn.APIKeyAuthenticator{Keys: apiKeys{store}, Throttle: throttle, Now: now, OnUse: res.NoteKeyUse}}
+	if cfg.Auth.Basic.Enabled {
+		chain = append(chain, authn.BasicAuthenticator{Flow: &authn.PasswordFlow{Users: users{store}, Cache: creds,
+			Throttle: throttle, OnVerified: lastLogin(store, log, now)}})
+	}
+	q := audit.New(store, audit.Options{Logger: log, Registerer: reg})
+	srv := api.New(api.Options{
+		Store:          store,
+		Authority:      authority,
+		Authenticator:  chain,
+		BasicAuth:      cfg.Auth.Basic.Enabled,
+		TrustedProxies: proxies,
+		Audit:          q,
+		Logger:         log,
+		Now:            now,
+		Registry:       reg,
+	}, routes)
+	return &Parts{API: srv, Resources: res, Audit: q}, nil
 }

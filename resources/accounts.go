@@ -100,10 +100,18 @@ func (c *call) createAccount(name, desc string, f Fields, ceiling []string) (int
 			return 0, err
 		}
 	}
-	if err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
-		return c.reachable(v, parent, "parent")
-	}); err != nil {
+	reachable := func(v storage.View) error { return c.reachable(v, parent, "parent") }
+	if err := c.s.Store.Read(c.r.Context(), 0, reachable); err != nil {
 		return 0, err
+	}
+	c.check(reachable)
+	if ceiling != nil {
+		// An explicit ceiling grants what it lists, as far as the parent's
+		// ceiling lets it through: the caller must hold that.
+		c.checkGrant(name, func(storage.View) []string { return ceiling }, func(v authz.Directory, _ string) authz.Ceiling {
+			cut, _ := authz.CeilingOf(v, parent)
+			return cut
+		})
 	}
 	return c.s.Store.CreateAccountWithRoles(c.r.Context(), name, storage.Account{Description: desc, Parent: parent}, ceiling, starterRoles)
 }
@@ -145,16 +153,28 @@ func putAccount(c *call) error {
 	// A PUT racing another PUT (or a DELETE) of the same name switches
 	// between creating and updating until one of them commits, so
 	// parallel PUTs of one new name give one 201 and the rest 204.
+	im := c.r.Header.Get("If-Match")
+	ifMatch := func(v storage.View) error {
+		etag, err := c.currentETag(v)
+		if err != nil {
+			return err
+		}
+		if etag == "" || !matchesETag(im, etag) {
+			return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, etag)
+		}
+		return nil
+	}
+	if im != "" {
+		c.check(ifMatch) // again inside the write's transaction
+	}
 	for attempt := 0; ; attempt++ {
 		var old storage.Account
 		var found, foreign bool
 		err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
 			old, found = v.Account(a)
 			foreign = found && !authz.Within(c.p.Account, a, v.Parent)
-			if found && !foreign {
-				if im := c.r.Header.Get("If-Match"); im != "" && !matchesETag(im, c.etag(v)) {
-					return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, c.etag(v))
-				}
+			if found && !foreign && im != "" {
+				return ifMatch(v)
 			}
 			return nil
 		})
@@ -202,8 +222,9 @@ func (c *call) updateAccount(a string, old storage.Account, desc string, f Field
 		if a == authz.SystemAccount || old.Parent == "" {
 			return problem(http.StatusBadRequest, "account %q is a root account and cannot be moved", a)
 		}
-		// Moving needs rights on both the old and the new parent.
-		err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
+		// Moving needs rights on both the old and the new parent, on the
+		// revision the move commits on too.
+		rights := func(v storage.View) error {
 			if err := c.reachable(v, newParent, "parent"); err != nil {
 				return err
 			}
@@ -211,10 +232,11 @@ func (c *call) updateAccount(a string, old storage.Account, desc string, f Field
 				return problem(http.StatusForbidden, "moving account %q needs rights on its current parent %q", a, old.Parent)
 			}
 			return nil
-		})
-		if err != nil {
+		}
+		if err := c.s.Store.Read(c.r.Context(), 0, rights); err != nil {
 			return err
 		}
+		c.check(rights)
 	}
 	_, err := c.s.Store.UpdateAccount(c.r.Context(), a, func(acc *storage.Account) {
 		if f.Has("description") {

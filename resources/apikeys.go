@@ -2,10 +2,6 @@ package resources
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base32"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -13,18 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/authn"
 	"gatehouse/authz"
 	"gatehouse/storage"
 )
 
-// API keys (SPEC §3a, §5, §6).
+// API keys (SPEC §3a, §5, §6): the documents and their handlers. Signing
+// in with a key, its secret and its hash are authn's (APIKeyAuthenticator,
+// NewAPIKeySecret); the index record is storage's.
 //
 // Decisions:
-//   - A key's id is its public prefix, "gh_" + 8 random base32 characters;
-//     its secret is prefix + "_" + 32 random bytes in base32 (256 bits).
-//     Only the hex SHA-256 of the secret is stored: a secret of that
-//     entropy cannot be guessed, so a slow hash would only cost CPU on
-//     every request; the stored hash is compared in constant time.
 //   - The record lives in the owner's set t/{a}/apikey/{u}/{prefix}, and a
 //     global index apikeyidx/{prefix} → "a\u" is written and deleted with
 //     it in one transaction. Deleting the user or the account removes the
@@ -33,135 +27,23 @@ import (
 //   - A key's permissions must each be granted to the owner when the key is
 //     created or changed (400 naming the first that is not), and, when the
 //     caller is itself signed in with a key, carried by that key (a key
-//     never mints a stronger key). At use, the key's power is the
-//     intersection: a request is allowed when the owner's live holding
-//     grants the route's permission AND some key permission implies it
-//     (principal.allows). The holding is the watch-fed one, so a role taken
-//     from the owner shrinks the key at once, on every instance.
-//   - Every instance authenticates from its watch-fed cache: a deleted or
-//     expired key, or a disabled or deleted owner, is refused (401) as soon
-//     as the instance's cache has the change (one watch delivery).
+//     never mints a stronger key). Both are checked inside the write's
+//     guarded transaction, and a PUT applies its fields to the record as
+//     that transaction reads it, so concurrent PUTs keep both changes (or
+//     answer 412 under If-Match) and never bring back a permission another
+//     PUT removed. At use, the key's power is the intersection: its
+//     permissions are the principal's scopes (authz.Authority.Decide).
 //   - last-used is kept in memory per instance and never written to
 //     storage (no write per request); it is empty until the key is used on
 //     the instance answering, and lost on restart.
-//   - Bad keys count as failed sign-ins against the client address (the
-//     throttle's user counter is keyed by "api-key@" + address, so a guessed
-//     prefix cannot lock out the real key's owner).
-//   - An owner whose password has expired may still use their keys: the
-//     key is its own credential.
-
-// apiKeyPrefix starts every API key; a Bearer token that starts with it
-// is taken as an API key.
-const apiKeyPrefix = "gh_"
-
-var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-// allows reports whether the principal may act with perm: the owner's
-// holding must grant it and, for an API key, one of the key's
-// permissions must imply it. It returns the granting role.
-func (p principal) allows(h *authz.Holding, perm string) (string, bool) {
-	role, ok := h.Decide(perm)
-	if !ok {
-		return "", false
-	}
-	if p.KeyPerms != nil && authz.FirstImplying(p.KeyPerms, perm) < 0 {
-		return "", false
-	}
-	return role, true
-}
-
-// noteKeyUse records, in memory on this instance only, that key id was
-// used now (no storage write per request).
-func (s *Server) noteKeyUse(id string) {
-	s.keyUse.Store(id, s.Now().UTC())
-}
 
 func (v nb) keyLastUsed(id string) string {
 	if t, ok := v.keyUse.Load(id); ok {
-		return t.(time.Time).Format(time.RFC3339)
+		s := t.(time.Time).Format(time.RFC3339)
+		v.Mix("last-used:" + s)
+		return s
 	}
 	return ""
-}
-
-// presentedKey returns the API key of the request, if it carries one.
-func presentedKey(r *http.Request) (string, bool) {
-	if k := r.Header.Get("X-API-Key"); k != "" {
-		return strings.TrimSpace(k), true
-	}
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-		if tok := strings.TrimSpace(h[7:]); strings.HasPrefix(tok, apiKeyPrefix) {
-			return tok, true
-		}
-	}
-	return "", false
-}
-
-// keyID is the prefix of a presented secret ("" if it has no valid one).
-func keyID(secret string) string {
-	rest, ok := strings.CutPrefix(secret, apiKeyPrefix)
-	if !ok {
-		return ""
-	}
-	body, _, ok := strings.Cut(rest, "_")
-	if !ok || body == "" {
-		return ""
-	}
-	id := apiKeyPrefix + body
-	if storage.ValidName(id) != nil {
-		return ""
-	}
-	return id
-}
-
-func secretHash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
-// authenticateKey signs the request in with an API key.
-func (s *Server) authenticateKey(c *call, secret string) error {
-	addr := s.clientAddr(c.r)
-	throttleName := "api-key@" + addr
-	if p := s.throttled(throttleName, addr); p != nil {
-		return p
-	}
-	id := keyID(secret)
-	var a, u string
-	var k storage.APIKey
-	var owner storage.User
-	var found, ownerOK bool
-	if id != "" {
-		err := s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
-			a, u, k, found = v.APIKeyOwner(id)
-			if found {
-				owner, ownerOK = v.User(a, u)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	hash := secretHash(secret)
-	if !found || subtle.ConstantTimeCompare([]byte(hash), []byte(k.SecretHash)) != 1 {
-		s.Throttle.Fail(throttleName, addr)
-		s.Logger.Info("API key sign-in failed", "key", id, "address", addr)
-		return unauthorized("the credentials are not valid")
-	}
-	if k.Expires != 0 && !s.Now().Before(time.Unix(k.Expires, 0)) {
-		return unauthorized("the API key has expired")
-	}
-	if !ownerOK || !owner.Enabled {
-		return unauthorized("the API key's owner is disabled or no longer exists")
-	}
-	perms := k.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	c.p = principal{Account: a, User: u, KeyID: id, KeyPerms: perms}
-	s.noteKeyUse(id)
-	return nil
 }
 
 // Nodes.
@@ -216,8 +98,9 @@ const (
 )
 
 // applyKeyFields validates the body's fields into k; creating requires
-// a name and permissions.
-func (c *call) applyKeyFields(v storage.View, a, u string, f Fields, k *storage.APIKey, creating bool) error {
+// a name and permissions. It reads nothing: it runs on the record as the
+// write's transaction reads it.
+func (c *call) applyKeyFields(f Fields, k *storage.APIKey, creating bool) error {
 	if name, ok := f.Text["name"]; ok || creating {
 		if strings.TrimSpace(name) == "" {
 			return problem(http.StatusBadRequest, "<name> is missing or empty")
@@ -247,6 +130,26 @@ func (c *call) applyKeyFields(v storage.View, a, u string, f Fields, k *storage.
 			k.Expires = t.Unix()
 		}
 	}
+	if perms, ok := keyPermissions(f); ok {
+		k.Permissions = perms
+	}
+	return nil
+}
+
+// keyPermissions is the body's permission list, sorted and without
+// duplicates; ok is false when the body has none.
+func keyPermissions(f Fields) ([]string, bool) {
+	perms, ok := f.Lists["permissions"]
+	if !ok {
+		return nil, false
+	}
+	perms = slices.Clone(perms)
+	slices.Sort(perms)
+	return slices.Compact(perms), true
+}
+
+// validKeyPermissions checks the body's permission list before any read.
+func validKeyPermissions(f Fields, creating bool) error {
 	perms, ok := f.Lists["permissions"]
 	if !ok {
 		if creating {
@@ -260,22 +163,36 @@ func (c *call) applyKeyFields(v storage.View, a, u string, f Fields, k *storage.
 	if len(perms) > maxKeyPermissions {
 		return problem(http.StatusBadRequest, "a key holds at most %d permissions", maxKeyPermissions)
 	}
-	h := c.s.holdings.Of(v, a, u)
 	for _, p := range perms {
 		if err := authz.Validate(p); err != nil {
 			return problem(http.StatusBadRequest, "invalid permission: %v", err)
 		}
-		if _, ok := h.Decide(p); !ok {
-			return problem(http.StatusBadRequest, "user %q does not hold permission %q; a key's permissions must be held by its owner", u, p)
-		}
-		if c.p.KeyPerms != nil && authz.FirstImplying(c.p.KeyPerms, p) < 0 {
-			return problem(http.StatusBadRequest, "the API key this request is signed in with does not carry permission %q", p)
-		}
 	}
-	perms = slices.Clone(perms)
-	slices.Sort(perms)
-	k.Permissions = slices.Compact(perms)
 	return nil
+}
+
+// checkKeyPermissions adds the key rule to the request's write: every
+// permission must be granted to the owner, and carried by the caller's
+// own key when it signed in with one. It runs on the write's guarded
+// view, so a role taken from the owner meanwhile fails the write.
+func (c *call) checkKeyPermissions(a, u string, f Fields) {
+	perms, ok := keyPermissions(f)
+	if !ok {
+		return
+	}
+	c.check(func(v storage.View) error {
+		owner := authn.Principal{Account: a, User: u}
+		h := authz.ComputeHolding(v, a, u)
+		for _, p := range perms {
+			if _, ok := h.Decide(p); !ok {
+				return problem(http.StatusBadRequest, "user %q does not hold permission %q; a key's permissions must be held by its owner", owner.User, p)
+			}
+			if c.p.Scopes != nil && authz.FirstImplying(c.p.Scopes, p) < 0 {
+				return problem(http.StatusBadRequest, "the API key this request is signed in with does not carry permission %q", p)
+			}
+		}
+		return nil
+	})
 }
 
 func (c *call) random() io.Reader {
@@ -283,14 +200,6 @@ func (c *call) random() io.Reader {
 		return c.s.Random
 	}
 	return rand.Reader
-}
-
-func (c *call) randomText(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(c.random(), b); err != nil {
-		return "", err
-	}
-	return strings.ToLower(keyEncoding.EncodeToString(b)), nil
 }
 
 // createKey stores a new key for user u from the request body and
@@ -303,28 +212,26 @@ func (c *call) createKey(a, u string) (id, secret string, rev int64, err error) 
 	if err != nil {
 		return "", "", 0, err
 	}
+	if err := validKeyPermissions(f, true); err != nil {
+		return "", "", 0, err
+	}
 	var k storage.APIKey
-	err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
+	if err := c.applyKeyFields(f, &k, true); err != nil {
+		return "", "", 0, err
+	}
+	c.check(func(v storage.View) error {
 		if !v.Has(storage.ItemKey(a, storage.KindUser, u)) {
 			return userMissing(c)
 		}
-		return c.applyKeyFields(v, a, u, f, &k, true)
+		return nil
 	})
-	if err != nil {
-		return "", "", 0, err
-	}
+	c.checkKeyPermissions(a, u, f)
 	for attempt := 0; ; attempt++ {
-		body, err := c.randomText(5) // 8 base32 characters
+		id, secret, err := authn.NewAPIKeySecret(c.random())
 		if err != nil {
 			return "", "", 0, err
 		}
-		tail, err := c.randomText(32)
-		if err != nil {
-			return "", "", 0, err
-		}
-		k.Prefix = apiKeyPrefix + body
-		secret = k.Prefix + "_" + tail
-		k.SecretHash = secretHash(secret)
+		k.Prefix, k.SecretHash = id, authn.HashAPIKeySecret(secret)
 		rev, err = c.s.Store.CreateAPIKey(c.r.Context(), a, u, k)
 		if errors.Is(err, storage.ErrNameTaken) && attempt < 3 {
 			continue // another key has this prefix: draw again
@@ -332,7 +239,7 @@ func (c *call) createKey(a, u string) (id, secret string, rev int64, err error) 
 		if err != nil {
 			return "", "", 0, err
 		}
-		return k.Prefix, secret, rev, nil
+		return id, secret, rev, nil
 	}
 }
 
@@ -403,7 +310,8 @@ var (
 )
 
 // putAPIKey changes a key's name, description, expiry or permissions
-// (fields left out keep their values); the secret never changes.
+// (fields left out keep their values); the secret never changes. The
+// fields are applied to the record inside the write's transaction.
 func putAPIKey(c *call) error {
 	ns, err := c.names("u", "k")
 	if err != nil {
@@ -421,24 +329,12 @@ func putAPIKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	var next storage.APIKey
-	err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
-		k, ok := v.APIKey(a, u, id)
-		if !ok {
-			return problem(http.StatusNotFound, "API key %q of user %q not found", id, u)
-		}
-		next = k
-		return c.applyKeyFields(v, a, u, f, &next, false)
-	})
-	if err != nil {
+	if err := validKeyPermissions(f, false); err != nil {
 		return err
 	}
+	c.checkKeyPermissions(a, u, f)
 	_, err = c.s.Store.UpdateAPIKey(c.r.Context(), a, u, id, func(k *storage.APIKey) error {
-		if k.SecretHash != next.SecretHash {
-			return problem(http.StatusConflict, "the key changed while this request ran; retry")
-		}
-		*k = next
-		return nil
+		return c.applyKeyFields(f, k, false)
 	})
 	if err != nil {
 		return err

@@ -1,94 +1,23 @@
 package resources
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"gatehouse/api"
 	"gatehouse/authz"
 	"gatehouse/storage"
 )
 
-// The audit log (SPEC §3a, §10).
-//
-// Every write route (any method but GET whose permission is not a :read
-// one) gets an entry put in its request context by endpoint.serve
-// (storage.WithAudit); storage.Store.Update adds it to the same etcd
-// transaction as the change, so only committed changes are recorded. The
-// action comes from the method: POST create, PUT update (a PUT that
-// creates is recorded as update: telling them apart would need every
-// handler's help), DELETE delete; the target is the request path, or for
-// a POST that creates an account, role, group, user, attribute or
-// membership the new item's href, found from the keys the write creates
-// (createdTarget; other POSTs record the collection's path). A write refused with 403 is a
-// "denied" entry written on its own (Store.Audit, in the background). Argon2-verified
-// sign-ins (not credential-cache hits) and throttled ones are written
-// asynchronously so a sign-in never waits on etcd. Detail holds only fixed
-// phrases: never a password, hash or key secret.
-//
-// GET /audit reads etcd directly (audit entries are not in the cache);
-// count is the number of matching entries, found by scanning at most
-// storage.AuditScanCap entries (a truncated scan says so in the
-// X-Audit-Truncated header).
-
-const (
-	auditCreate = "create"
-	auditUpdate = "update"
-	auditDelete = "delete"
-	auditSignIn = "sign-in"
-
-	auditSuccess = "success"
-	auditFailure = "failure"
-	auditDenied  = "denied"
-)
-
-// auditAction is the action a route's request records, "" for reads.
-func auditAction(rt *Route) string {
-	if strings.HasSuffix(rt.Permission, ":read") {
-		return ""
-	}
-	switch rt.Method {
-	case http.MethodPost:
-		return auditCreate
-	case http.MethodPut, http.MethodPatch:
-		return auditUpdate
-	case http.MethodDelete:
-		return auditDelete
-	}
-	return ""
-}
-
-// auditEntry is the entry of a write by the signed-in caller.
-func (c *call) auditEntry(action, outcome string) *storage.AuditEntry {
-	account := c.vars["a"]
-	if account == "" {
-		account = c.p.Account
-	}
-	actor := c.p.Account + `\` + c.p.User
-	if c.p.KeyID != "" {
-		// Signed in with an API key: the principal form of SPEC §3a
-		// (the key id is public; the secret is never recorded).
-		actor = "api-key:" + c.p.KeyID
-	}
-	var targetOf func([]string) string
-	if action == auditCreate && outcome == auditSuccess {
-		targetOf = c.createdTarget()
-	}
-	return &storage.AuditEntry{
-		TargetOf: targetOf,
-		Time:     c.s.Now().UnixNano(),
-		Actor:    actor,
-		Account:  account,
-		Action:   action,
-		Target:   c.r.URL.Path,
-		Address:  c.s.clientAddr(c.r),
-		Outcome:  outcome,
-	}
-}
+// GET /audit (SPEC §3a, §10) reads etcd directly (audit entries are not
+// in the cache); count is the number of matching entries, found by
+// scanning at most storage.AuditScanCap entries (a truncated scan says so
+// in the X-Audit-Truncated header). What is recorded, and when, is the
+// api pipeline's audit policy; this file adds only how a POST that
+// creates an item names it (createdTarget).
 
 // createdKinds maps the POST collections whose new item the audit entry
 // names to the kind of key the new item is stored under; the item's name
@@ -105,84 +34,34 @@ var createdKinds = map[string]struct{ kind, parent string }{
 	"/accounts/{a}/groups/{g}/users":     {storage.KindGrpUser, "g"},
 }
 
-// createdTarget returns, for a POST, the function that names the created
-// item (its Location) from the keys the write creates; nil for others.
-func (c *call) createdTarget() func([]string) string {
-	var prefix string
-	if c.route.Path == "/accounts" {
-		prefix = storage.AccountsRange
-	} else if k, ok := createdKinds[c.route.Path]; ok {
-		prefix = "t/" + c.vars["a"] + "/" + k.kind + "/"
-		if k.parent != "" {
-			prefix += c.vars[k.parent] + "/"
-		}
-	} else {
+// createdTarget returns, for a POST that creates an item, the function
+// that names the created item (its Location) from the keys the write
+// creates; nil for other routes.
+func createdTarget(rt *Route) func(req *api.Request) func([]string) string {
+	if rt.Method != http.MethodPost {
 		return nil
 	}
-	base := strings.TrimSuffix(c.r.URL.EscapedPath(), "/")
-	return func(created []string) string {
-		for _, key := range created {
-			if name, ok := strings.CutPrefix(key, prefix); ok && name != "" && !strings.Contains(name, "/") {
-				return base + "/" + escapeSegment(name)
+	k, listed := createdKinds[rt.Path]
+	if rt.Path != "/accounts" && !listed {
+		return nil
+	}
+	return func(req *api.Request) func([]string) string {
+		prefix := storage.AccountsRange
+		if rt.Path != "/accounts" {
+			prefix = "t/" + req.Vars["a"] + "/" + k.kind + "/"
+			if k.parent != "" {
+				prefix += req.Vars[k.parent] + "/"
 			}
 		}
-		return ""
-	}
-}
-
-// auditDenied records a write refused with 403. Like sign-ins it is
-// written in the background, so a refusal never waits on etcd.
-func (c *call) auditDenied() {
-	action := auditAction(c.route)
-	if action == "" || c.p.User == "" {
-		return
-	}
-	e := *c.auditEntry(action, auditDenied)
-	e.Detail = "permission denied"
-	c.s.background(func(ctx context.Context) {
-		if err := c.s.Store.Audit(ctx, e); err != nil {
-			c.s.Logger.Warn("writing an audit entry failed", "action", e.Action, "target", e.Target, "err", err)
+		base := strings.TrimSuffix(req.R.URL.EscapedPath(), "/")
+		return func(created []string) string {
+			for _, key := range created {
+				if name, ok := strings.CutPrefix(key, prefix); ok && name != "" && !strings.Contains(name, "/") {
+					return base + "/" + escapeSegment(name)
+				}
+			}
+			return ""
 		}
-	})
-}
-
-// auditSignIn records a sign-in attempt in the background. name is the
-// principal as typed; it is kept only when it is a well-formed
-// account\user, so a password typed into the name field is never stored.
-func (s *Server) auditSignIn(r *http.Request, name, addr, outcome, detail string) {
-	e := storage.AuditEntry{Time: s.Now().UnixNano(), Action: auditSignIn, Target: r.URL.Path,
-		Address: addr, Outcome: outcome, Detail: detail}
-	if a, u, ok := strings.Cut(name, `\`); ok && storage.ValidName(a) == nil && storage.ValidName(u) == nil {
-		e.Actor, e.Account = name, a
-	}
-	s.background(func(ctx context.Context) {
-		if err := s.Store.Audit(ctx, e); err != nil {
-			s.Logger.Warn("writing a sign-in audit entry failed", "outcome", outcome, "address", addr, "err", err)
-		}
-	})
-}
-
-// auditAuthFailure records a refused sign-in: a 401 to a request that
-// presented credentials is a sign-in failure ("bad credentials", never
-// saying whether the user exists), a 429 is denied (throttled). It is
-// called by endpoint.serve on authenticate's error so that auth.go needs
-// no audit code.
-func (s *Server) auditAuthFailure(r *http.Request, err error) {
-	var p *Problem
-	if !errors.As(err, &p) || r.Header.Get("Authorization") == "" {
-		return
-	}
-	name, _, _ := r.BasicAuth()
-	addr := s.clientAddr(r)
-	switch p.Status {
-	case http.StatusUnauthorized:
-		detail := "bad credentials"
-		if strings.Contains(p.Detail, "password has expired") {
-			detail = "password expired"
-		}
-		s.auditSignIn(r, name, addr, auditFailure, detail)
-	case http.StatusTooManyRequests:
-		s.auditSignIn(r, name, addr, auditDenied, "throttled")
 	}
 }
 

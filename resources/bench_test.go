@@ -15,7 +15,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"gatehouse/authn"
-	"gatehouse/resources"
+	"gatehouse/conf"
+	"gatehouse/instance"
 	"gatehouse/storage"
 	"gatehouse/storage/storagetest"
 )
@@ -36,7 +37,7 @@ const (
 // once and seeds once; the embedded etcd and its directory go away when
 // it ends.
 type benchEnv struct {
-	srv  *resources.Server
+	srv  http.Handler
 	auth string
 }
 
@@ -47,17 +48,13 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err := seedBench(ctx, st); err != nil {
 		b.Fatal(err)
 	}
-	creds, err := authn.NewCredentialCache(5*time.Minute, 0, time.Now, rand.Reader)
+	parts, err := instance.Assemble(st, conf.Defaults(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = parts.Audit.Close() })
 	env := &benchEnv{
-		srv: resources.New(resources.Options{
-			Store:       st,
-			BasicAuth:   true,
-			Credentials: creds,
-			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}),
+		srv:  parts.API,
 		auth: "Basic " + base64.StdEncoding.EncodeToString([]byte(benchAccount+`\checker:`+benchPass)),
 	}
 	// The first sign-in pays argon2id and records the last sign-in (a

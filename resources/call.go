@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,58 +15,59 @@ import (
 
 // nodes returns the node builder for view v.
 func (c *call) nodes(v storage.View) nb {
-	return nb{View: v, h: &c.s.holdings, p: c.p, cat: c.s.Catalog, keyUse: &c.s.keyUse}
+	return nb{View: v, raw: v, au: c.s.Authority, p: c.p, cat: c.s.Catalog, keyUse: &c.s.keyUse}
 }
 
 // visible answers 404 unless the path's account exists and the caller may
 // act on it (its own account or a descendant; system acts everywhere). A
-// foreign account looks exactly like a missing one.
+// foreign account looks exactly like a missing one. The pipeline checks
+// it before the route's permission; handlers check it again on the view
+// they render from.
 func (c *call) visible(v storage.View) error {
 	a, ok := c.vars["a"]
 	if !ok {
 		return nil
 	}
-	if !v.Has(storage.AccountKey(a)) || !authz.Within(c.p.Account, a, v.Parent) {
+	if !authz.Visible(v, c.p, a) {
 		return problem(http.StatusNotFound, "account %q not found", a)
 	}
 	return nil
 }
 
-// etag is the revision of what a response under this path shows: the
-// last change to the path's account or any of its ancestors (whose
-// ceilings shape effective permissions); for the account list, the last
-// change to any account record, or to anything when the list is
-// expanded deeper.
-func (c *call) etag(v storage.View) string {
-	var rev int64
-	if a, ok := c.vars["a"]; ok {
-		for x, more := a, true; more; x, more = v.Parent(x) {
-			rev = max(rev, v.VersionRev(x))
-		}
-	} else if c.q.Depth <= 1 {
-		rev = v.AccountsRev()
-	} else {
-		rev = v.Rev()
-	}
-	return `"` + strconv.FormatInt(rev, 10) + `"`
+// etagOf is the ETag of a document rendered through tracking view v: a
+// digest of every key, mod revision, count and page it read (plus what
+// the node builders folded in, such as a holding's content), so it
+// changes exactly when what the document shows changes, and is the same
+// on every instance (storage.View.Tracking).
+func etagOf(v storage.View) string {
+	return `"` + strconv.FormatUint(v.Digest(), 16) + `"`
 }
 
 // show renders what build returns, once the cache has reached minRev.
 func (c *call) show(status int, minRev int64, location string, build func(v nb) (Node, error)) error {
 	var body []byte
 	var etag string
-	err := c.s.Store.Read(c.r.Context(), minRev, func(v storage.View) error {
+	render := func(v storage.View) error {
 		if err := c.visible(v); err != nil {
 			return err
 		}
-		n, err := build(c.nodes(v))
+		tv := v.Tracking()
+		b := c.nodes(tv)
+		b.raw = v
+		n, err := build(b)
 		if err != nil {
 			return err
 		}
-		etag = c.etag(v)
 		body = renderer{q: c.q, depthGiven: c.depthGiven}.document(n)
+		etag = etagOf(tv)
 		return nil
-	})
+	}
+	var err error
+	if c.fixed != nil {
+		err = render(*c.fixed)
+	} else {
+		err = c.s.Store.Read(c.r.Context(), minRev, render)
+	}
 	if err != nil {
 		return err
 	}
@@ -109,11 +111,58 @@ func matchesETag(header, etag string) bool {
 	return false
 }
 
+// currentETag renders, on view v, the document a GET of the request's
+// path (without query) shows, and returns its ETag; "" when the path
+// shows nothing (404). Run on a write's guarded view, every read of the
+// rendering becomes a guard, so If-Match holds on the revision the write
+// commits on.
+func (c *call) currentETag(v storage.View) (string, error) {
+	getRt := c.s.gets[c.route.Path]
+	if getRt == nil {
+		return "", nil
+	}
+	vars := make(map[string]string, len(c.vars))
+	for k, x := range c.vars {
+		vars[k] = x
+	}
+	r := c.r.Clone(c.r.Context())
+	r.Method = http.MethodGet
+	r.Header.Del("If-None-Match")
+	q, _ := parseQuery("", c.s.Limits)
+	w := &heldResponse{header: http.Header{}}
+	gc := &call{s: c.s, w: w, r: r, route: getRt, p: c.p, vars: vars, q: q, status: http.StatusOK, fixed: &v}
+	if err := getRt.handle(gc); err != nil {
+		var p *Problem
+		if errors.As(err, &p) && p.Status == http.StatusNotFound {
+			return "", nil
+		}
+		return "", err
+	}
+	return w.header.Get("ETag"), nil
+}
+
 // precheck runs before a write: the account must be visible, exists (if
-// not nil) says whether the target exists, and If-Match must hold.
-// It returns whether the target exists.
+// not nil) says whether the target exists, and If-Match must hold. It
+// answers early from the cache, and puts the tenancy and If-Match checks
+// into the request context so that they run again inside the write's
+// guarded transaction (storage.WithCheck) and hold on the revision it
+// commits on. It returns whether the target exists.
 func (c *call) precheck(exists func(v storage.View) bool) (bool, error) {
 	found := true
+	im := c.r.Header.Get("If-Match")
+	ifMatch := func(v storage.View) error {
+		if im == "" {
+			return nil
+		}
+		etag, err := c.currentETag(v)
+		if err != nil {
+			return err
+		}
+		if etag == "" || !matchesETag(im, etag) {
+			return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, etag)
+		}
+		return nil
+	}
 	err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
 		if err := c.visible(v); err != nil {
 			return err
@@ -121,14 +170,21 @@ func (c *call) precheck(exists func(v storage.View) bool) (bool, error) {
 		if exists != nil {
 			found = exists(v)
 		}
-		if im := c.r.Header.Get("If-Match"); im != "" {
-			if !found || !matchesETag(im, c.etag(v)) {
-				return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, c.etag(v))
-			}
-		}
-		return nil
+		return ifMatch(v)
 	})
-	return found, err
+	if err != nil {
+		return found, err
+	}
+	if im != "" {
+		c.check(ifMatch)
+	}
+	return found, nil
+}
+
+// check adds a precondition that every later write of this request runs
+// inside its guarded transaction.
+func (c *call) check(fn func(v storage.View) error) {
+	c.r = c.r.WithContext(storage.WithCheck(c.r.Context(), fn))
 }
 
 // noContent answers 204.

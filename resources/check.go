@@ -8,6 +8,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"gatehouse/authn"
 	"gatehouse/authz"
 	"gatehouse/storage"
 )
@@ -112,48 +113,18 @@ func parseQuestion(i int, el *etree.Element) (question, *Problem) {
 	return q, nil
 }
 
-// decider answers questions from one view for one caller. It memoises,
-// per request, what does not depend on the permission asked, so a batch
-// about a few principals decodes each user record and walks each account
-// chain once, and answering allocates nothing beyond the answers.
+// decider answers questions from one view for one caller through one
+// authz.Batch (the rule of Authority.Decide, memoised per request), adding
+// what is /check's own: the principal must be inside the caller's
+// tenancy, and api-key: principals are resolved to their owner with the
+// key's permissions as scopes.
 type decider struct {
 	v      storage.View
-	h      *authz.Holdings
-	caller string                    // the caller's account
-	now    time.Time                 // for API key expiry
-	users  map[string]*authz.Holding // principal → its holding; nil: denied
-	within map[[2]string]bool        // (principal's account, target) → may act
-	hrefs  map[[2]string]string      // (account, role) → the role's href
-}
-
-// holding is the principal's holding, or nil when its questions are all
-// denied: outside the caller's tenancy, missing or disabled.
-func (d *decider) holding(q *question) *authz.Holding {
-	if h, seen := d.users[q.principal]; seen {
-		return h
-	}
-	var h *authz.Holding
-	if authz.Within(d.caller, q.pa, d.v.Parent) {
-		if rec, ok := d.v.User(q.pa, q.pu); ok && rec.Enabled {
-			h = d.h.Of(d.v, q.pa, q.pu)
-		}
-	}
-	d.users[q.principal] = h
-	return h
-}
-
-// reaches reports whether target exists and is account a or below it.
-func (d *decider) reaches(a, target string) bool {
-	if a == target {
-		return true // a exists: a user of it does
-	}
-	k := [2]string{a, target}
-	ok, seen := d.within[k]
-	if !seen {
-		ok = d.v.Has(storage.AccountKey(target)) && authz.Within(a, target, d.v.Parent)
-		d.within[k] = ok
-	}
-	return ok
+	b      *authz.Batch
+	caller authn.Principal
+	now    time.Time            // for API key expiry
+	inside map[string]bool      // principal's account → inside the caller's tenancy
+	hrefs  map[[2]string]string // (account, role) → the role's href
 }
 
 func (d *decider) roleHref(a, role string) string {
@@ -166,42 +137,37 @@ func (d *decider) roleHref(a, role string) string {
 	return h
 }
 
-// decide returns the href of what grants q, or "" when q is denied. An
-// API key is its owner's holding cut by the key's permissions (the
-// intersection, as when the key signs a request); the href names the
-// owner's role that grants it.
+// decide returns the href of the role that grants q, or "" when q is
+// denied.
 func (d *decider) decide(q *question) string {
-	var keyPerms []string
+	p := authn.Principal{Account: q.pa, User: q.pu}
 	if q.key != "" {
-		k, ok := d.keyOwner(q)
-		if !ok {
+		a, u, k, ok := d.v.APIKeyOwner(q.key)
+		if !ok || (k.Expires != 0 && !d.now.Before(time.Unix(k.Expires, 0))) {
 			return ""
 		}
-		keyPerms = k.Permissions
+		q.pa, q.pu = a, u
+		p = authn.Principal{Account: a, User: u, Method: authn.MethodAPIKey, KeyID: q.key, Scopes: k.Permissions}
+		if p.Scopes == nil {
+			p.Scopes = []string{}
+		}
 	}
-	if q.pa == "" {
+	if p.Account == "" {
 		return "" // client: principals do not exist yet
 	}
-	h := d.holding(q)
-	if h == nil || !d.reaches(q.pa, q.target()) {
+	in, seen := d.inside[p.Account]
+	if !seen {
+		in = authz.Within(d.caller.Account, p.Account, d.v.Parent)
+		d.inside[p.Account] = in
+	}
+	if !in {
 		return ""
 	}
-	role, ok := h.Decide(q.permission)
-	if !ok || (q.key != "" && authz.FirstImplying(keyPerms, q.permission) < 0) {
+	dec := d.b.Decide(p, q.permission, q.target())
+	if !dec.Granted() {
 		return ""
 	}
-	return d.roleHref(q.pa, role)
-}
-
-// keyOwner resolves an api-key: principal to its owner (filling q.pa and
-// q.pu) when the key exists and has not expired.
-func (d *decider) keyOwner(q *question) (storage.APIKey, bool) {
-	a, u, k, ok := d.v.APIKeyOwner(q.key)
-	if !ok || (k.Expires != 0 && !d.now.Before(time.Unix(k.Expires, 0))) {
-		return k, false
-	}
-	q.pa, q.pu = a, u
-	return k, true
+	return d.roleHref(p.Account, dec.Role)
 }
 
 func postCheck(c *call) error {
@@ -231,8 +197,8 @@ func postCheck(c *call) error {
 	answers := make([]Entity, len(qs))
 	attrs := make([][2]string, 0, 5*len(qs))
 	err = c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
-		d := decider{v: v, h: &c.s.holdings, caller: c.p.Account, now: c.s.Now(),
-			users: map[string]*authz.Holding{}, within: map[[2]string]bool{}, hrefs: map[[2]string]string{}}
+		d := decider{v: v, b: c.s.Authority.NewBatch(v), caller: c.p, now: c.s.Now(),
+			inside: map[string]bool{}, hrefs: map[[2]string]string{}}
 		for i := range qs {
 			q := &qs[i]
 			start := len(attrs)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"gatehouse/authn"
+	"gatehouse/authz"
 	"gatehouse/storage"
 )
 
@@ -44,7 +45,14 @@ var roleKind = &itemKind{
 			return nil, err
 		}
 		// A role's permissions in its body are honoured when it is
-		// created; afterwards they change through …/permissions.
+		// created; afterwards they change through …/permissions. Creating
+		// it grants them: the caller must hold them (escalation).
+		c.checkGrant(a, func(v storage.View) []string {
+			if v.Has(storage.ItemKey(a, storage.KindRole, name)) {
+				return nil
+			}
+			return ps
+		}, authz.RoleGrant)
 		return func(v storage.View, t *storage.Txn, created bool) error {
 			if created {
 				for p := range m {
@@ -290,7 +298,7 @@ func deleteItem(k *itemKind) func(*call) error {
 			if c.s.Credentials != nil {
 				c.s.Credentials.Forget(a + `\` + name)
 			}
-			c.s.holdings.Forget(a, name)
+			c.s.Authority.Holdings.Forget(a, name)
 		}
 		return c.noContent()
 	}

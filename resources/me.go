@@ -300,7 +300,7 @@ func putMyPassword(c *call) error {
 		authn.DummyVerify(old)
 	}
 	if !ok {
-		addr := c.s.clientAddr(c.r)
+		addr := c.req.Server.ClientAddr(c.r)
 		c.s.Throttle.Fail(a+`\`+u, addr)
 		c.s.Logger.Info("own password change refused: wrong old password", "principal", a+`\`+u, "address", addr)
 		return problem(http.StatusForbidden, "the old password is not correct")

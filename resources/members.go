@@ -46,7 +46,7 @@ func (m *memberKind) owner(c *call, v storage.View) (string, error) {
 
 func getMembers(m *memberKind) func(*call) error {
 	return get(func(c *call, v nb) (Node, error) {
-		from, err := m.owner(c, v.View)
+		from, err := m.owner(c, v.raw)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +57,7 @@ func getMembers(m *memberKind) func(*call) error {
 
 func getMember(m *memberKind) func(*call) error {
 	return get(func(c *call, v nb) (Node, error) {
-		from, err := m.owner(c, v.View)
+		from, err := m.owner(c, v.raw)
 		if err != nil {
 			return nil, err
 		}
@@ -95,6 +95,7 @@ func postMember(m *memberKind) func(*call) error {
 		if err := validName(m.item, to); err != nil {
 			return err
 		}
+		c.checkMembershipGrant(m, from, []string{to})
 		_, rev, err := c.s.Store.LinkAdd(c.r.Context(), c.vars["a"], m.link, from, to, storage.CreateOnly)
 		if err != nil {
 			return err
@@ -115,6 +116,7 @@ func putMember(m *memberKind) func(*call) error {
 		if err := c.noBody(); err != nil {
 			return err
 		}
+		c.checkMembershipGrant(m, ns[0], ns[1:])
 		created, rev, err := c.s.Store.LinkAdd(c.r.Context(), c.vars["a"], m.link, ns[0], ns[1], storage.Upsert)
 		if err != nil {
 			return err
@@ -148,6 +150,7 @@ func putMembers(m *memberKind) func(*call) error {
 				return err
 			}
 		}
+		c.checkMembershipGrant(m, from, tos)
 		if _, err := c.s.Store.LinkReplace(c.r.Context(), c.vars["a"], m.link, from, tos); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse/authn"
 	"gatehouse/authz"
 	"gatehouse/catalog"
 	"gatehouse/storage"
@@ -13,12 +14,15 @@ import (
 
 // This file describes every resource as nodes; render.go shows them.
 
-// nb builds nodes from one storage view for one caller; h memoises
-// holdings.
+// nb builds nodes from one storage view for one caller. The view is a
+// tracking one (its reads make the ETag); raw is the same snapshot
+// untracked, for memoised holdings, whose content is folded in instead
+// (Mix), so an ETag does not depend on whether the memo was warm.
 type nb struct {
 	storage.View
-	h   *authz.Holdings
-	p   principal        // the caller, for what it may see
+	raw storage.View
+	au  *authz.Authority
+	p   authn.Principal  // the caller, for what it may see
 	cat *catalog.Catalog // to flag permissions no catalogue knows
 	// keyUse is the instance's in-memory last use of API keys.
 	keyUse *sync.Map
@@ -70,6 +74,17 @@ func (s sliceSource) Page(filter string, offset, limit int) ([]Node, int) {
 	return nodesOf(names[offset:min(offset+limit, n)], s.item), n
 }
 
+// Has reports whether key exists, read untracked: handlers check that
+// what a path names exists and answer 404 otherwise, so a 200 document
+// shows nothing of the check, and the key's revision (its other fields)
+// must not move the ETag.
+func (v nb) Has(key string) bool { return v.raw.Has(key) }
+
+// holding is user u's memoised holding, read untracked.
+func (v nb) holding(a, u string) *authz.Holding {
+	return v.au.Holdings.Of(v.raw, a, u)
+}
+
 func nodesOf(names []string, item func(string) Node) []Node {
 	out := make([]Node, len(names))
 	for i, x := range names {
@@ -82,7 +97,7 @@ func boolText(b bool) string { return strconv.FormatBool(b) }
 
 // accountsNode is /accounts: the accounts the caller can see, and the
 // root rules collection.
-func (v nb) accountsNode(p principal) *Collection {
+func (v nb) accountsNode(p authn.Principal) *Collection {
 	var src Source
 	if p.Account == authz.SystemAccount {
 		src = rangeSource{v: v.View, prefix: storage.AccountsRange, item: func(a string) Node { return v.accountNode(a) }}
@@ -296,7 +311,9 @@ func (v nb) effectiveNode(a, u string) *Collection {
 	href := path("accounts", a, "users", u, "permissions")
 	var eff []string
 	if v.Has(storage.ItemKey(a, storage.KindUser, u)) {
-		eff = v.h.Of(v.View, a, u).Effective()
+		h := v.holding(a, u)
+		v.Mix(h.Sum())
+		eff = h.Effective()
 	}
 	return &Collection{Element: "permissions", Href: href, Items: sliceSource{names: eff,
 		item: func(p string) Node { return permissionNode(href, p) }}}

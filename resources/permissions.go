@@ -5,14 +5,18 @@ import (
 	"sort"
 	"strings"
 
+	"gatehouse/api"
 	"gatehouse/catalog"
 )
 
-// AuthCatalogItems are the auth: permissions of the route table, each
-// described by the routes that need it.
-func AuthCatalogItems() []catalog.Item {
+// AuthCatalogItems are the auth: permissions of the registered routes,
+// each described by the routes that need it.
+func AuthCatalogItems(routes []api.RouteInfo) []catalog.Item {
 	what := map[string][]string{}
-	for _, r := range Routes() {
+	for _, r := range routes {
+		if r.Permission == "" {
+			continue // public routes need none
+		}
 		what[r.Permission] = append(what[r.Permission], r.Summary)
 	}
 	items := make([]catalog.Item, 0, len(what))
@@ -24,14 +28,14 @@ func AuthCatalogItems() []catalog.Item {
 }
 
 // NewCatalog is the permission catalogue gatehouse serves: the auth: set
-// generated from the route table, the shipped module catalogues, and the
-// extra items loaded from configured files.
-func NewCatalog(extra []catalog.Item) (*catalog.Catalog, error) {
+// generated from the registered routes, the shipped module catalogues,
+// and the extra items loaded from configured files.
+func NewCatalog(routes []api.RouteInfo, extra []catalog.Item) (*catalog.Catalog, error) {
 	shipped, err := catalog.Shipped()
 	if err != nil {
 		return nil, err
 	}
-	return catalog.New(AuthCatalogItems(), shipped.Items(), extra)
+	return catalog.New(AuthCatalogItems(routes), shipped.Items(), extra)
 }
 
 // catalogNode is /permissions: every catalogued permission, sorted.

@@ -3,18 +3,20 @@ package resources
 import (
 	"net/http"
 
+	"gatehouse/authz"
 	"gatehouse/storage"
 )
 
 // permSet describes a stored permission set: an account's ceiling or a
 // role's permissions.
 type permSet struct {
-	what string
+	what    string
+	ceiling bool // an account's ceiling: only ancestors change it
 	// locate returns the owner key, the set's key range and its href.
 	locate func(c *call) (owner, prefix, href string, err error)
 }
 
-var ceilingSet = &permSet{what: "account", locate: func(c *call) (string, string, string, error) {
+var ceilingSet = &permSet{what: "account", ceiling: true, locate: func(c *call) (string, string, string, error) {
 	a := c.vars["a"]
 	return storage.AccountKey(a), storage.ItemRange(a, storage.KindCeiling), path("accounts", a, "permissions"), nil
 }}
@@ -27,6 +29,27 @@ var rolePermSet = &permSet{what: "role", locate: func(c *call) (string, string, 
 	}
 	return storage.ItemKey(a, storage.KindRole, r), storage.SubRange(a, storage.KindRolePerm, r), path("accounts", a, "roles", r, "permissions"), nil
 }}
+
+// guard adds the escalation checks of a write that puts ps (nil for a
+// removal) into the set at prefix: a ceiling changes only by an ancestor's
+// principal, and what is added must be the caller's to grant.
+func (s *permSet) guard(c *call, prefix string, ps []string) error {
+	a := c.vars["a"]
+	if s.ceiling {
+		if err := c.checkCeilingChange(a); err != nil {
+			return err
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	cut := authz.RoleGrant
+	if s.ceiling {
+		cut = authz.CeilingGrant
+	}
+	c.checkGrant(a, func(v storage.View) []string { return newPermissions(v, prefix, ps) }, cut)
+	return nil
+}
 
 func (s *permSet) ownerMissing(c *call) error {
 	if s == rolePermSet {
@@ -92,6 +115,9 @@ func putPermissionSet(s *permSet) func(*call) error {
 		if err != nil {
 			return err
 		}
+		if err := s.guard(c, prefix, ps); err != nil {
+			return err
+		}
 		if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, m); err != nil {
 			return err
 		}
@@ -106,6 +132,9 @@ func deletePermissionSet(s *permSet) func(*call) error {
 			return err
 		}
 		if _, err := c.precheck(nil); err != nil {
+			return err
+		}
+		if err := s.guard(c, prefix, nil); err != nil {
 			return err
 		}
 		if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, nil); err != nil {
@@ -131,6 +160,9 @@ func putPermission(s *permSet) func(*call) error {
 		if err := c.noBody(); err != nil {
 			return err
 		}
+		if err := s.guard(c, prefix, []string{p}); err != nil {
+			return err
+		}
 		created, rev, err := c.s.Store.SetAdd(c.r.Context(), owner, prefix, p, "", storage.Upsert)
 		if err != nil {
 			return err
@@ -154,6 +186,9 @@ func deletePermission(s *permSet) func(*call) error {
 			return err
 		}
 		if _, err := c.precheck(nil); err != nil {
+			return err
+		}
+		if err := s.guard(c, prefix, nil); err != nil {
 			return err
 		}
 		if _, err := c.s.Store.SetRemove(c.r.Context(), owner, prefix, p); err != nil {

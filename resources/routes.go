@@ -1,32 +1,15 @@
 package resources
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Route is one row of the route table: method, path pattern (under
-// /auth/v2), the permission a caller needs, and the handler. The router,
-// the authorization check and the README's table all come from routes().
+// /auth/v2), the permission a caller needs, and the handler. Server.Routes
+// mounts them on the api registry, from which the router, the
+// authorization check, the README's table and the auth: catalogue come.
 type Route struct {
 	Method     string
 	Path       string
 	Permission string
 	Summary    string
 	handle     func(*call) error
-}
-
-// RouteInfo is a route without its handler, for documentation and for
-// the permission catalogue.
-type RouteInfo struct{ Method, Path, Permission, Summary string }
-
-// Routes lists the route table.
-func Routes() []RouteInfo {
-	var out []RouteInfo
-	for _, r := range routes() {
-		out = append(out, RouteInfo{r.Method, "/auth/v2" + r.Path, r.Permission, r.Summary})
-	}
-	return out
 }
 
 func routes() []*Route {
@@ -156,14 +139,4 @@ func routes() []*Route {
 		rt("GET", "/me/api-keys/{k}/permissions", "auth:me:api-keys:read", "list the permissions of one of one's own API keys", getMyAPIKeyPermissions),
 		rt("GET", "/me/api-keys/{k}/permissions/{p}", "auth:me:api-keys:read", "show one permission of one of one's own API keys", getMyAPIKeyPermission),
 	}
-}
-
-// RouteTableMarkdown is the route table as the README shows it.
-func RouteTableMarkdown() string {
-	var b strings.Builder
-	b.WriteString("| method | path | permission | what it does |\n| --- | --- | --- | --- |\n")
-	for _, r := range Routes() {
-		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s |\n", r.Method, r.Path, r.Permission, r.Summary)
-	}
-	return b.String()
 }

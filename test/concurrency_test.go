@@ -147,12 +147,6 @@ func ghxIntegrity(keys map[string]*ghxKV) []string {
 			}
 		case strings.HasPrefix(k, "t/"):
 			parts := strings.Split(k, "/") // t, a, kind, name[, sub]
-			if len(parts) == 3 && k == storage.VersionKey(parts[1]) {
-				if !has(storage.AccountKey(parts[1])) {
-					bad = append(bad, fmt.Sprintf("%s: account %q does not exist", k, parts[1]))
-				}
-				continue
-			}
 			if len(parts) < 4 {
 				bad = append(bad, fmt.Sprintf("%s: malformed key", k))
 				continue

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"gatehouse/conf"
-	"gatehouse/resources"
+	"gatehouse/instance"
 )
 
 // The README's route and settings tables are generated from the code; this
@@ -17,8 +17,8 @@ func TestREADMETables(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	if !strings.Contains(readme, resources.RouteTableMarkdown()) {
-		t.Errorf("README.md's route table differs from resources.RouteTableMarkdown(); paste the generated table")
+	if !strings.Contains(readme, instance.Routes().Markdown()) {
+		t.Errorf("README.md's route table differs from instance.Routes().Markdown(); paste the generated table")
 	}
 	for _, k := range conf.Keys() {
 		if !strings.Contains(readme, "| `"+k.Name+"` | `"+k.Env+"` |") {

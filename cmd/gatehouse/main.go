@@ -46,6 +46,9 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := instance.NewLogger(cfg.Log, stderr)
+	for _, name := range conf.UnknownEnv(environ) {
+		log.Warn("ignoring an environment variable that names no setting", "variable", name)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	in, err := instance.Start(ctx, cfg, log, stderr)

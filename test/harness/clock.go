@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gatehouse/conf"
+	"gatehouse/instance"
 )
 
 // Clock is a manual clock for tests of expiry: it stands still until the
@@ -39,18 +40,15 @@ func (c *Clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// StartClocked is StartWith on a server whose /auth/v2 resources read the
-// time from now (a Clock's Now, say): API key expiry and last use, audit
-// entry times, /check decisions. Sign-in throttling, the Basic credential
-// cache and the bootstrap keep the real clock.
-//
-// instance.Start takes no clock yet, so the resources server's Now is set
-// after Start returns and before the test's first request (the request's
-// socket write orders the two for the race detector). When instance grows
-// a clock option this passes it through instead; tests do not change.
+// StartClocked is StartWith on a server that reads the time from now (a
+// Clock's Now, say): API key expiry and last use, sign-in throttling and
+// the Basic credential cache, audit entry times, /check decisions
+// (instance.WithClock).
 func StartClocked(t testing.TB, cfg conf.Config, now func() time.Time) *Server {
 	t.Helper()
-	s := StartWith(t, cfg)
-	s.Server.Now = now
+	s, err := TryStart(t, cfg, instance.WithClock(now))
+	if err != nil {
+		t.Fatalf("start gatehouse: %v", err)
+	}
 	return s
 }

@@ -65,12 +65,12 @@ func StartWith(t testing.TB, cfg conf.Config) *Server {
 }
 
 // TryStart is StartWith that returns the start-up error.
-func TryStart(t testing.TB, cfg conf.Config) (*Server, error) {
+func TryStart(t testing.TB, cfg conf.Config, opts ...instance.Option) (*Server, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	in, err := instance.Start(ctx, cfg, log, io.Discard)
+	in, err := instance.Start(ctx, cfg, log, io.Discard, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package resources
+package api
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 )
 
 // Problem is an error with the HTTP status and the words the client sees.
-// Handlers return it (or a storage sentinel, which problemFor maps); one
+// Handlers return it (or a storage sentinel, which ProblemFor maps); one
 // place writes it as application/problem+xml (RFC 9457).
 type Problem struct {
 	Status int
@@ -24,35 +24,36 @@ type Problem struct {
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s", p.Status, p.Detail) }
 
-func problem(status int, format string, args ...any) *Problem {
+// Problemf builds a Problem with a formatted detail.
+func Problemf(status int, format string, args ...any) *Problem {
 	return &Problem{Status: status, Detail: fmt.Sprintf(format, args...)}
 }
 
-// problemFor maps any error to a Problem: storage sentinels by kind,
+// ProblemFor maps any error to a Problem: storage sentinels by kind,
 // everything else to 500 (logged, never shown).
-func problemFor(err error, log *slog.Logger, r *http.Request) *Problem {
+func ProblemFor(err error, log *slog.Logger, r *http.Request) *Problem {
 	var p *Problem
 	switch {
 	case errors.As(err, &p):
 		return p
 	case errors.Is(err, storage.ErrNotFound):
-		return problem(http.StatusNotFound, "%s", err.Error())
+		return Problemf(http.StatusNotFound, "%s", err.Error())
 	case errors.Is(err, storage.ErrNameTaken), errors.Is(err, storage.ErrMember):
-		return problem(http.StatusConflict, "%s", err.Error())
+		return Problemf(http.StatusConflict, "%s", err.Error())
 	case errors.Is(err, storage.ErrInvalid):
-		return problem(http.StatusBadRequest, "%s", err.Error())
+		return Problemf(http.StatusBadRequest, "%s", err.Error())
 	case errors.Is(err, storage.ErrUnavailable):
 		log.Warn("storage unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		return problem(http.StatusServiceUnavailable, "the server could not reach its storage in time; retry later")
+		return Problemf(http.StatusServiceUnavailable, "the server could not reach its storage in time; retry later")
 	case errors.Is(err, storage.ErrConflict):
-		return problem(http.StatusServiceUnavailable, "too many concurrent changes to the same resource; retry")
+		return Problemf(http.StatusServiceUnavailable, "too many concurrent changes to the same resource; retry")
 	}
 	log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	return problem(http.StatusInternalServerError, "internal error; the server log has the details")
+	return Problemf(http.StatusInternalServerError, "internal error; the server log has the details")
 }
 
-// writeProblem writes p as a problem document.
-func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+// WriteProblem writes p as a problem document.
+func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	for k, vs := range p.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)

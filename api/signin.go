@@ -1,0 +1,96 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse/authn"
+	"gatehouse/storage"
+)
+
+const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
+
+func (s *Server) unauthorized(detail string) *Problem {
+	challenge := `Bearer realm="gatehouse"`
+	if s.BasicAuth {
+		challenge = basicChallenge
+	}
+	return &Problem{Status: http.StatusUnauthorized, Detail: detail,
+		Header: http.Header{"WWW-Authenticate": {challenge}}}
+}
+
+// Credentials takes what the request presents from its headers.
+func (s *Server) Credentials(r *http.Request) authn.Credentials {
+	cr := authn.Credentials{Address: s.ClientAddr(r), APIKey: strings.TrimSpace(r.Header.Get("X-API-Key"))}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		cr.Bearer = strings.TrimSpace(h[7:])
+	} else if s.BasicAuth {
+		cr.Name, cr.Password, cr.Basic = r.BasicAuth()
+	}
+	return cr
+}
+
+// authenticate signs the request in through the authenticator chain and
+// maps its result: 401 (with the challenge) for missing or refused
+// credentials, 429 with Retry-After when throttled, 401 for a principal
+// whose password has expired on any route but the one that changes it.
+// Sign-ins are audited through the bounded queue: a refusal as
+// sign-in/failure, a throttled attempt as sign-in/denied, a verified
+// (argon2id) success as sign-in/success; cache hits are not new sign-ins.
+func (s *Server) authenticate(req *Request) error {
+	cr := s.Credentials(req.R)
+	presented := cr.Basic || cr.Bearer != "" || cr.APIKey != ""
+	res, err := s.Authenticator.Authenticate(req.R.Context(), cr)
+	if err != nil {
+		return err
+	}
+	switch res.Status {
+	case authn.Accepted:
+		if res.Verified {
+			s.auditSignIn(req, res.Name, cr.Address, auditSuccess, "")
+		}
+		if res.Principal.PasswordExpired && !req.Route.AllowExpiredPassword {
+			s.auditSignIn(req, res.Name, cr.Address, auditFailure, "password expired")
+			return s.unauthorized("the password has expired; it must be changed (PUT /auth/v2/me/password) before signing in")
+		}
+		req.Principal = res.Principal
+		return nil
+	case authn.Throttled:
+		s.auditSignIn(req, res.Name, cr.Address, auditDenied, "throttled")
+		secs := int((res.RetryAfter + time.Second - 1) / time.Second)
+		return &Problem{Status: http.StatusTooManyRequests,
+			Detail: "too many failed sign-ins; retry after " + strconv.Itoa(secs) + " seconds",
+			Header: http.Header{"Retry-After": {strconv.Itoa(secs)}}}
+	case authn.Refused:
+		s.Logger.Info("sign-in failed", "principal", res.Name, "address", cr.Address)
+		s.auditSignIn(req, res.Name, cr.Address, auditFailure, "bad credentials")
+		return s.unauthorized(res.Reason)
+	}
+	if presented {
+		if cr.Bearer != "" {
+			return s.unauthorized("the bearer token is not valid")
+		}
+		return s.unauthorized("the credentials are not valid")
+	}
+	if !s.BasicAuth {
+		return s.unauthorized("no supported credentials: HTTP Basic is turned off")
+	}
+	return s.unauthorized("this resource needs credentials: HTTP Basic with account\\user and password")
+}
+
+// auditSignIn queues a sign-in entry. name is the principal as typed; it
+// is kept only when it is a well-formed account\user, so a password typed
+// into the name field is never stored.
+func (s *Server) auditSignIn(req *Request, name, addr, outcome, detail string) {
+	if s.Audit == nil {
+		return
+	}
+	e := storage.AuditEntry{Time: s.Now().UnixNano(), Action: auditSignInAction, Target: req.R.URL.Path,
+		Address: addr, Outcome: outcome, Detail: detail}
+	if a, u, ok := strings.Cut(name, `\`); ok && storage.ValidName(a) == nil && storage.ValidName(u) == nil {
+		e.Actor, e.Account = name, a
+	}
+	s.Audit.Record(e)
+}
