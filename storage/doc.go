@@ -108,7 +108,8 @@
 // directory — AuditRange and TokenRange — are declared uncached
 // (isUncached): the cache neither lists nor applies them, though their
 // revisions still advance its revision (so a writer waiting for one is
-// released), and views never show them. Tokens (CreateToken, GetToken,
+// released), and views never show them (so a key there cannot be
+// guarded through a view: reads of it go to etcd). Tokens (CreateToken, GetToken,
 // DeleteToken, TakeToken) reads and writes TokenRange in etcd directly;
 // each token stores its expiry with its value, so it reads as gone on
 // time even while etcd still holds it (a shared or extended lease).

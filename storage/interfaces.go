@@ -6,8 +6,7 @@ import (
 )
 
 // Small interfaces naming what callers use of the Store, so a caller can
-// say which part it needs. *Store implements them all (Storage); Tokens
-// is in tokens.go.
+// say which part it needs. *Store implements them all (Storage).
 
 // Reader runs reads of the cache and guarded writes built from it.
 type Reader interface {
@@ -56,6 +55,18 @@ type AuditLog interface {
 	AuditGet(ctx context.Context, id string) (AuditEntry, bool, error)
 }
 
+// Tokens keeps short-lived token state (authorization codes, PKCE
+// sessions, refresh tokens, revocations, replay guards) in etcd under
+// leases, so it expires by itself and survives restarts. Reads go to etcd
+// (the range is not cached).
+type Tokens interface {
+	CreateToken(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error // ErrNameTaken if present
+	GetToken(ctx context.Context, kind, id string) ([]byte, error)                           // ErrNotFound if absent or expired
+	DeleteToken(ctx context.Context, kind, id string) error                                  // ErrNotFound if absent
+	// TakeToken reads and deletes in one transaction (single-use codes); ErrNotFound if absent.
+	TakeToken(ctx context.Context, kind, id string) ([]byte, error)
+}
+
 // Health reports whether the store can serve.
 type Health interface {
 	Ready() bool
@@ -83,6 +94,7 @@ var (
 	_ Memberships = (*Store)(nil)
 	_ APIKeys     = (*Store)(nil)
 	_ AuditLog    = (*Store)(nil)
+	_ Tokens      = (*Store)(nil)
 	_ Health      = (*Store)(nil)
 	_ Storage     = (*Store)(nil)
 )

@@ -11,20 +11,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Tokens keeps short-lived token state (authorization codes, PKCE
-// sessions, refresh tokens, revocations, replay guards) in etcd under
-// leases, so it expires by itself and survives restarts. Reads go to etcd
-// (the range is not cached).
-type Tokens interface {
-	CreateToken(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error // ErrNameTaken if present
-	GetToken(ctx context.Context, kind, id string) ([]byte, error)                           // ErrNotFound if absent or expired
-	DeleteToken(ctx context.Context, kind, id string) error                                  // ErrNotFound if absent
-	// TakeToken reads and deletes in one transaction (single-use codes); ErrNotFound if absent.
-	TakeToken(ctx context.Context, kind, id string) ([]byte, error)
-}
-
-var _ Tokens = (*Store)(nil)
-
 // MaxTokenIDLength is the longest token kind or id.
 const MaxTokenIDLength = 512
 
