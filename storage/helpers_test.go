@@ -45,19 +45,9 @@ func etcdSnapshot(t testing.TB, s *storage.Store, rel string) map[string]etcdKV 
 	out := make(map[string]etcdKV, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		k := strings.TrimPrefix(string(kv.Key), s.Prefix())
-		if isVersionKey(k) {
-			continue
-		}
 		out[k] = etcdKV{string(kv.Value), kv.ModRevision}
 	}
 	return out
-}
-
-// isVersionKey reports whether k is a per-account version key,
-// t/{a}/version: storage is dropping them and the suite does not pin them.
-func isVersionKey(k string) bool {
-	parts := strings.Split(k, "/")
-	return len(parts) == 3 && parts[0] == "t" && parts[2] == "version"
 }
 
 // etcdKeys reads every key under rel straight from etcd: key → value.

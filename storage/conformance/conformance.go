@@ -39,6 +39,9 @@ func RunTests(t *testing.T, newStore func(t testing.TB) *storage.Store) {
 		{"UpdateOnlyOnSetsAndLinks", testUpdateOnlyOnSetsAndLinks},
 		{"Subtree", testSubtree},
 		{"ReadYourWrites", testReadYourWrites},
+		{"CheckErrorLeavesEtcdUnchanged", testCheckErrorLeavesEtcdUnchanged},
+		{"CheckRunsAgain", testCheckRunsAgain},
+		{"Tokens", testTokens},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStore(t)

@@ -42,19 +42,9 @@ func etcdSnapshot(t testing.TB, s *storage.Store, rel string) map[string]etcdKV 
 	out := make(map[string]etcdKV, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		k := strings.TrimPrefix(string(kv.Key), s.Prefix())
-		if isVersionKey(k) {
-			continue
-		}
 		out[k] = etcdKV{string(kv.Value), kv.ModRevision}
 	}
 	return out
-}
-
-// isVersionKey reports whether k is a per-account version key,
-// t/{a}/version: storage is dropping them and the suite does not pin them.
-func isVersionKey(k string) bool {
-	parts := strings.Split(k, "/")
-	return len(parts) == 3 && parts[0] == "t" && parts[2] == "version"
 }
 
 // etcdKeys reads every key under rel straight from etcd: key → value.
@@ -97,9 +87,7 @@ func cacheKeys(t testing.TB, s *storage.Store, rel string) map[string]string {
 	out := map[string]string{}
 	err := s.Read(context.Background(), 0, func(v storage.View) error {
 		v.Each(rel, func(name, value string) bool {
-			if !isVersionKey(rel + name) {
-				out[rel+name] = value
-			}
+			out[rel+name] = value
 			return true
 		})
 		return nil
