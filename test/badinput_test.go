@@ -243,6 +243,7 @@ func badSetup(t *testing.T) *harness.Server {
 // badRun sends every case and checks the problem and the store.
 func badRun(t *testing.T, s *harness.Server, cases []badCase) {
 	t.Helper()
+	e2eQuiet(t, s)
 	before, rev := e2eSnapshot(t, s)
 	for _, c := range cases {
 		label := fmt.Sprintf("%s %s [%s]", c.method, c.path, c.name)

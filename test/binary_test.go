@@ -494,6 +494,16 @@ func TestBinary(t *testing.T) {
 		if code, d := p.sigterm(t); code != 0 {
 			t.Errorf("SIGTERM: exit code %d after %v, want 0; stderr:\n%s", code, d, p.stderr.String())
 		}
+		// Each ignored variable is a warning naming it (never its value).
+		logged := p.stderr.String()
+		for _, name := range []string{"GATEHOUSE_PORT", "GATEHOUSE_SERVICE_HOST", "GATEHOUSE_PORT_8080_TCP_ADDR"} {
+			if !strings.Contains(logged, "variable="+name+"\n") && !strings.Contains(logged, "variable="+name+" ") {
+				t.Errorf("no warning names %s; stderr:\n%s", name, logged)
+			}
+		}
+		if strings.Contains(logged, "10.96.14.7") {
+			t.Errorf("a warning shows a variable's value; stderr:\n%s", logged)
+		}
 	})
 
 	t.Run("ConfigurationFile", func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/beevik/etree"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"gatehouse/storage"
 	"gatehouse/test/harness"
 )
 
@@ -253,9 +254,35 @@ func e2eSnapshot(t testing.TB, s *harness.Server) (map[string]string, int64) {
 		if strings.Contains(k, "/login/") {
 			continue
 		}
+		if strings.HasPrefix(k, storage.AuditRange) {
+			// Sign-in entries come from the audit queue, asynchronously.
+			if e, err := storage.DecodeAuditEntry(string(kv.Value)); err == nil && e.Action == "sign-in" {
+				continue
+			}
+		}
 		m[k] = string(kv.Value)
 	}
 	return m, resp.Header.Revision
+}
+
+// e2eQuiet waits until nothing more is written to etcd for a while: the
+// background writes of a first sign-in (its last-login time, and its
+// audit entry, which the audit queue writes within a second) must land
+// before a test takes a snapshot to prove a request changed nothing.
+func e2eQuiet(t testing.TB, s *harness.Server) {
+	t.Helper()
+	_, rev := e2eSnapshot(t, s)
+	still := time.Now()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Since(still) < 2500*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd kept changing for 30s (revision %d)", rev)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if _, r := e2eSnapshot(t, s); r != rev {
+			rev, still = r, time.Now()
+		}
+	}
 }
 
 // e2eSnapshotDiff describes how after differs from before ("" if not).
