@@ -35,15 +35,15 @@ type rangeSource struct {
 	item   func(name string) Node
 }
 
-func (s rangeSource) Count() int { return s.v.Count(s.prefix) }
+func (s rangeSource) Count() int { return s.v.CountRange(s.prefix) }
 
 func (s rangeSource) Page(filter string, offset, limit int) ([]Node, int) {
 	var names []string
 	var n int
 	if filter == "" {
-		names, n = s.v.Page(s.prefix, offset, limit)
+		names, n = s.v.PageRange(s.prefix, offset, limit)
 	} else {
-		names, n = s.v.FilterPage(s.prefix, filter, func(x string) bool { return authz.Glob(filter, x) }, offset, limit)
+		names, n = s.v.FilterPageRange(s.prefix, filter, func(x string) bool { return authz.Glob(filter, x) }, offset, limit)
 	}
 	return nodesOf(names, s.item), n
 }

@@ -485,10 +485,10 @@ func TestCacheListsInPages(t *testing.T) {
 	s := openStore(t, endpoint)
 	compareCache(t, s.cache, client, s.Prefix())
 	err := s.Read(ctx, 0, func(v View) error {
-		if got := v.Count(ItemRange("big", KindUser)); got != n {
+		if got := v.CountRange(ItemRange("big", KindUser)); got != n {
 			t.Errorf("Count = %d, want %d", got, n)
 		}
-		names, count := v.Page(ItemRange("big", KindUser), 9995, 10)
+		names, count := v.PageRange(ItemRange("big", KindUser), 9995, 10)
 		want := []string{"u09995", "u09996", "u09997", "u09998", "u09999", "u10000", "u10001", "u10002", "u10003", "u10004"}
 		if count != n || !slices.Equal(names, want) {
 			t.Errorf("Page across the list boundary = %q, %d", names, count)

@@ -145,7 +145,7 @@ func checkCacheMatchesEtcd(t testing.TB, s *storage.Store) {
 	want := etcdKeys(t, s, "")
 	got := map[string]string{}
 	err := s.Read(testCtx(t), rev, func(v storage.View) error {
-		v.Each("", func(k, val string) bool {
+		v.EachRange("", func(k, val string) bool {
 			got[k] = val
 			return true
 		})

@@ -45,7 +45,7 @@ func (v View) EachCeiling(a string, fn func(perm string) bool) {
 }
 
 func (v View) eachName(prefix string, fn func(string) bool) {
-	v.Each(prefix, func(name, _ string) bool { return fn(name) })
+	v.EachRange(prefix, func(name, _ string) bool { return fn(name) })
 }
 
 // recordField returns field i of an encoded record without allocating.

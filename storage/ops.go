@@ -95,7 +95,7 @@ func (s *Store) buildCreateAccount(v View, t *Txn, name string, acc Account, cei
 		if ceiling == nil {
 			// The copy relies on every entry it read still being there,
 			// and on nothing new: guard both.
-			ceiling = v.Names(ItemRange(acc.Parent, KindCeiling))
+			ceiling = v.NamesRange(ItemRange(acc.Parent, KindCeiling))
 			t.ExpectNoNew(ItemRange(acc.Parent, KindCeiling))
 			for _, p := range ceiling {
 				t.Expect(ItemKey(acc.Parent, KindCeiling, p))
@@ -151,7 +151,7 @@ func (s *Store) UpdateAccount(ctx context.Context, name string, update func(*Acc
 func (v View) Subtree(a string) []string {
 	out := []string{a}
 	for i := 0; i < len(out); i++ {
-		out = append(out, v.Names(ItemRange(out[i], KindChild))...)
+		out = append(out, v.NamesRange(ItemRange(out[i], KindChild))...)
 	}
 	return out
 }
@@ -242,7 +242,7 @@ func (s *Store) DeleteItem(ctx context.Context, a, kind, name string) (int64, er
 				}
 				r := SubRange(a, side.Fwd, name)
 				t.ExpectNoNew(r)
-				v.Each(r, func(to, _ string) bool {
+				v.EachRange(r, func(to, _ string) bool {
 					t.Delete(SubKey(a, side.Rev, to, name))
 					return true
 				})
@@ -309,7 +309,7 @@ func (s *Store) SetReplace(ctx context.Context, owner, prefix string, members ma
 		}
 		t.Expect(owner)
 		t.ExpectNoNew(prefix)
-		v.Each(prefix, func(name, old string) bool {
+		v.EachRange(prefix, func(name, old string) bool {
 			// Every member read is guarded, kept ones too: a concurrent
 			// removal must not leave a set no serial order produces.
 			t.Expect(prefix + name)
@@ -395,7 +395,7 @@ func (s *Store) LinkReplace(ctx context.Context, a string, l Link, from string, 
 		}
 		r := SubRange(a, l.Fwd, from)
 		t.ExpectNoNew(r)
-		v.Each(r, func(to, _ string) bool {
+		v.EachRange(r, func(to, _ string) bool {
 			t.Expect(r + to) // kept members are relied on too
 			if !want[to] {
 				t.Delete(r + to)

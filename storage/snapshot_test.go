@@ -38,8 +38,8 @@ func TestSlowReaderDelaysNoWriter(t *testing.T) {
 	}
 	read := func(v storage.View) reading {
 		val, _ := v.Get(storage.ItemKey(a, storage.KindUser, "u007"))
-		page, _ := v.Page(users, 10, 5)
-		return reading{rev: v.Rev(), late: v.Has(late), names: v.Names(users), count: v.Count(users), value: val, page: page}
+		page, _ := v.PageRange(users, 10, 5)
+		return reading{rev: v.Rev(), late: v.Has(late), names: v.NamesRange(users), count: v.CountRange(users), value: val, page: page}
 	}
 
 	entered := make(chan reading)

@@ -179,10 +179,10 @@ func TestUncachedRanges(t *testing.T) {
 
 	check := func(name string, st *storage.Store) {
 		if err := st.Read(ctx, max(tokMod, rev, resp.Header.Revision), func(v storage.View) error {
-			if v.Has(storage.TokenKey("refresh", "r1")) || v.Count(storage.TokenRange) != 0 || v.Count(storage.AuditRange) != 0 {
+			if v.Has(storage.TokenKey("refresh", "r1")) || v.CountRange(storage.TokenRange) != 0 || v.CountRange(storage.AuditRange) != 0 {
 				t.Errorf("%s: the view shows tokens or audit entries", name)
 			}
-			v.Each("", func(k, _ string) bool {
+			v.EachRange("", func(k, _ string) bool {
 				if strings.HasPrefix(k, storage.TokenRange) || strings.HasPrefix(k, storage.AuditRange) {
 					t.Errorf("%s: the cache holds %s", name, k)
 				}

@@ -41,13 +41,13 @@ func readEverything(v storage.View, a string) uint64 {
 	tv.Account(a)
 	tv.User(a, "u01")
 	tv.Parent(a)
-	tv.Count(users)
-	tv.Count(storage.ItemRange(a, storage.KindCeiling))
-	tv.Names(storage.SubRange(a, storage.KindUserRole, "u01"))
-	tv.Page(users, 0, 5)
-	tv.Page(users, 30, 5)
-	tv.FilterPage(users, "u1", func(n string) bool { return strings.HasPrefix(n, "u1") }, 2, 3)
-	tv.Each(storage.ItemRange(a, storage.KindCeiling), func(string, string) bool { return true })
+	tv.CountRange(users)
+	tv.CountRange(storage.ItemRange(a, storage.KindCeiling))
+	tv.NamesRange(storage.SubRange(a, storage.KindUserRole, "u01"))
+	tv.PageRange(users, 0, 5)
+	tv.PageRange(users, 30, 5)
+	tv.FilterPageRange(users, "u1", func(n string) bool { return strings.HasPrefix(n, "u1") }, 2, 3)
+	tv.EachRange(storage.ItemRange(a, storage.KindCeiling), func(string, string) bool { return true })
 	tv.Mix("derived")
 	return tv.Digest()
 }
@@ -107,15 +107,15 @@ func TestDigestFollowsReads(t *testing.T) {
 	reads := map[string]func(v storage.View){
 		"Get":        func(v storage.View) { v.Get(storage.ItemKey(a, storage.KindUser, "u03")) },
 		"Has absent": func(v storage.View) { v.Has(storage.ItemKey(a, storage.KindUser, "zz")) },
-		"Count":      func(v storage.View) { v.Count(users) },
+		"Count":      func(v storage.View) { v.CountRange(users) },
 		"small Count": func(v storage.View) {
-			v.Count(storage.ItemRange(a, storage.KindCeiling))
+			v.CountRange(storage.ItemRange(a, storage.KindCeiling))
 		},
-		"Names":      func(v storage.View) { v.Names(storage.ItemRange(a, storage.KindCeiling)) },
-		"Page":       func(v storage.View) { v.Page(users, 0, 5) },
-		"Page at 30": func(v storage.View) { v.Page(users, 30, 5) },
+		"Names":      func(v storage.View) { v.NamesRange(storage.ItemRange(a, storage.KindCeiling)) },
+		"Page":       func(v storage.View) { v.PageRange(users, 0, 5) },
+		"Page at 30": func(v storage.View) { v.PageRange(users, 30, 5) },
 		"FilterPage": func(v storage.View) {
-			v.FilterPage(users, "u0", func(n string) bool { return strings.HasPrefix(n, "u0") }, 0, 3)
+			v.FilterPageRange(users, "u0", func(n string) bool { return strings.HasPrefix(n, "u0") }, 0, 3)
 		},
 	}
 	digest := func(read func(storage.View)) uint64 {
@@ -237,10 +237,10 @@ func TestGuardedView(t *testing.T) {
 		{"Get, key changed", func(v storage.View) string { x, _ := v.Get(key("read")); return x }, raw(key("read"), "v1"), 2},
 		{"Get, other key changed", func(v storage.View) string { x, _ := v.Get(key("read")); return x }, raw(key("other"), "v1"), 1},
 		{"Has, absent key created", func(v storage.View) string { return fmt.Sprint(v.Has(key("absent"))) }, raw(key("absent"), "new"), 2},
-		{"Names, member added", func(v storage.View) string { return fmt.Sprint(v.Names(rolePerms)) }, raw(rolePerms+"p3", "x"), 2},
-		{"Names, member removed", func(v storage.View) string { return fmt.Sprint(v.Names(rolePerms)) }, raw(rolePerms+"p1", ""), 2},
-		{"Count, member added", func(v storage.View) string { return fmt.Sprint(v.Count(rolePerms)) }, raw(rolePerms+"p4", "x"), 2},
-		{"Names, other range changed", func(v storage.View) string { return fmt.Sprint(v.Names(rolePerms)) }, raw(key("m1"), "v9"), 1},
+		{"Names, member added", func(v storage.View) string { return fmt.Sprint(v.NamesRange(rolePerms)) }, raw(rolePerms+"p3", "x"), 2},
+		{"Names, member removed", func(v storage.View) string { return fmt.Sprint(v.NamesRange(rolePerms)) }, raw(rolePerms+"p1", ""), 2},
+		{"Count, member added", func(v storage.View) string { return fmt.Sprint(v.CountRange(rolePerms)) }, raw(rolePerms+"p4", "x"), 2},
+		{"Names, other range changed", func(v storage.View) string { return fmt.Sprint(v.NamesRange(rolePerms)) }, raw(key("m1"), "v9"), 1},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

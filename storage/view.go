@@ -230,7 +230,7 @@ func (v View) walk(prefix string, fn func(it *item) bool) {
 	})
 }
 
-// count is Count without folding; walked reports whether it walked the
+// count is CountRange without folding; walked reports whether it walked the
 // whole range (at most smallRange keys).
 func (v View) count(prefix string) (n int, walked bool) {
 	walked = true
@@ -248,10 +248,10 @@ func (v View) count(prefix string) (n int, walked bool) {
 	return v.rank(rangeEnd(prefix)) - v.rank(prefix), false
 }
 
-// Count is the number of keys in the range prefix. A tracking view folds
+// CountRange is the number of keys in the range prefix. A tracking view folds
 // the count and, for a range small enough to be walked, each key with
 // its mod revision.
-func (v View) Count(prefix string) int {
+func (v View) CountRange(prefix string) int {
 	n, walked := v.count(prefix)
 	if r := v.r; r != nil {
 		r.rangeStart(prefix)
@@ -265,10 +265,10 @@ func (v View) Count(prefix string) int {
 	return n
 }
 
-// Each calls fn with the name (the key after prefix) and value of every
+// EachRange calls fn with the name (the key after prefix) and value of every
 // key in the range, in order, until fn returns false. A tracking view
 // folds each key visited with its mod revision, then an end marker.
-func (v View) Each(prefix string, fn func(name, value string) bool) {
+func (v View) EachRange(prefix string, fn func(name, value string) bool) {
 	r := v.r
 	if r == nil {
 		v.walk(prefix, func(it *item) bool { return fn(it.key[len(prefix):], it.value) })
@@ -283,21 +283,21 @@ func (v View) Each(prefix string, fn func(name, value string) bool) {
 	r.str(prefix)
 }
 
-// Names lists the names in the range, in order.
-func (v View) Names(prefix string) []string {
+// NamesRange lists the names in the range, in order.
+func (v View) NamesRange(prefix string) []string {
 	var out []string
-	v.Each(prefix, func(name, _ string) bool {
+	v.EachRange(prefix, func(name, _ string) bool {
 		out = append(out, name)
 		return true
 	})
 	return out
 }
 
-// Page returns up to limit names of the range starting at offset, and the
+// PageRange returns up to limit names of the range starting at offset, and the
 // range's total count. It costs O(log² n + limit), whatever the range size.
 // A tracking view folds the names returned (each key with its mod
 // revision) and the count.
-func (v View) Page(prefix string, offset, limit int) (names []string, count int) {
+func (v View) PageRange(prefix string, offset, limit int) (names []string, count int) {
 	r := v.r
 	if r == nil {
 		return v.page(prefix, offset, limit, nil)
@@ -316,7 +316,7 @@ func (v View) Page(prefix string, offset, limit int) (names []string, count int)
 	return names, count
 }
 
-// page is Page without folding; seen, if not nil, is called with each
+// page is PageRange without folding; seen, if not nil, is called with each
 // item returned.
 func (v View) page(prefix string, offset, limit int, seen func(*item)) (names []string, count int) {
 	offset = max(offset, 0)
@@ -355,12 +355,12 @@ func (v View) page(prefix string, offset, limit int, seen func(*item)) (names []
 	return names, count
 }
 
-// FilterPage is Page over the names of the range that match. The full
+// FilterPageRange is PageRange over the names of the range that match. The full
 // list of matches is memoised per (range, pattern) until anything in the
 // owning account changes, so paging through a filtered collection scans
 // it once. A tracking view folds the names returned (each key with its
 // mod revision) and the count of matches.
-func (v View) FilterPage(prefix, pattern string, match func(name string) bool, offset, limit int) (names []string, count int) {
+func (v View) FilterPageRange(prefix, pattern string, match func(name string) bool, offset, limit int) (names []string, count int) {
 	memoKey := prefix + "\x00" + pattern
 	rev := v.rangeRev(prefix)
 	c := v.s.c
@@ -372,7 +372,7 @@ func (v View) FilterPage(prefix, pattern string, match func(name string) bool, o
 		scan := v.plain()
 		x, _, _ := c.filterScans.Do(memoKey+"\x00"+strconv.FormatInt(rev, 10), func() (any, error) {
 			var all []string
-			scan.Each(prefix, func(name, _ string) bool {
+			scan.EachRange(prefix, func(name, _ string) bool {
 				if match(name) {
 					all = append(all, name)
 				}

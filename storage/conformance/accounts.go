@@ -325,7 +325,7 @@ func testDeleteAccount(t *testing.T, s *storage.Store) {
 	// The cache agrees.
 	err := s.Read(ctx, 0, func(v storage.View) error {
 		for _, x := range []string{"a", "b", "c", "b2"} {
-			if v.Has(storage.AccountKey(x)) || v.Count(storage.TenantRange(x)) != 0 {
+			if v.Has(storage.AccountKey(x)) || v.CountRange(storage.TenantRange(x)) != 0 {
 				t.Errorf("cache still shows account %s", x)
 			}
 		}

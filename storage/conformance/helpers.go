@@ -86,7 +86,7 @@ func cacheKeys(t testing.TB, s *storage.Store, rel string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := s.Read(context.Background(), 0, func(v storage.View) error {
-		v.Each(rel, func(name, value string) bool {
+		v.EachRange(rel, func(name, value string) bool {
 			out[rel+name] = value
 			return true
 		})

@@ -47,7 +47,7 @@ func testPage(t *testing.T, s *storage.Store) {
 	}
 	err := s.Read(testCtx(t), 0, func(v storage.View) error {
 		for _, tc := range tests {
-			got, count := v.Page(tc.prefix, tc.offset, tc.limit)
+			got, count := v.PageRange(tc.prefix, tc.offset, tc.limit)
 			if !slices.Equal(got, tc.want) || count != tc.wantCount {
 				t.Errorf("Page(%q, %d, %d) = %q, %d; want %q, %d", tc.prefix, tc.offset, tc.limit, got, count, tc.want, tc.wantCount)
 			}
@@ -62,7 +62,7 @@ func testPage(t *testing.T, s *storage.Store) {
 			{storage.TenantRange("pg-none"), 0},
 			{storage.ItemKey(a, storage.KindUser, "u1"), 10}, // u10..u19
 		} {
-			if n := v.Count(c.prefix); n != c.want {
+			if n := v.CountRange(c.prefix); n != c.want {
 				t.Errorf("Count(%q) = %d, want %d", c.prefix, n, c.want)
 			}
 		}
@@ -103,12 +103,12 @@ func testFilterPage(t *testing.T, s *storage.Store) {
 	}
 	read(func(v storage.View) {
 		for _, tc := range tests {
-			got, count := v.FilterPage(users, "*1*", match, tc.offset, tc.limit)
+			got, count := v.FilterPageRange(users, "*1*", match, tc.offset, tc.limit)
 			if !slices.Equal(got, tc.want) || count != len(all) {
 				t.Errorf("FilterPage(%d, %d) = %q, %d; want %q, %d", tc.offset, tc.limit, got, count, tc.want, len(all))
 			}
 		}
-		got, count := v.FilterPage(users, "none", func(string) bool { return false }, 0, 10)
+		got, count := v.FilterPageRange(users, "none", func(string) bool { return false }, 0, 10)
 		if len(got) != 0 || count != 0 {
 			t.Errorf("FilterPage matching nothing = %q, %d", got, count)
 		}
@@ -117,7 +117,7 @@ func testFilterPage(t *testing.T, s *storage.Store) {
 	// delete one.
 	mustItem(t, s, a, storage.KindUser, "u31")
 	read(func(v storage.View) {
-		got, count := v.FilterPage(users, "*1*", match, 10, 5)
+		got, count := v.FilterPageRange(users, "*1*", match, 10, 5)
 		if count != 13 || !slices.Equal(got, []string{"u19", "u21", "u31"}) {
 			t.Errorf("after adding u31: %q, %d; want [u19 u21 u31], 13", got, count)
 		}
@@ -126,7 +126,7 @@ func testFilterPage(t *testing.T, s *storage.Store) {
 		t.Fatal(err)
 	}
 	read(func(v storage.View) {
-		got, count := v.FilterPage(users, "*1*", match, 0, 2)
+		got, count := v.FilterPageRange(users, "*1*", match, 0, 2)
 		if count != 12 || !slices.Equal(got, []string{"u01", "u11"}) {
 			t.Errorf("after deleting u10: %q, %d; want [u01 u11], 12", got, count)
 		}
@@ -164,14 +164,14 @@ func testPageArgumentEdges(t *testing.T, s *storage.Store) {
 	}
 	err := s.Read(testCtx(t), 0, func(v storage.View) error {
 		always := func(string) bool { return true }
-		call("Page(limit 0)", func() ([]string, int) { return v.Page(users, 0, 0) })
-		call("Page(limit -1)", func() ([]string, int) { return v.Page(users, 0, -1) })
-		call("FilterPage(limit 0)", func() ([]string, int) { return v.FilterPage(users, "*", always, 0, 0) })
-		call("FilterPage(limit -1)", func() ([]string, int) { return v.FilterPage(users, "*", always, 0, -1) })
+		call("Page(limit 0)", func() ([]string, int) { return v.PageRange(users, 0, 0) })
+		call("Page(limit -1)", func() ([]string, int) { return v.PageRange(users, 0, -1) })
+		call("FilterPage(limit 0)", func() ([]string, int) { return v.FilterPageRange(users, "*", always, 0, 0) })
+		call("FilterPage(limit -1)", func() ([]string, int) { return v.FilterPageRange(users, "*", always, 0, -1) })
 		// A negative offset is a caller error, but must not crash the
 		// process; "acct/" is the first range of the tree.
-		noPanic("Page(acct/, offset -1)", func() { v.Page(storage.AccountsRange, -1, 10) })
-		noPanic("FilterPage(offset -1)", func() { v.FilterPage(users, "*", always, -1, 10) })
+		noPanic("Page(acct/, offset -1)", func() { v.PageRange(storage.AccountsRange, -1, 10) })
+		noPanic("FilterPage(offset -1)", func() { v.FilterPageRange(users, "*", always, -1, 10) })
 		return nil
 	})
 	if err != nil {
@@ -248,7 +248,7 @@ func testReadYourWrites(t *testing.T, s *storage.Store) {
 			{"SetRemove", func() error {
 				_, err := s.SetRemove(ctx, u, attr, "m")
 				return err
-			}, func(v storage.View) bool { return v.Count(attr) == 0 }},
+			}, func(v storage.View) bool { return v.CountRange(attr) == 0 }},
 			{"LinkAdd", func() error {
 				_, _, err := s.LinkAdd(ctx, a, storage.UserRoles, "u", "r", storage.CreateOnly)
 				return err
@@ -271,7 +271,7 @@ func testReadYourWrites(t *testing.T, s *storage.Store) {
 				_, err := s.DeleteAccount(ctx, a)
 				return err
 			}, func(v storage.View) bool {
-				return !v.Has(storage.AccountKey(a)) && v.Count(storage.TenantRange(a)) == 0
+				return !v.Has(storage.AccountKey(a)) && v.CountRange(storage.TenantRange(a)) == 0
 			}},
 		}
 		for _, st := range steps {
