@@ -38,7 +38,7 @@ var getRootRules = get(func(c *call, v nb) (Node, error) {
 	if c.p.Account != authz.SystemAccount {
 		return nil, problem(http.StatusNotFound, "no resource at %s", c.r.URL.Path)
 	}
-	return v.rulesNode(path("accounts", "rules"), storage.RootRulesRange), nil
+	return v.rulesNode(path("accounts", "rules"), storage.RootRules()), nil
 })
 
 var getAccount = get(func(c *call, v nb) (Node, error) {
@@ -47,7 +47,7 @@ var getAccount = get(func(c *call, v nb) (Node, error) {
 
 var getAccountRules = get(func(c *call, v nb) (Node, error) {
 	a := c.vars["a"]
-	return v.rulesNode(path("accounts", a, "rules"), storage.ItemRange(a, storage.KindRule)), nil
+	return v.rulesNode(path("accounts", a, "rules"), storage.Coll{Account: a, Kind: storage.KindRule}), nil
 })
 
 // accountBody decodes and checks an account body. A new account's parent
@@ -86,7 +86,7 @@ func validAccountName(n string) error {
 
 // reachable answers 404 unless account a exists and the caller may act on it.
 func (c *call) reachable(v storage.View, a, what string) error {
-	if !v.Has(storage.AccountKey(a)) || !authz.Within(c.p.Account, a, v.Parent) {
+	if !v.AccountExists(a) || !authz.Within(c.p.Account, a, v.Parent) {
 		return problem(http.StatusNotFound, "%s account %q not found", what, a)
 	}
 	return nil

@@ -19,11 +19,12 @@ import (
 // NewAPIKeySecret); the index record is storage's.
 //
 // Decisions:
-//   - The record lives in the owner's set t/{a}/apikey/{u}/{prefix}, and a
-//     global index apikeyidx/{prefix} → "a\u" is written and deleted with
-//     it in one transaction. Deleting the user or the account removes the
-//     record and leaves the index dangling; authentication loads the record
-//     through the index and treats a missing one as an invalid key.
+//   - The record lives in its owner's collection of keys (apiKeys), and
+//     a global index from its prefix to "a\u" is written and deleted with
+//     it in one transaction (storage.CreateAPIKey). Deleting the user or
+//     the account removes the record and leaves the index dangling;
+//     authentication loads the record through the index and treats a
+//     missing one as an invalid key.
 //   - A key's permissions must each be granted to the owner when the key is
 //     created or changed (400 naming the first that is not), and, when the
 //     caller is itself signed in with a key, carried by that key (a key
@@ -50,10 +51,15 @@ func (v nb) keyLastUsed(id string) string {
 
 func apiKeysHref(a, u string) string { return path("accounts", a, "users", u, "api-keys") }
 
+// apiKeys is the collection of user u's API keys.
+func apiKeys(a, u string) storage.Coll {
+	return storage.Coll{Account: a, Kind: storage.KindAPIKey, Owner: u}
+}
+
 func (v nb) apiKeysNode(a, u string) *Collection {
-	return &Collection{Element: "api-keys", Href: apiKeysHref(a, u), Items: rangeSource{v: v.View,
-		prefix: storage.SubRange(a, storage.KindAPIKey, u),
-		item:   func(id string) Node { return v.apiKeyNode(a, u, id, "") }}}
+	return &Collection{Element: "api-keys", Href: apiKeysHref(a, u), Items: storedSource{v: v.View,
+		coll: apiKeys(a, u),
+		item: func(id string) Node { return v.apiKeyNode(a, u, id, "") }}}
 }
 
 // apiKeyNode shows key id; secret, when not empty, is shown too (only the
@@ -220,7 +226,7 @@ func (c *call) createKey(a, u string) (id, secret string, rev int64, err error) 
 		return "", "", 0, err
 	}
 	c.check(func(v storage.View) error {
-		if !v.Has(storage.ItemKey(a, storage.KindUser, u)) {
+		if !v.HasItem(a, storage.KindUser, u) {
 			return userMissing(c)
 		}
 		return nil
@@ -318,7 +324,7 @@ func putAPIKey(c *call) error {
 		return err
 	}
 	a, u, id := c.vars["a"], ns[0], ns[1]
-	found, err := c.precheck(exists(storage.SubKey(a, storage.KindAPIKey, u, id)))
+	found, err := c.precheck(func(v storage.View) bool { return v.HasMember(apiKeys(a, u), id) })
 	if err != nil {
 		return err
 	}
@@ -372,7 +378,7 @@ func getMyKeys(build func(c *call, v nb, a, u string) (Node, error)) func(*call)
 		a, u := c.asMe()
 		rb := rebaseKeys(a, u)
 		return c.show(http.StatusOK, 0, "", func(v nb) (Node, error) {
-			if !v.Has(storage.ItemKey(a, storage.KindUser, u)) {
+			if !v.HasItem(a, storage.KindUser, u) {
 				return nil, unauthorized("the signed-in user no longer exists")
 			}
 			n, err := build(c, v, a, u)

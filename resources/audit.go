@@ -20,9 +20,10 @@ import (
 // creates an item names it (createdTarget).
 
 // createdKinds maps the POST collections whose new item the audit entry
-// names to the kind of key the new item is stored under; the item's name
-// is that key's last segment (see storage/doc.go). Other POSTs record the
-// collection's path.
+// names to the stored collection the new item joins: its kind, and the
+// path variable naming its owner for the collections an item owns
+// (storage.CreatedIn names the item). Other POSTs record the collection's
+// path.
 var createdKinds = map[string]struct{ kind, parent string }{
 	"/accounts/{a}/roles":                {storage.KindRole, ""},
 	"/accounts/{a}/groups":               {storage.KindGroup, ""},
@@ -36,7 +37,7 @@ var createdKinds = map[string]struct{ kind, parent string }{
 
 // createdTarget returns, for a POST that creates an item, the function
 // that names the created item (its Location) from the keys the write
-// creates; nil for other routes.
+// creates (storage.AuditEntry.TargetOf); nil for other routes.
 func createdTarget(rt *Route) func(req *api.Request) func([]string) string {
 	if rt.Method != http.MethodPost {
 		return nil
@@ -46,19 +47,17 @@ func createdTarget(rt *Route) func(req *api.Request) func([]string) string {
 		return nil
 	}
 	return func(req *api.Request) func([]string) string {
-		prefix := storage.AccountsRange
+		coll := storage.AllAccounts()
 		if rt.Path != "/accounts" {
-			prefix = "t/" + req.Vars["a"] + "/" + k.kind + "/"
+			coll = storage.Coll{Account: req.Vars["a"], Kind: k.kind}
 			if k.parent != "" {
-				prefix += req.Vars[k.parent] + "/"
+				coll.Owner = req.Vars[k.parent]
 			}
 		}
 		base := strings.TrimSuffix(req.R.URL.EscapedPath(), "/")
 		return func(created []string) string {
-			for _, key := range created {
-				if name, ok := strings.CutPrefix(key, prefix); ok && name != "" && !strings.Contains(name, "/") {
-					return base + "/" + escapeSegment(name)
-				}
+			if name, ok := storage.CreatedIn(coll, created); ok {
+				return base + "/" + escapeSegment(name)
 			}
 			return ""
 		}

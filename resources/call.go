@@ -280,7 +280,3 @@ func validName(what, n string) error {
 	}
 	return nil
 }
-
-func exists(key string) func(v storage.View) bool {
-	return func(v storage.View) bool { return v.Has(key) }
-}

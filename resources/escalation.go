@@ -48,12 +48,11 @@ func (c *call) checkCeilingChange(a string) error {
 	return nil
 }
 
-// newPermissions lists the permissions of ps that the set at prefix does
-// not hold yet.
-func newPermissions(v storage.View, prefix string, ps []string) []string {
+// newPermissions lists the permissions of ps that set does not hold yet.
+func newPermissions(v storage.View, set storage.Coll, ps []string) []string {
 	var out []string
 	for _, p := range ps {
-		if !v.Has(prefix + p) {
+		if !v.HasMember(set, p) {
 			out = append(out, p)
 		}
 	}
@@ -73,8 +72,9 @@ func membershipGrants(v storage.View, a string, l storage.Link, from string, tos
 		})
 		return true
 	}
+	held := l.Of(a, from)
 	for _, to := range tos {
-		if v.Has(storage.SubKey(a, l.Fwd, from, to)) {
+		if v.HasMember(held, to) {
 			continue
 		}
 		switch {

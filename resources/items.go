@@ -48,15 +48,16 @@ var roleKind = &itemKind{
 		// created; afterwards they change through …/permissions. Creating
 		// it grants them: the caller must hold them (escalation).
 		c.checkGrant(a, func(v storage.View) []string {
-			if v.Has(storage.ItemKey(a, storage.KindRole, name)) {
+			if v.HasItem(a, storage.KindRole, name) {
 				return nil
 			}
 			return ps
 		}, authz.RoleGrant)
+		perms := storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: name}
 		return func(v storage.View, t *storage.Txn, created bool) error {
 			if created {
 				for p := range m {
-					t.Put(storage.SubKey(a, storage.KindRolePerm, name, p), "")
+					t.PutMember(perms, p, "")
 				}
 			}
 			return nil
@@ -184,7 +185,7 @@ func getItems(k *itemKind) func(*call) error {
 func getItem(k *itemKind) func(*call) error {
 	return get(func(c *call, v nb) (Node, error) {
 		a, name := c.vars["a"], c.vars[k.varName]
-		if !v.Has(storage.ItemKey(a, k.kind, name)) {
+		if !v.HasItem(a, k.kind, name) {
 			return nil, problem(http.StatusNotFound, "%s %q not found in account %q", k.element, name, a)
 		}
 		return k.node(v, a, name), nil
@@ -245,7 +246,7 @@ func putItem(k *itemKind) func(*call) error {
 			return err
 		}
 		a := c.vars["a"]
-		found, err := c.precheck(exists(storage.ItemKey(a, k.kind, name)))
+		found, err := c.precheck(func(v storage.View) bool { return v.HasItem(a, k.kind, name) })
 		if err != nil {
 			return err
 		}

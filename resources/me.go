@@ -133,7 +133,7 @@ func getMe(build func(c *call, v nb, a, u string) (Node, error)) func(*call) err
 		a, u := c.asMe()
 		rb := rebaseFor(a, u)
 		return c.show(http.StatusOK, 0, "", func(v nb) (Node, error) {
-			if !v.Has(storage.ItemKey(a, storage.KindUser, u)) {
+			if !v.HasItem(a, storage.KindUser, u) {
 				return nil, unauthorized("the signed-in user no longer exists")
 			}
 			n, err := build(c, v, a, u)
@@ -155,7 +155,7 @@ var getMyAttributes = getMe(func(c *call, v nb, a, u string) (Node, error) {
 
 var getMyAttribute = getMe(func(c *call, v nb, a, u string) (Node, error) {
 	n := c.vars["n"]
-	if !v.Has(storage.SubKey(a, storage.KindAttr, u, n)) {
+	if !v.HasMember(attributes(a, u), n) {
 		return nil, problem(http.StatusNotFound, "attribute %q of user %q not found", n, u)
 	}
 	return v.attributeNode(a, u, n), nil
@@ -172,7 +172,7 @@ func getMyMembers(m *memberKind) func(*call) error {
 func getMyMember(m *memberKind) func(*call) error {
 	return getMe(func(c *call, v nb, a, u string) (Node, error) {
 		to := c.vars[m.toVar]
-		if !v.Has(storage.SubKey(a, m.link.Fwd, u, to)) {
+		if !v.HasMember(m.link.Of(a, u), to) {
 			return nil, problem(http.StatusNotFound, "%s %q of user %q not found", m.item, to, u)
 		}
 		return m.single(v, a, to, m.href(a, u)+"/"+escapeSegment(to)), nil

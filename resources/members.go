@@ -38,7 +38,7 @@ func (m *memberKind) href(a, from string) string {
 // owner returns the validated owner name, answering 404 if it is absent.
 func (m *memberKind) owner(c *call, v storage.View) (string, error) {
 	a, from := c.vars["a"], c.vars[m.fromVar]
-	if !v.Has(storage.ItemKey(a, m.link.From, from)) {
+	if !v.HasItem(a, m.link.From, from) {
 		return "", problem(http.StatusNotFound, "%s %q not found in account %q", m.link.From, from, a)
 	}
 	return from, nil
@@ -62,7 +62,7 @@ func getMember(m *memberKind) func(*call) error {
 			return nil, err
 		}
 		a, to := c.vars["a"], c.vars[m.toVar]
-		if !v.Has(storage.SubKey(a, m.link.Fwd, from, to)) {
+		if !v.HasMember(m.link.Of(a, from), to) {
 			return nil, problem(http.StatusNotFound, "%s %q of %s %q not found", m.item, to, m.link.From, from)
 		}
 		return m.single(v, a, to, m.href(a, from)+"/"+escapeSegment(to)), nil

@@ -17,7 +17,8 @@ import (
 // nb builds nodes from one storage view for one caller. The view is a
 // tracking one (its reads make the ETag); raw is the same snapshot
 // untracked, for memoised holdings, whose content is folded in instead
-// (Mix), so an ETag does not depend on whether the memo was warm.
+// (Mix), so an ETag does not depend on whether the memo was warm, and
+// for the existence checks of handlers (HasItem, HasMember, HasOwner).
 type nb struct {
 	storage.View
 	raw storage.View
@@ -28,22 +29,22 @@ type nb struct {
 	keyUse *sync.Map
 }
 
-// rangeSource is a collection stored as one key range.
-type rangeSource struct {
-	v      storage.View
-	prefix string
-	item   func(name string) Node
+// storedSource is a stored collection.
+type storedSource struct {
+	v    storage.View
+	coll storage.Coll
+	item func(name string) Node
 }
 
-func (s rangeSource) Count() int { return s.v.CountRange(s.prefix) }
+func (s storedSource) Count() int { return s.v.Count(s.coll) }
 
-func (s rangeSource) Page(filter string, offset, limit int) ([]Node, int) {
+func (s storedSource) Page(filter string, offset, limit int) ([]Node, int) {
 	var names []string
 	var n int
 	if filter == "" {
-		names, n = s.v.PageRange(s.prefix, offset, limit)
+		names, n = s.v.Page(s.coll, offset, limit)
 	} else {
-		names, n = s.v.FilterPageRange(s.prefix, filter, func(x string) bool { return authz.Glob(filter, x) }, offset, limit)
+		names, n = s.v.FilterPage(s.coll, filter, func(x string) bool { return authz.Glob(filter, x) }, offset, limit)
 	}
 	return nodesOf(names, s.item), n
 }
@@ -74,11 +75,17 @@ func (s sliceSource) Page(filter string, offset, limit int) ([]Node, int) {
 	return nodesOf(names[offset:min(offset+limit, n)], s.item), n
 }
 
-// Has reports whether key exists, read untracked: handlers check that
+// HasItem, HasMember and HasOwner read untracked: handlers check that
 // what a path names exists and answer 404 otherwise, so a 200 document
-// shows nothing of the check, and the key's revision (its other fields)
-// must not move the ETag.
-func (v nb) Has(key string) bool { return v.raw.Has(key) }
+// shows nothing of the check, and the revision of what was checked (its
+// other fields) must not move the ETag.
+func (v nb) HasItem(a, kind, name string) bool { return v.raw.HasItem(a, kind, name) }
+
+// HasMember is storage.View.HasMember, read untracked (see HasItem).
+func (v nb) HasMember(c storage.Coll, name string) bool { return v.raw.HasMember(c, name) }
+
+// HasOwner is storage.View.HasOwner, read untracked (see HasItem).
+func (v nb) HasOwner(c storage.Coll) bool { return v.raw.HasOwner(c) }
 
 // holding is user u's memoised holding, read untracked.
 func (v nb) holding(a, u string) *authz.Holding {
@@ -100,18 +107,18 @@ func boolText(b bool) string { return strconv.FormatBool(b) }
 func (v nb) accountsNode(p authn.Principal) *Collection {
 	var src Source
 	if p.Account == authz.SystemAccount {
-		src = rangeSource{v: v.View, prefix: storage.AccountsRange, item: func(a string) Node { return v.accountNode(a) }}
+		src = storedSource{v: v.View, coll: storage.AllAccounts(), item: func(a string) Node { return v.accountNode(a) }}
 	} else {
 		names := v.Subtree(p.Account)
 		slices.Sort(names)
 		src = sliceSource{names: names, item: func(a string) Node { return v.accountNode(a) }}
 	}
 	return &Collection{Element: "accounts", Href: path("accounts"), Items: src,
-		Extra: []Node{v.rulesNode(path("accounts", "rules"), storage.RootRulesRange)}}
+		Extra: []Node{v.rulesNode(path("accounts", "rules"), storage.RootRules())}}
 }
 
-func (v nb) rulesNode(href, prefix string) *Collection {
-	return &Collection{Element: "rules", Href: href, Items: rangeSource{v: v.View, prefix: prefix,
+func (v nb) rulesNode(href string, rules storage.Coll) *Collection {
+	return &Collection{Element: "rules", Href: href, Items: storedSource{v: v.View, coll: rules,
 		item: func(r string) Node {
 			return &Entity{Element: "rule", Identifier: r, Href: href + "/" + escapeSegment(r)}
 		}}}
@@ -138,17 +145,17 @@ func (v nb) accountNode(a string) *Entity {
 			f = append(f, Field{Node: parent})
 		}
 		return append(f,
-			Field{Node: v.permissionSetNode(path("accounts", a, "permissions"), storage.ItemRange(a, storage.KindCeiling))},
+			Field{Node: v.permissionSetNode(path("accounts", a, "permissions"), storage.Coll{Account: a, Kind: storage.KindCeiling})},
 			Field{Node: v.rolesNode(a)},
-			Field{Node: v.rulesNode(path("accounts", a, "rules"), storage.ItemRange(a, storage.KindRule))},
+			Field{Node: v.rulesNode(path("accounts", a, "rules"), storage.Coll{Account: a, Kind: storage.KindRule})},
 			Field{Node: v.usersNode(a)},
 		)
 	}}
 }
 
 // permissionSetNode is a stored permission set (ceiling, role).
-func (v nb) permissionSetNode(href, prefix string) *Collection {
-	return &Collection{Element: "permissions", Href: href, Items: rangeSource{v: v.View, prefix: prefix,
+func (v nb) permissionSetNode(href string, set storage.Coll) *Collection {
+	return &Collection{Element: "permissions", Href: href, Items: storedSource{v: v.View, coll: set,
 		item: func(p string) Node { return v.storedPermissionNode(href, p) }}}
 }
 
@@ -168,8 +175,8 @@ func permissionNode(collectionHref, p string) *Entity {
 }
 
 func (v nb) rolesNode(a string) *Collection {
-	return &Collection{Element: "roles", Href: path("accounts", a, "roles"), Items: rangeSource{v: v.View,
-		prefix: storage.ItemRange(a, storage.KindRole), item: func(r string) Node { return v.roleNode(a, r) }}}
+	return &Collection{Element: "roles", Href: path("accounts", a, "roles"), Items: storedSource{v: v.View,
+		coll: storage.Coll{Account: a, Kind: storage.KindRole}, item: func(r string) Node { return v.roleNode(a, r) }}}
 }
 
 func (v nb) roleNode(a, r string) *Entity {
@@ -180,22 +187,22 @@ func (v nb) roleNode(a, r string) *Entity {
 // membership path).
 func (v nb) roleAt(a, r, href string) *Entity {
 	return &Entity{Element: "role", Identifier: r, Href: href, Fields: func() []Field {
-		val, _ := v.Get(storage.ItemKey(a, storage.KindRole, r))
-		rec, _ := storage.DecodeRole(val)
+		rec, _ := v.Role(a, r)
 		var f []Field
 		if rec.Description != "" {
 			f = append(f, Field{Name: "description", Text: rec.Description})
 		}
 		return append(f,
 			Field{Name: "name", Text: r},
-			Field{Node: v.permissionSetNode(path("accounts", a, "roles", r, "permissions"), storage.SubRange(a, storage.KindRolePerm, r))},
+			Field{Node: v.permissionSetNode(path("accounts", a, "roles", r, "permissions"),
+				storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: r})},
 		)
 	}}
 }
 
 func (v nb) groupsNode(a string) *Collection {
-	return &Collection{Element: "groups", Href: path("accounts", a, "groups"), Items: rangeSource{v: v.View,
-		prefix: storage.ItemRange(a, storage.KindGroup), item: func(g string) Node { return v.groupNode(a, g) }}}
+	return &Collection{Element: "groups", Href: path("accounts", a, "groups"), Items: storedSource{v: v.View,
+		coll: storage.Coll{Account: a, Kind: storage.KindGroup}, item: func(g string) Node { return v.groupNode(a, g) }}}
 }
 
 func (v nb) groupNode(a, g string) *Entity {
@@ -204,8 +211,7 @@ func (v nb) groupNode(a, g string) *Entity {
 
 func (v nb) groupAt(a, g, href string) *Entity {
 	return &Entity{Element: "group", Identifier: g, Href: href, Fields: func() []Field {
-		val, _ := v.Get(storage.ItemKey(a, storage.KindGroup, g))
-		rec, _ := storage.DecodeGroup(val)
+		rec, _ := v.Group(a, g)
 		var f []Field
 		if rec.Description != "" {
 			f = append(f, Field{Name: "description", Text: rec.Description})
@@ -221,7 +227,7 @@ func (v nb) groupAt(a, g, href string) *Entity {
 // membersNode lists the items `from` holds through link l, each shown at
 // its membership path with the target's fields.
 func (v nb) membersNode(a string, l storage.Link, from, element, href string) *Collection {
-	return &Collection{Element: element, Href: href, Items: rangeSource{v: v.View, prefix: storage.SubRange(a, l.Fwd, from),
+	return &Collection{Element: element, Href: href, Items: storedSource{v: v.View, coll: l.Of(a, from),
 		item: func(to string) Node { return v.memberNode(a, l.To, to, href+"/"+escapeSegment(to)) }}}
 }
 
@@ -237,8 +243,8 @@ func (v nb) memberNode(a, kind, name, href string) *Entity {
 }
 
 func (v nb) usersNode(a string) *Collection {
-	return &Collection{Element: "users", Href: path("accounts", a, "users"), Items: rangeSource{v: v.View,
-		prefix: storage.ItemRange(a, storage.KindUser), item: func(u string) Node { return v.userNode(a, u) }}}
+	return &Collection{Element: "users", Href: path("accounts", a, "users"), Items: storedSource{v: v.View,
+		coll: storage.Coll{Account: a, Kind: storage.KindUser}, item: func(u string) Node { return v.userNode(a, u) }}}
 }
 
 func (v nb) userNode(a, u string) *Entity {
@@ -255,8 +261,8 @@ func (v nb) userAt(a, u, href string) *Entity {
 			{Name: "account", Text: a},
 			{Node: v.apiKeysNode(a, u)},
 			{Node: v.attributesNode(a, u)},
-			{Node: &Collection{Element: "clients", Href: base + "/clients", Items: rangeSource{v: v.View,
-				prefix: storage.SubRange(a, storage.KindClient, u),
+			{Node: &Collection{Element: "clients", Href: base + "/clients", Items: storedSource{v: v.View,
+				coll: storage.Coll{Account: a, Kind: storage.KindClient, Owner: u},
 				item: func(id string) Node {
 					return &Entity{Element: "client", Identifier: id, Href: base + "/clients/" + escapeSegment(id)}
 				}}}},
@@ -266,8 +272,8 @@ func (v nb) userAt(a, u, href string) *Entity {
 			f = append(f, Field{Name: "email", Text: rec.Email})
 		}
 		f = append(f, Field{Name: "enabled", Text: boolText(rec.Enabled)},
-			Field{Node: &Collection{Element: "federations", Href: base + "/federated", Items: rangeSource{v: v.View,
-				prefix: storage.SubRange(a, storage.KindFederated, u),
+			Field{Node: &Collection{Element: "federations", Href: base + "/federated", Items: storedSource{v: v.View,
+				coll: storage.Coll{Account: a, Kind: storage.KindFederated, Owner: u},
 				item: func(id string) Node {
 					return &Entity{Element: "federated-user", Identifier: id, Href: path("federated", id)}
 				}}}})
@@ -275,7 +281,7 @@ func (v nb) userAt(a, u, href string) *Entity {
 			f = append(f, Field{Name: "full-name", Text: rec.FullName})
 		}
 		f = append(f, Field{Node: v.membersNode(a, storage.UserGroups, u, "groups", base+"/groups")})
-		if last, ok := v.Get(storage.ItemKey(a, storage.KindLogin, u)); ok {
+		if last, ok := v.LastLogin(a, u); ok {
 			f = append(f, Field{Name: "last-login", Text: last})
 		}
 		return append(f,
@@ -290,16 +296,21 @@ func (v nb) userAt(a, u, href string) *Entity {
 
 func (v nb) attributesNode(a, u string) *Collection {
 	href := path("accounts", a, "users", u, "attributes")
-	return &Collection{Element: "attributes", Href: href, Items: rangeSource{v: v.View,
-		prefix: storage.SubRange(a, storage.KindAttr, u), item: func(n string) Node { return v.attributeNode(a, u, n) }}}
+	return &Collection{Element: "attributes", Href: href, Items: storedSource{v: v.View,
+		coll: attributes(a, u), item: func(n string) Node { return v.attributeNode(a, u, n) }}}
+}
+
+// attributes is the collection of user u's attributes.
+func attributes(a, u string) storage.Coll {
+	return storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}
 }
 
 func (v nb) attributeNode(a, u, n string) *Entity {
-	key := storage.SubKey(a, storage.KindAttr, u, n)
+	attrs := attributes(a, u)
 	return &Entity{Element: "attribute", Identifier: n, Href: path("accounts", a, "users", u, "attributes", n), Fields: func() []Field {
-		val, _ := v.Get(key)
+		val, _ := v.Member(attrs, n)
 		return []Field{
-			{Name: "id", Text: strconv.FormatInt(v.CreateRevision(key), 10)},
+			{Name: "id", Text: strconv.FormatInt(v.MemberID(attrs, n), 10)},
 			{Name: "name", Text: n},
 			{Name: "value", Text: val, Always: true},
 		}
@@ -310,7 +321,7 @@ func (v nb) attributeNode(a, u, n string) *Entity {
 func (v nb) effectiveNode(a, u string) *Collection {
 	href := path("accounts", a, "users", u, "permissions")
 	var eff []string
-	if v.Has(storage.ItemKey(a, storage.KindUser, u)) {
+	if v.HasItem(a, storage.KindUser, u) {
 		h := v.holding(a, u)
 		v.Mix(h.Sum())
 		eff = h.Effective()

@@ -12,28 +12,29 @@ import (
 type permSet struct {
 	what    string
 	ceiling bool // an account's ceiling: only ancestors change it
-	// locate returns the owner key, the set's key range and its href.
-	locate func(c *call) (owner, prefix, href string, err error)
+	// locate returns the stored set (owned by the account or the role)
+	// and its href.
+	locate func(c *call) (set storage.Coll, href string, err error)
 }
 
-var ceilingSet = &permSet{what: "account", ceiling: true, locate: func(c *call) (string, string, string, error) {
+var ceilingSet = &permSet{what: "account", ceiling: true, locate: func(c *call) (storage.Coll, string, error) {
 	a := c.vars["a"]
-	return storage.AccountKey(a), storage.ItemRange(a, storage.KindCeiling), path("accounts", a, "permissions"), nil
+	return storage.Coll{Account: a, Kind: storage.KindCeiling}, path("accounts", a, "permissions"), nil
 }}
 
-var rolePermSet = &permSet{what: "role", locate: func(c *call) (string, string, string, error) {
+var rolePermSet = &permSet{what: "role", locate: func(c *call) (storage.Coll, string, error) {
 	a := c.vars["a"]
 	r, err := c.name("r")
 	if err != nil {
-		return "", "", "", err
+		return storage.Coll{}, "", err
 	}
-	return storage.ItemKey(a, storage.KindRole, r), storage.SubRange(a, storage.KindRolePerm, r), path("accounts", a, "roles", r, "permissions"), nil
+	return storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: r}, path("accounts", a, "roles", r, "permissions"), nil
 }}
 
 // guard adds the escalation checks of a write that puts ps (nil for a
-// removal) into the set at prefix: a ceiling changes only by an ancestor's
-// principal, and what is added must be the caller's to grant.
-func (s *permSet) guard(c *call, prefix string, ps []string) error {
+// removal) into set: a ceiling changes only by an ancestor's principal,
+// and what is added must be the caller's to grant.
+func (s *permSet) guard(c *call, set storage.Coll, ps []string) error {
 	a := c.vars["a"]
 	if s.ceiling {
 		if err := c.checkCeilingChange(a); err != nil {
@@ -47,7 +48,7 @@ func (s *permSet) guard(c *call, prefix string, ps []string) error {
 	if s.ceiling {
 		cut = authz.CeilingGrant
 	}
-	c.checkGrant(a, func(v storage.View) []string { return newPermissions(v, prefix, ps) }, cut)
+	c.checkGrant(a, func(v storage.View) []string { return newPermissions(v, set, ps) }, cut)
 	return nil
 }
 
@@ -60,20 +61,20 @@ func (s *permSet) ownerMissing(c *call) error {
 
 func getPermissionSet(s *permSet) func(*call) error {
 	return get(func(c *call, v nb) (Node, error) {
-		owner, prefix, href, err := s.locate(c)
+		set, href, err := s.locate(c)
 		if err != nil {
 			return nil, err
 		}
-		if !v.Has(owner) {
+		if !v.HasOwner(set) {
 			return nil, s.ownerMissing(c)
 		}
-		return v.permissionSetNode(href, prefix), nil
+		return v.permissionSetNode(href, set), nil
 	})
 }
 
 func getPermission(s *permSet) func(*call) error {
 	return get(func(c *call, v nb) (Node, error) {
-		owner, prefix, href, err := s.locate(c)
+		set, href, err := s.locate(c)
 		if err != nil {
 			return nil, err
 		}
@@ -81,10 +82,10 @@ func getPermission(s *permSet) func(*call) error {
 		if err != nil {
 			return nil, err
 		}
-		if !v.Has(owner) {
+		if !v.HasOwner(set) {
 			return nil, s.ownerMissing(c)
 		}
-		if !v.Has(prefix + p) {
+		if !v.HasMember(set, p) {
 			return nil, problem(http.StatusNotFound, "the %s does not hold permission %q", s.what, p)
 		}
 		return v.storedPermissionNode(href, p), nil
@@ -93,7 +94,7 @@ func getPermission(s *permSet) func(*call) error {
 
 func putPermissionSet(s *permSet) func(*call) error {
 	return func(c *call) error {
-		owner, prefix, _, err := s.locate(c)
+		set, _, err := s.locate(c)
 		if err != nil {
 			return err
 		}
@@ -115,10 +116,10 @@ func putPermissionSet(s *permSet) func(*call) error {
 		if err != nil {
 			return err
 		}
-		if err := s.guard(c, prefix, ps); err != nil {
+		if err := s.guard(c, set, ps); err != nil {
 			return err
 		}
-		if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, m); err != nil {
+		if _, err := c.s.Store.SetReplace(c.r.Context(), set, m); err != nil {
 			return err
 		}
 		return c.noContent()
@@ -127,17 +128,17 @@ func putPermissionSet(s *permSet) func(*call) error {
 
 func deletePermissionSet(s *permSet) func(*call) error {
 	return func(c *call) error {
-		owner, prefix, _, err := s.locate(c)
+		set, _, err := s.locate(c)
 		if err != nil {
 			return err
 		}
 		if _, err := c.precheck(nil); err != nil {
 			return err
 		}
-		if err := s.guard(c, prefix, nil); err != nil {
+		if err := s.guard(c, set, nil); err != nil {
 			return err
 		}
-		if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, nil); err != nil {
+		if _, err := c.s.Store.SetReplace(c.r.Context(), set, nil); err != nil {
 			return err
 		}
 		return c.noContent()
@@ -146,7 +147,7 @@ func deletePermissionSet(s *permSet) func(*call) error {
 
 func putPermission(s *permSet) func(*call) error {
 	return func(c *call) error {
-		owner, prefix, href, err := s.locate(c)
+		set, href, err := s.locate(c)
 		if err != nil {
 			return err
 		}
@@ -160,10 +161,10 @@ func putPermission(s *permSet) func(*call) error {
 		if err := c.noBody(); err != nil {
 			return err
 		}
-		if err := s.guard(c, prefix, []string{p}); err != nil {
+		if err := s.guard(c, set, []string{p}); err != nil {
 			return err
 		}
-		created, rev, err := c.s.Store.SetAdd(c.r.Context(), owner, prefix, p, "", storage.Upsert)
+		created, rev, err := c.s.Store.SetAdd(c.r.Context(), set, p, "", storage.Upsert)
 		if err != nil {
 			return err
 		}
@@ -177,7 +178,7 @@ func putPermission(s *permSet) func(*call) error {
 
 func deletePermission(s *permSet) func(*call) error {
 	return func(c *call) error {
-		owner, prefix, _, err := s.locate(c)
+		set, _, err := s.locate(c)
 		if err != nil {
 			return err
 		}
@@ -188,10 +189,10 @@ func deletePermission(s *permSet) func(*call) error {
 		if _, err := c.precheck(nil); err != nil {
 			return err
 		}
-		if err := s.guard(c, prefix, nil); err != nil {
+		if err := s.guard(c, set, nil); err != nil {
 			return err
 		}
-		if _, err := c.s.Store.SetRemove(c.r.Context(), owner, prefix, p); err != nil {
+		if _, err := c.s.Store.SetRemove(c.r.Context(), set, p); err != nil {
 			return err
 		}
 		return c.noContent()

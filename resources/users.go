@@ -16,7 +16,7 @@ func userMissing(c *call) error {
 func getUserPart(build func(c *call, v nb, a, u string) (Node, error)) func(*call) error {
 	return get(func(c *call, v nb) (Node, error) {
 		a, u := c.vars["a"], c.vars["u"]
-		if !v.Has(storage.ItemKey(a, storage.KindUser, u)) {
+		if !v.HasItem(a, storage.KindUser, u) {
 			return nil, userMissing(c)
 		}
 		return build(c, v, a, u)
@@ -98,13 +98,13 @@ func decodeAttribute(f Fields) (string, string, error) {
 	return name, value, nil
 }
 
-func attrSet(c *call) (owner, prefix string, err error) {
+// attrSet is the attributes of the path's user.
+func attrSet(c *call) (storage.Coll, error) {
 	ns, err := c.names("u")
 	if err != nil {
-		return "", "", err
+		return storage.Coll{}, err
 	}
-	a := c.vars["a"]
-	return storage.ItemKey(a, storage.KindUser, ns[0]), storage.SubRange(a, storage.KindAttr, ns[0]), nil
+	return attributes(c.vars["a"], ns[0]), nil
 }
 
 var getAttributes = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
@@ -113,7 +113,7 @@ var getAttributes = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
 
 var getAttribute = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
 	n := c.vars["n"]
-	if !v.Has(storage.SubKey(a, storage.KindAttr, u, n)) {
+	if !v.HasMember(attributes(a, u), n) {
 		return nil, problem(http.StatusNotFound, "attribute %q of user %q not found", n, u)
 	}
 	return v.attributeNode(a, u, n), nil
@@ -139,7 +139,7 @@ func (c *call) attributeBody() (f Fields, name, value string, err error) {
 }
 
 func postAttribute(c *call) error {
-	owner, prefix, err := attrSet(c)
+	attrs, err := attrSet(c)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func postAttribute(c *call) error {
 	if err := validName("attribute", name); err != nil {
 		return err
 	}
-	_, rev, err := c.s.Store.SetAdd(c.r.Context(), owner, prefix, name, value, storage.CreateOnly)
+	_, rev, err := c.s.Store.SetAdd(c.r.Context(), attrs, name, value, storage.CreateOnly)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func postAttribute(c *call) error {
 }
 
 func putAttribute(c *call) error {
-	owner, prefix, err := attrSet(c)
+	attrs, err := attrSet(c)
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func putAttribute(c *call) error {
 	}
 	// PUT updates the fields present: without <value> an existing
 	// attribute keeps its value.
-	created, rev, err := c.s.Store.SetUpdate(c.r.Context(), owner, prefix, n, storage.Upsert, func(old string, ok bool) string {
+	created, rev, err := c.s.Store.SetUpdate(c.r.Context(), attrs, n, storage.Upsert, func(old string, ok bool) string {
 		if ok && !f.Has("value") {
 			return old
 		}
@@ -191,7 +191,7 @@ func putAttribute(c *call) error {
 }
 
 func putAttributes(c *call) error {
-	owner, prefix, err := attrSet(c)
+	attrs, err := attrSet(c)
 	if err != nil {
 		return err
 	}
@@ -229,28 +229,28 @@ func putAttributes(c *call) error {
 		}
 		m[name] = value
 	}
-	if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, m); err != nil {
+	if _, err := c.s.Store.SetReplace(c.r.Context(), attrs, m); err != nil {
 		return err
 	}
 	return c.noContent()
 }
 
 func deleteAttributes(c *call) error {
-	owner, prefix, err := attrSet(c)
+	attrs, err := attrSet(c)
 	if err != nil {
 		return err
 	}
 	if _, err := c.precheck(nil); err != nil {
 		return err
 	}
-	if _, err := c.s.Store.SetReplace(c.r.Context(), owner, prefix, nil); err != nil {
+	if _, err := c.s.Store.SetReplace(c.r.Context(), attrs, nil); err != nil {
 		return err
 	}
 	return c.noContent()
 }
 
 func deleteAttribute(c *call) error {
-	owner, prefix, err := attrSet(c)
+	attrs, err := attrSet(c)
 	if err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func deleteAttribute(c *call) error {
 	if _, err := c.precheck(nil); err != nil {
 		return err
 	}
-	if _, err := c.s.Store.SetRemove(c.r.Context(), owner, prefix, n); err != nil {
+	if _, err := c.s.Store.SetRemove(c.r.Context(), attrs, n); err != nil {
 		return err
 	}
 	return c.noContent()

@@ -615,7 +615,7 @@ func TestLaggingView(t *testing.T) {
 		_, err := live.CreateAccount(ctx, "cm-p", Account{}, []string{"a:*", "b:*"})
 		mustOK(t, err)
 		lag := laggingStore(t, live)
-		_, err = live.SetRemove(ctx, AccountKey("cm-p"), ItemRange("cm-p", KindCeiling), "b:*")
+		_, err = live.SetRemove(ctx, Coll{Account: "cm-p", Kind: KindCeiling}, "b:*")
 		mustOK(t, err)
 
 		_, err = lag.CreateAccount(ctx, "cm-c", Account{Parent: "cm-p"}, nil)
@@ -657,14 +657,14 @@ func TestLaggingView(t *testing.T) {
 		mustOK(t, err)
 		_, _, err = live.PutItem(ctx, "sm", KindUser, "u", CreateOnly, setValue("x"), nil)
 		mustOK(t, err)
-		owner, prefix := ItemKey("sm", KindUser, "u"), SubRange("sm", KindAttr, "u")
-		_, _, err = live.SetAdd(ctx, owner, prefix, "t1", "v", CreateOnly)
+		attrs, prefix := Coll{Account: "sm", Kind: KindAttr, Owner: "u"}, SubRange("sm", KindAttr, "u")
+		_, _, err = live.SetAdd(ctx, attrs, "t1", "v", CreateOnly)
 		mustOK(t, err)
 		lag := laggingStore(t, live)
-		_, err = live.SetRemove(ctx, owner, prefix, "t1")
+		_, err = live.SetRemove(ctx, attrs, "t1")
 		mustOK(t, err)
 
-		_, err = lag.SetReplace(ctx, owner, prefix, map[string]string{"t1": "v", "t2": "v"})
+		_, err = lag.SetReplace(ctx, attrs, map[string]string{"t1": "v", "t2": "v"})
 		logErr(t, "SetReplace", err)
 
 		got := etcdKeysOf(t, live, prefix)

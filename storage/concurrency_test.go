@@ -193,8 +193,7 @@ func TestConcurrentCreateOnlyOneWins(t *testing.T) {
 			}},
 		{"SetAdd", storage.ErrNameTaken, storage.SubKey("race", storage.KindAttr, "member", "mail"),
 			func(ctx context.Context, i int) (bool, error) {
-				c, _, err := s.SetAdd(ctx, storage.ItemKey("race", storage.KindUser, "member"),
-					storage.SubRange("race", storage.KindAttr, "member"), "mail", fmt.Sprint("writer ", i), storage.CreateOnly)
+				c, _, err := s.SetAdd(ctx, storage.Coll{Account: "race", Kind: storage.KindAttr, Owner: "member"}, "mail", fmt.Sprint("writer ", i), storage.CreateOnly)
 				return c, err
 			}},
 		{"LinkAdd", storage.ErrMember, storage.SubKey("race", storage.KindRoleUser, "role", "member"),
@@ -418,11 +417,11 @@ func TestCascadeDeleteRacesCreates(t *testing.T) {
 						_, _, err = s.LinkAdd(ctx, acc, l, l.From[:1]+fmt.Sprint(rng.IntN(3)), l.To[:1]+fmt.Sprint(rng.IntN(3)), storage.Upsert)
 					case 4:
 						u := fmt.Sprint("u", rng.IntN(3))
-						_, _, err = s.SetAdd(ctx, storage.ItemKey(acc, storage.KindUser, u), storage.SubRange(acc, storage.KindAttr, u),
+						_, _, err = s.SetAdd(ctx, storage.Coll{Account: acc, Kind: storage.KindAttr, Owner: u},
 							"n", fmt.Sprint(i), storage.Upsert)
 					case 5:
 						r := fmt.Sprint("r", rng.IntN(3))
-						_, _, err = s.SetAdd(ctx, storage.ItemKey(acc, storage.KindRole, r), storage.SubRange(acc, storage.KindRolePerm, r),
+						_, _, err = s.SetAdd(ctx, storage.Coll{Account: acc, Kind: storage.KindRolePerm, Owner: r},
 							"p:read", "", storage.Upsert)
 					}
 					switch {
@@ -625,7 +624,7 @@ func TestCreateAccountRacesCeilingRemoval(t *testing.T) {
 		together(
 			func() { createRev, createErr = s.CreateAccount(ctx, c, storage.Account{Parent: p}, nil) },
 			func() {
-				removeRev, removeErr = s.SetRemove(ctx, storage.AccountKey(p), storage.ItemRange(p, storage.KindCeiling), "b:*")
+				removeRev, removeErr = s.SetRemove(ctx, storage.Coll{Account: p, Kind: storage.KindCeiling}, "b:*")
 			},
 		)
 		if createErr != nil || removeErr != nil {
@@ -693,14 +692,14 @@ func TestReplaceRacesRemove(t *testing.T) {
 			setup: func(a string) {
 				mustAccount(t, s, a, "")
 				mustItem(t, s, a, storage.KindUser, "u")
-				mustSetAdd(t, s, storage.ItemKey(a, storage.KindUser, "u"), storage.SubRange(a, storage.KindAttr, "u"), "t1", "v")
+				mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}, "t1", "v")
 			},
 			replace: func(ctx context.Context, a string) (int64, error) {
-				return s.SetReplace(ctx, storage.ItemKey(a, storage.KindUser, "u"), storage.SubRange(a, storage.KindAttr, "u"),
+				return s.SetReplace(ctx, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"},
 					map[string]string{"t1": "v", "t2": "v"})
 			},
 			remove: func(ctx context.Context, a string) (int64, error) {
-				return s.SetRemove(ctx, storage.ItemKey(a, storage.KindUser, "u"), storage.SubRange(a, storage.KindAttr, "u"), "t1")
+				return s.SetRemove(ctx, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}, "t1")
 			},
 			members: func(a string) []string {
 				return slices.Sorted(func(yield func(string) bool) {

@@ -29,7 +29,6 @@ func TestDecisionRev(t *testing.T) {
 		}
 		return rev
 	}
-	user, role := ItemKey(a, KindUser, "u"), ItemKey(a, KindRole, "r")
 	moves := []struct {
 		what  string
 		write func() (int64, error)
@@ -38,7 +37,7 @@ func TestDecisionRev(t *testing.T) {
 			return s.UpdateAccount(ctx, a, func(acc *Account) { acc.Description = "changed" })
 		}},
 		{"ceiling", func() (int64, error) {
-			_, rev, err := s.SetAdd(ctx, AccountKey(a), ItemRange(a, KindCeiling), "y:*", "", CreateOnly)
+			_, rev, err := s.SetAdd(ctx, Coll{Account: a, Kind: KindCeiling}, "y:*", "", CreateOnly)
 			return rev, err
 		}},
 		{"user-role", func() (int64, error) {
@@ -54,7 +53,7 @@ func TestDecisionRev(t *testing.T) {
 			return rev, err
 		}},
 		{"role permission", func() (int64, error) {
-			_, rev, err := s.SetAdd(ctx, role, SubRange(a, KindRolePerm, "r"), "x:read", "", CreateOnly)
+			_, rev, err := s.SetAdd(ctx, Coll{Account: a, Kind: KindRolePerm, Owner: "r"}, "x:read", "", CreateOnly)
 			return rev, err
 		}},
 	}
@@ -73,7 +72,7 @@ func TestDecisionRev(t *testing.T) {
 		write func() error
 	}{
 		{"user attribute", func() error {
-			_, _, err := s.SetAdd(ctx, user, SubRange(a, KindAttr, "u"), "mail", "m", CreateOnly)
+			_, _, err := s.SetAdd(ctx, Coll{Account: a, Kind: KindAttr, Owner: "u"}, "mail", "m", CreateOnly)
 			return err
 		}},
 		{"user record", func() error {

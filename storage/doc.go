@@ -39,6 +39,35 @@
 // read (see Tracking below), and memos compare the cache's per-account
 // kind revisions (View.KindRev, View.DecisionRev).
 //
+// Naming what is stored: the layout above is this package's alone, and
+// callers name what they read and write by domain:
+//
+//   - A collection is a Coll: Coll{Account: a, Kind: KindUser} is one of
+//     an account's own collections (users, roles, groups, rules, the
+//     ceiling, the children), Coll{Account: a, Kind: KindAttr, Owner: u}
+//     one an item owns (a user's attributes, API keys, clients and
+//     federated principals; a role's permissions), Link.Of(a, from) one
+//     side of a membership, and AllAccounts() and RootRules() the two
+//     outside any account. View reads one with Count, Page, FilterPage,
+//     Each, Names, HasMember, Member and MemberID, and whether its owner
+//     (the item, or the account) exists with HasOwner; Store writes its
+//     members with SetAdd, SetUpdate, SetRemove and SetReplace, which
+//     require the owner, and a build puts one with Txn.PutMember.
+//   - An item or record is named by account, kind and name: View.HasItem,
+//     AccountExists, Account, User, UserState, Role, Group, APIKey,
+//     LastLogin; Store.PutItem, DeleteItem, the Link* writes, the account
+//     and API key writes, SetLastLogin.
+//   - CreatedIn(c, created) names the member of c among the keys a write
+//     creates, so an audit entry (AuditEntry.TargetOf) names the item a
+//     POST made.
+//
+// The Coll reads are the raw range reads over the collection's key range
+// (CountRange, EachRange, NamesRange, PageRange, FilterPageRange) and its
+// member's key (Has, Get, CreateRevision), so they fold and guard
+// exactly as those do. The raw reads and the key helpers (ItemKey,
+// SubKey, ItemRange, SubRange, AccountKey, TenantRange, …) stay exported
+// for tests that look at etcd directly.
+//
 // Writes: every API request's writes are one etcd transaction. A write is
 // built from a snapshot of the cache and committed with compare guards on
 // the mod revisions of everything it read (single keys, and "nothing new in
@@ -77,12 +106,12 @@
 // Names) each key visited with its mod revision and an end marker; Count
 // the count, plus each key and mod revision when the range is small
 // enough to be walked; Page and FilterPage the names returned with their
-// mod revisions and the count. Callers fold what they derive from reads
-// with View.Mix. Only etcd's own data goes in — never the cache's
-// revision, KindRev, AccountsRev or a relist's revision, which differ
-// between instances — so two instances at the same etcd state give the
-// same digest for the same reads: a per-document ETag. Untracked views
-// pay one nil check per read. Txn.View is the transaction's guarded view:
+// mod revisions and the count (the same for a Coll and for its range).
+// Callers fold what they derive from reads with View.Mix. Only etcd's own
+// data goes in — never the cache's revision, KindRev, AccountsRev or a
+// relist's revision, which differ between instances — so two instances at
+// the same etcd state give the same digest for the same reads: a
+// per-document ETag. Untracked views pay one nil check per read. Txn.View is the transaction's guarded view:
 // a tracking view whose reads also become compare guards of the write
 // (a key read: Expect, same mod revision, absent stays absent; a range
 // read: ExpectNoNew plus Expect on each key visited). etcd compares

@@ -138,10 +138,10 @@ func mustLink(t testing.TB, s *storage.Store, a string, l storage.Link, from, to
 	}
 }
 
-func mustSetAdd(t testing.TB, s *storage.Store, owner, prefix, name, value string) {
+func mustSetAdd(t testing.TB, s *storage.Store, c storage.Coll, name, value string) {
 	t.Helper()
-	if _, _, err := s.SetAdd(testCtx(t), owner, prefix, name, value, storage.CreateOnly); err != nil {
-		t.Fatalf("SetAdd(%s, %s%s): %v", owner, prefix, name, err)
+	if _, _, err := s.SetAdd(testCtx(t), c, name, value, storage.CreateOnly); err != nil {
+		t.Fatalf("SetAdd(%+v, %s): %v", c, name, err)
 	}
 }
 

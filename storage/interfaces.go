@@ -22,16 +22,18 @@ type Accounts interface {
 	DeleteAccount(ctx context.Context, a string) (int64, error)
 }
 
-// Items writes an account's items (users, roles, groups, …) and the sets
-// they own (attributes, role permissions, the ceiling).
+// Items writes an account's items (users, roles, groups, …), the
+// collections they own (attributes, role permissions, the ceiling: Coll)
+// and a user's last sign-in.
 type Items interface {
 	PutItem(ctx context.Context, a, kind, name string, mode Mode,
 		update func(old string, ok bool) (string, error), extra func(v View, t *Txn, created bool) error) (created bool, rev int64, err error)
 	DeleteItem(ctx context.Context, a, kind, name string) (int64, error)
-	SetAdd(ctx context.Context, owner, prefix, name, value string, mode Mode) (created bool, rev int64, err error)
-	SetUpdate(ctx context.Context, owner, prefix, name string, mode Mode, update func(old string, ok bool) string) (created bool, rev int64, err error)
-	SetRemove(ctx context.Context, owner, prefix, name string) (int64, error)
-	SetReplace(ctx context.Context, owner, prefix string, members map[string]string) (int64, error)
+	SetAdd(ctx context.Context, c Coll, name, value string, mode Mode) (created bool, rev int64, err error)
+	SetUpdate(ctx context.Context, c Coll, name string, mode Mode, update func(old string, ok bool) string) (created bool, rev int64, err error)
+	SetRemove(ctx context.Context, c Coll, name string) (int64, error)
+	SetReplace(ctx context.Context, c Coll, members map[string]string) (int64, error)
+	SetLastLogin(ctx context.Context, a, u, at string) (int64, error)
 }
 
 // Memberships writes two-sided memberships (Link).

@@ -2,8 +2,9 @@ package storage
 
 import "strings"
 
-// Kinds of keys inside an account's range "t/{a}/". Exported so callers
-// name collections without spelling key fragments.
+// Kinds of keys inside an account's range "t/{a}/". Exported as the
+// domain's names of collections and items (Coll.Kind, PutItem's kind):
+// callers name what they store with them and never spell a key.
 const (
 	KindChild    = "child"
 	KindCeiling  = "ceil"
@@ -27,6 +28,10 @@ const (
 	// KindAPIKey is a user's API keys: SubKey(a, KindAPIKey, u, prefix).
 	KindAPIKey = "apikey"
 )
+
+// The key helpers below are for this package and for tests that look at
+// etcd directly; the rest of gatehouse names collections (Coll) and items
+// instead (see doc.go, "Naming what is stored").
 
 // RootRulesRange holds the root federation rules (/accounts/rules).
 const RootRulesRange = "rules/"

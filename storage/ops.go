@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"strings"
 )
 
 // Link describes a two-sided membership: From items hold To items under
@@ -253,22 +252,38 @@ func (s *Store) DeleteItem(ctx context.Context, a, kind, name string) (int64, er
 	})
 }
 
-// SetAdd puts member name with value into the set at prefix, owned by the
-// key owner (which must exist). With CreateOnly a present member is
-// ErrNameTaken. It reports whether the member was new.
-func (s *Store) SetAdd(ctx context.Context, owner, prefix, name, value string, mode Mode) (created bool, rev int64, err error) {
-	return s.SetUpdate(ctx, owner, prefix, name, mode, func(string, bool) string { return value })
+// setOwner returns the key of what owns c, which a write of its members
+// requires, and its name in words; ErrInvalid when c has no owner.
+func setOwner(c Coll) (key, what string, err error) {
+	key, what = c.owner()
+	if key == "" {
+		return "", "", fmt.Errorf("%w: collection %+v has no owner to write under", ErrInvalid, c)
+	}
+	return key, what, nil
+}
+
+// SetAdd puts member name with value into collection c, whose owner (the
+// owning item, or the account for an account's own collections) must
+// exist. With CreateOnly a present member is ErrNameTaken. It reports
+// whether the member was new.
+func (s *Store) SetAdd(ctx context.Context, c Coll, name, value string, mode Mode) (created bool, rev int64, err error) {
+	return s.SetUpdate(ctx, c, name, mode, func(string, bool) string { return value })
 }
 
 // SetUpdate is SetAdd with the new value computed from the old one (ok
 // false when absent) inside the guarded transaction.
-func (s *Store) SetUpdate(ctx context.Context, owner, prefix, name string, mode Mode, update func(old string, ok bool) string) (created bool, rev int64, err error) {
+func (s *Store) SetUpdate(ctx context.Context, c Coll, name string, mode Mode, update func(old string, ok bool) string) (created bool, rev int64, err error) {
+	owner, what, err := setOwner(c)
+	if err != nil {
+		return false, 0, err
+	}
+	key := c.key(name)
 	rev, err = s.Update(ctx, func(v View, t *Txn) error {
 		created = false
 		if !v.Has(owner) {
-			return notFound(ownerName(owner))
+			return notFound(what)
 		}
-		old, ok := v.Get(prefix + name)
+		old, ok := v.Get(key)
 		if ok && mode == CreateOnly {
 			return fmt.Errorf("%q: %w", name, ErrNameTaken)
 		}
@@ -277,35 +292,45 @@ func (s *Store) SetUpdate(ctx context.Context, owner, prefix, name string, mode 
 		}
 		created = !ok
 		t.Expect(owner)
-		t.Expect(prefix + name)
+		t.Expect(key)
 		if value := update(old, ok); !ok || old != value {
-			t.Put(prefix+name, value)
+			t.Put(key, value)
 		}
 		return nil
 	})
 	return created, rev, err
 }
 
-// SetRemove deletes member name from the set at prefix.
-func (s *Store) SetRemove(ctx context.Context, owner, prefix, name string) (int64, error) {
+// SetRemove deletes member name from collection c.
+func (s *Store) SetRemove(ctx context.Context, c Coll, name string) (int64, error) {
+	owner, what, err := setOwner(c)
+	if err != nil {
+		return 0, err
+	}
+	key := c.key(name)
 	return s.Update(ctx, func(v View, t *Txn) error {
 		if !v.Has(owner) {
-			return notFound(ownerName(owner))
+			return notFound(what)
 		}
-		if !v.Has(prefix + name) {
+		if !v.Has(key) {
 			return notFound(fmt.Sprintf("%q", name))
 		}
-		t.Expect(prefix + name)
-		t.Delete(prefix + name)
+		t.Expect(key)
+		t.Delete(key)
 		return nil
 	})
 }
 
-// SetReplace makes the set at prefix hold exactly members (name → value).
-func (s *Store) SetReplace(ctx context.Context, owner, prefix string, members map[string]string) (int64, error) {
+// SetReplace makes collection c hold exactly members (name → value).
+func (s *Store) SetReplace(ctx context.Context, c Coll, members map[string]string) (int64, error) {
+	owner, what, err := setOwner(c)
+	if err != nil {
+		return 0, err
+	}
+	prefix := c.prefix()
 	return s.Update(ctx, func(v View, t *Txn) error {
 		if !v.Has(owner) {
-			return notFound(ownerName(owner))
+			return notFound(what)
 		}
 		t.Expect(owner)
 		t.ExpectNoNew(prefix)
@@ -325,6 +350,21 @@ func (s *Store) SetReplace(ctx context.Context, owner, prefix string, members ma
 				t.Put(prefix+name, val)
 			}
 		}
+		return nil
+	})
+}
+
+// SetLastLogin records at, the time of user u's verified sign-in,
+// guarded on the user existing so that a racing delete never leaves the
+// record behind; a user already gone is left alone (no write, no error).
+func (s *Store) SetLastLogin(ctx context.Context, a, u, at string) (int64, error) {
+	userKey := ItemKey(a, KindUser, u)
+	return s.Update(ctx, func(v View, t *Txn) error {
+		if !v.Has(userKey) {
+			return nil
+		}
+		t.Expect(userKey)
+		t.Put(ItemKey(a, KindLogin, u), at)
 		return nil
 	})
 }
@@ -419,16 +459,4 @@ func expectItem(v View, t *Txn, a, kind, name string) error {
 	}
 	t.Expect(key)
 	return nil
-}
-
-// ownerName turns an owner key into words for a not-found message.
-func ownerName(key string) string {
-	if strings.HasPrefix(key, AccountsRange) {
-		return fmt.Sprintf("account %q", key[len(AccountsRange):])
-	}
-	// t/{a}/{kind}/{name}
-	if parts := strings.Split(key, "/"); len(parts) == 4 && parts[0] == "t" {
-		return fmt.Sprintf("%s %q in account %q", parts[2], parts[3], parts[1])
-	}
-	return "owner"
 }

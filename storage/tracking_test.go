@@ -211,7 +211,7 @@ func TestGuardedView(t *testing.T) {
 	rolePerms := storage.SubRange(a, storage.KindRolePerm, "r")
 	putRecord(t, s, a, storage.KindRole, "r", "r")
 	for _, p := range []string{"p1", "p2"} {
-		if _, _, err := s.SetAdd(ctx, storage.ItemKey(a, storage.KindRole, "r"), rolePerms, p, "", storage.CreateOnly); err != nil {
+		if _, _, err := s.SetAdd(ctx, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r"}, p, "", storage.CreateOnly); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -124,7 +124,7 @@ func testCreateAccount(t *testing.T, s *storage.Store) {
 		})
 	}
 	// A nil ceiling copies the parent's as it is at creation time only.
-	if _, _, err := s.SetAdd(testCtx(t), storage.AccountKey("ca-root"), storage.ItemRange("ca-root", storage.KindCeiling), "late", "", storage.CreateOnly); err != nil {
+	if _, _, err := s.SetAdd(testCtx(t), storage.Coll{Account: "ca-root", Kind: storage.KindCeiling}, "late", "", storage.CreateOnly); err != nil {
 		t.Fatal(err)
 	}
 	if got := ceilingOf(t, s, "ca-inherit"); slices.Contains(got, "late") {
@@ -249,21 +249,21 @@ func populate(t testing.TB, s *storage.Store, a string) {
 	ctx := testCtx(t)
 	for _, u := range []string{"u1", "u2"} {
 		mustItem(t, s, a, storage.KindUser, u)
-		mustSetAdd(t, s, storage.ItemKey(a, storage.KindUser, u), storage.SubRange(a, storage.KindAttr, u), "email", u+"@x")
+		mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}, "email", u+"@x")
 		if err := putKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, r := range []string{"r1", "r2"} {
 		mustItem(t, s, a, storage.KindRole, r)
-		mustSetAdd(t, s, storage.ItemKey(a, storage.KindRole, r), storage.SubRange(a, storage.KindRolePerm, r), "p:read", "")
+		mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: r}, "p:read", "")
 	}
 	mustItem(t, s, a, storage.KindGroup, "g1")
 	mustLink(t, s, a, storage.UserRoles, "u1", "r1")
 	mustLink(t, s, a, storage.UserGroups, "u2", "g1")
 	mustLink(t, s, a, storage.GroupRoles, "g1", "r2")
 	// Upsert: a child account may have copied "p:*" from its parent.
-	if _, _, err := s.SetAdd(ctx, storage.AccountKey(a), storage.ItemRange(a, storage.KindCeiling), "p:*", "", storage.Upsert); err != nil {
+	if _, _, err := s.SetAdd(ctx, storage.Coll{Account: a, Kind: storage.KindCeiling}, "p:*", "", storage.Upsert); err != nil {
 		t.Fatal(err)
 	}
 }

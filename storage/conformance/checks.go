@@ -23,8 +23,8 @@ func testCheckErrorLeavesEtcdUnchanged(t *testing.T, s *storage.Store) {
 	mustItem(t, s, a, storage.KindRole, "r")
 	mustItem(t, s, a, storage.KindGroup, "g")
 	mustLink(t, s, a, storage.UserRoles, "u", "r")
-	user, attrs := storage.ItemKey(a, storage.KindUser, "u"), storage.SubRange(a, storage.KindAttr, "u")
-	mustSetAdd(t, s, user, attrs, "mail", "u@x")
+	attrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}
+	mustSetAdd(t, s, attrs, "mail", "u@x")
 
 	checks := 0
 	cctx := storage.WithCheck(ctx, func(v storage.View) error {
@@ -61,10 +61,10 @@ func testCheckErrorLeavesEtcdUnchanged(t *testing.T, s *storage.Store) {
 			return err
 		}},
 		{"DeleteItem", func() error { _, err := s.DeleteItem(cctx, a, storage.KindGroup, "g"); return err }},
-		{"SetAdd", func() error { _, _, err := s.SetAdd(cctx, user, attrs, "tel", "1", storage.CreateOnly); return err }},
-		{"SetRemove", func() error { _, err := s.SetRemove(cctx, user, attrs, "mail"); return err }},
+		{"SetAdd", func() error { _, _, err := s.SetAdd(cctx, attrs, "tel", "1", storage.CreateOnly); return err }},
+		{"SetRemove", func() error { _, err := s.SetRemove(cctx, attrs, "mail"); return err }},
 		{"SetReplace", func() error {
-			_, err := s.SetReplace(cctx, user, attrs, map[string]string{"tel": "1"})
+			_, err := s.SetReplace(cctx, attrs, map[string]string{"tel": "1"})
 			return err
 		}},
 		{"LinkAdd", func() error {

@@ -154,18 +154,18 @@ func itemFixture(t testing.TB, s *storage.Store, a string) {
 	mustAccount(t, s, a, "")
 	for _, u := range []string{"u1", "u2", "u1x"} {
 		mustItem(t, s, a, storage.KindUser, u)
-		mustSetAdd(t, s, storage.ItemKey(a, storage.KindUser, u), storage.SubRange(a, storage.KindAttr, u), "email", u+"@x")
+		mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}, "email", u+"@x")
 		if err := putKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustSetAdd(t, s, storage.ItemKey(a, storage.KindUser, "u1"), storage.SubRange(a, storage.KindAttr, "u1"), "phone", "1")
+	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u1"}, "phone", "1")
 	for _, r := range []string{"r1", "r2"} {
 		mustItem(t, s, a, storage.KindRole, r)
 	}
-	mustSetAdd(t, s, storage.ItemKey(a, storage.KindRole, "r1"), storage.SubRange(a, storage.KindRolePerm, "r1"), "p:read", "")
-	mustSetAdd(t, s, storage.ItemKey(a, storage.KindRole, "r1"), storage.SubRange(a, storage.KindRolePerm, "r1"), "p:write", "")
-	mustSetAdd(t, s, storage.ItemKey(a, storage.KindRole, "r2"), storage.SubRange(a, storage.KindRolePerm, "r2"), "p:read", "")
+	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r1"}, "p:read", "")
+	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r1"}, "p:write", "")
+	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r2"}, "p:read", "")
 	for _, g := range []string{"g1", "g2"} {
 		mustItem(t, s, a, storage.KindGroup, g)
 	}
@@ -241,9 +241,9 @@ func testSets(t *testing.T, s *storage.Store) {
 	a := "sets"
 	mustAccount(t, s, a, "")
 	mustItem(t, s, a, storage.KindUser, "u")
-	owner := storage.ItemKey(a, storage.KindUser, "u")
+	attrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}
 	prefix := storage.SubRange(a, storage.KindAttr, "u")
-	missingOwner := storage.ItemKey(a, storage.KindUser, "ghost")
+	ghostAttrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "ghost"}
 	ghostPrefix := storage.SubRange(a, storage.KindAttr, "ghost")
 
 	set := func() map[string]string {
@@ -256,26 +256,22 @@ func testSets(t *testing.T, s *storage.Store) {
 
 	adds := []struct {
 		name        string
-		owner       string
+		set         storage.Coll
 		member, val string
 		mode        storage.Mode
 		wantCreated bool
 		wantErr     error
 		want        map[string]string
 	}{
-		{"add new", owner, "mail", "a@x", storage.CreateOnly, true, nil, map[string]string{"mail": "a@x"}},
-		{"add taken", owner, "mail", "b@x", storage.CreateOnly, false, storage.ErrNameTaken, map[string]string{"mail": "a@x"}},
-		{"upsert changes", owner, "mail", "c@x", storage.Upsert, false, nil, map[string]string{"mail": "c@x"}},
-		{"upsert new", owner, "tel", "1", storage.Upsert, true, nil, map[string]string{"mail": "c@x", "tel": "1"}},
-		{"missing owner", missingOwner, "mail", "x", storage.Upsert, false, storage.ErrNotFound, map[string]string{"mail": "c@x", "tel": "1"}},
+		{"add new", attrs, "mail", "a@x", storage.CreateOnly, true, nil, map[string]string{"mail": "a@x"}},
+		{"add taken", attrs, "mail", "b@x", storage.CreateOnly, false, storage.ErrNameTaken, map[string]string{"mail": "a@x"}},
+		{"upsert changes", attrs, "mail", "c@x", storage.Upsert, false, nil, map[string]string{"mail": "c@x"}},
+		{"upsert new", attrs, "tel", "1", storage.Upsert, true, nil, map[string]string{"mail": "c@x", "tel": "1"}},
+		{"missing owner", ghostAttrs, "mail", "x", storage.Upsert, false, storage.ErrNotFound, map[string]string{"mail": "c@x", "tel": "1"}},
 	}
 	for _, tc := range adds {
 		t.Run("SetAdd/"+tc.name, func(t *testing.T) {
-			p := prefix
-			if tc.owner == missingOwner {
-				p = ghostPrefix
-			}
-			created, _, err := s.SetAdd(ctx, tc.owner, p, tc.member, tc.val, tc.mode)
+			created, _, err := s.SetAdd(ctx, tc.set, tc.member, tc.val, tc.mode)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -292,29 +288,29 @@ func testSets(t *testing.T, s *storage.Store) {
 	}
 
 	t.Run("SetRemove", func(t *testing.T) {
-		if _, err := s.SetRemove(ctx, owner, prefix, "tel"); err != nil {
+		if _, err := s.SetRemove(ctx, attrs, "tel"); err != nil {
 			t.Fatal(err)
 		}
 		if got := set(); !maps.Equal(got, map[string]string{"mail": "c@x"}) {
 			t.Errorf("set = %v", got)
 		}
-		if _, err := s.SetRemove(ctx, owner, prefix, "tel"); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := s.SetRemove(ctx, attrs, "tel"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("removing a missing member = %v, want ErrNotFound", err)
 		}
-		if _, err := s.SetRemove(ctx, missingOwner, ghostPrefix, "mail"); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := s.SetRemove(ctx, ghostAttrs, "mail"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("removing under a missing owner = %v, want ErrNotFound", err)
 		}
 	})
 
 	t.Run("SetReplace", func(t *testing.T) {
 		for _, m := range []string{"a", "b", "c"} {
-			if _, _, err := s.SetAdd(ctx, owner, prefix, m, m+"-old", storage.Upsert); err != nil {
+			if _, _, err := s.SetAdd(ctx, attrs, m, m+"-old", storage.Upsert); err != nil {
 				t.Fatal(err)
 			}
 		}
 		cBefore := etcdSnapshot(t, s, prefix+"c")[prefix+"c"]
 		want := map[string]string{"b": "b-new", "c": "c-old", "d": "d"}
-		if _, err := s.SetReplace(ctx, owner, prefix, want); err != nil {
+		if _, err := s.SetReplace(ctx, attrs, want); err != nil {
 			t.Fatal(err)
 		}
 		if got := set(); !maps.Equal(got, want) {
@@ -326,13 +322,13 @@ func testSets(t *testing.T, s *storage.Store) {
 		if got := cacheKeys(t, s, prefix); len(got) != 3 || got[prefix+"b"] != "b-new" {
 			t.Errorf("cache = %v", got)
 		}
-		if _, err := s.SetReplace(ctx, missingOwner, ghostPrefix, want); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := s.SetReplace(ctx, ghostAttrs, want); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("replace under a missing owner = %v, want ErrNotFound", err)
 		}
 		if g := etcdKeys(t, s, ghostPrefix); len(g) != 0 {
 			t.Errorf("wrote under a missing owner: %v", g)
 		}
-		if _, err := s.SetReplace(ctx, owner, prefix, nil); err != nil {
+		if _, err := s.SetReplace(ctx, attrs, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := set(); len(got) != 0 {
@@ -341,14 +337,13 @@ func testSets(t *testing.T, s *storage.Store) {
 	})
 
 	t.Run("ceiling set owned by the account", func(t *testing.T) {
-		cp := storage.ItemRange(a, storage.KindCeiling)
-		if _, err := s.SetReplace(ctx, storage.AccountKey(a), cp, map[string]string{"x:*": "", "y:read": ""}); err != nil {
+		if _, err := s.SetReplace(ctx, storage.Coll{Account: a, Kind: storage.KindCeiling}, map[string]string{"x:*": "", "y:read": ""}); err != nil {
 			t.Fatal(err)
 		}
 		if got := ceilingOf(t, s, a); !slices.Equal(got, []string{"x:*", "y:read"}) {
 			t.Errorf("ceiling = %q", got)
 		}
-		if _, _, err := s.SetAdd(ctx, storage.AccountKey("sets-nope"), storage.ItemRange("sets-nope", storage.KindCeiling), "x", "", storage.Upsert); !errors.Is(err, storage.ErrNotFound) {
+		if _, _, err := s.SetAdd(ctx, storage.Coll{Account: "sets-nope", Kind: storage.KindCeiling}, "x", "", storage.Upsert); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("SetAdd on a missing account = %v, want ErrNotFound", err)
 		}
 	})

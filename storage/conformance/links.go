@@ -249,8 +249,8 @@ func testUpdateOnlyOnSetsAndLinks(t *testing.T, s *storage.Store) {
 	mustAccount(t, s, a, "")
 	mustItem(t, s, a, storage.KindUser, "u")
 	mustItem(t, s, a, storage.KindRole, "r")
-	owner, prefix := storage.ItemKey(a, storage.KindUser, "u"), storage.SubRange(a, storage.KindAttr, "u")
-	created, _, err := s.SetAdd(ctx, owner, prefix, "absent", "v", storage.UpdateOnly)
+	attrs, prefix := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}, storage.SubRange(a, storage.KindAttr, "u")
+	created, _, err := s.SetAdd(ctx, attrs, "absent", "v", storage.UpdateOnly)
 	if !errors.Is(err, storage.ErrNotFound) || etcdHas(t, s, prefix+"absent") {
 		t.Errorf("SetAdd(UpdateOnly) of an absent member = created %v, %v; want ErrNotFound and nothing written", created, err)
 	}

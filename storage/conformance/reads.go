@@ -212,7 +212,7 @@ func testReadYourWrites(t *testing.T, s *storage.Store) {
 	ctx := testCtx(t)
 	for round := range 10 {
 		a := fmt.Sprintf("ryw%d", round)
-		u := storage.ItemKey(a, storage.KindUser, "u")
+		attrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}
 		attr := storage.SubRange(a, storage.KindAttr, "u")
 		steps := []struct {
 			name  string
@@ -238,15 +238,15 @@ func testReadYourWrites(t *testing.T, s *storage.Store) {
 				return err
 			}, func(v storage.View) bool { return v.Has(storage.ItemKey(a, storage.KindRole, "r")) }},
 			{"SetAdd", func() error {
-				_, _, err := s.SetAdd(ctx, u, attr, "n", "1", storage.CreateOnly)
+				_, _, err := s.SetAdd(ctx, attrs, "n", "1", storage.CreateOnly)
 				return err
 			}, func(v storage.View) bool { val, _ := v.Get(attr + "n"); return val == "1" }},
 			{"SetReplace", func() error {
-				_, err := s.SetReplace(ctx, u, attr, map[string]string{"m": "2"})
+				_, err := s.SetReplace(ctx, attrs, map[string]string{"m": "2"})
 				return err
 			}, func(v storage.View) bool { return !v.Has(attr+"n") && v.Has(attr+"m") }},
 			{"SetRemove", func() error {
-				_, err := s.SetRemove(ctx, u, attr, "m")
+				_, err := s.SetRemove(ctx, attrs, "m")
 				return err
 			}, func(v storage.View) bool { return v.CountRange(attr) == 0 }},
 			{"LinkAdd", func() error {
