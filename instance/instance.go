@@ -158,7 +158,7 @@ func (in *Instance) Close() {
 func (in *Instance) bootstrap(ctx context.Context, console io.Writer) error {
 	var empty bool
 	if err := in.Store.Read(ctx, 0, func(v storage.View) error {
-		empty = !v.Has(storage.AccountKey(storage.SystemAccount))
+		empty = !v.AccountExists(storage.SystemAccount)
 		return nil
 	}); err != nil || !empty {
 		return err

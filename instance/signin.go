@@ -69,16 +69,7 @@ func lastLogin(store *storage.Store, log *slog.Logger, now func() time.Time) fun
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			userKey := storage.ItemKey(account, storage.KindUser, user)
-			_, err := store.Update(ctx, func(v storage.View, t *storage.Txn) error {
-				if !v.Has(userKey) {
-					return nil
-				}
-				t.Expect(userKey)
-				t.Put(storage.ItemKey(account, storage.KindLogin, user), at)
-				return nil
-			})
-			if err != nil {
+			if _, err := store.SetLastLogin(ctx, account, user, at); err != nil {
 				log.Warn("recording last sign-in failed", "principal", account+`\`+user, "err", err)
 			}
 		}()

@@ -39,8 +39,10 @@
 // read (see Tracking below), and memos compare the cache's per-account
 // kind revisions (View.KindRev, View.DecisionRev).
 //
-// Naming what is stored: the layout above is this package's alone, and
-// callers name what they read and write by domain:
+// Naming what is stored: the layout above is this package's alone. No
+// other package builds a key or a range (TestNoKeysOutsideStorage reads
+// the product code and fails on a key helper, a raw range read or a
+// literal "t/…"); callers name what they read and write by domain:
 //
 //   - A collection is a Coll: Coll{Account: a, Kind: KindUser} is one of
 //     an account's own collections (users, roles, groups, rules, the
