@@ -57,6 +57,7 @@ type snapshot struct {
 	listed      bool          // a full list has been loaded
 	heard       time.Time     // last time the watch said anything
 	next        chan struct{} // closed once a newer snapshot is published
+	view        View          // the plain view of this snapshot
 }
 
 // kindRev is the last revision that changed kind range k (0 if none).
@@ -142,6 +143,7 @@ func (c *Cache) publishLocked() {
 	} else {
 		s.tree, s.kinds = old.tree, old.kinds
 	}
+	s.view = View{&viewState{s: s}}
 	c.snap.Store(s)
 	if old != nil {
 		close(old.next)

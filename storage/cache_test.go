@@ -447,7 +447,7 @@ func TestCacheRelistsWhenWatchStartsCompacted(t *testing.T) {
 		t.Errorf("%d lists and %d watches: want a relist and a new watch after compaction", kv.gets.Load(), w.watches.Load())
 	}
 	func() {
-		v := View{s: c.snap.Load()}
+		v := c.snap.Load().view
 		if v.Has("t/acme/user/u00") || !v.Has("t/acme/role/added-in-gap") {
 			t.Errorf("cache misses the changes made between list and watch")
 		}

@@ -97,7 +97,7 @@ func memView(keys ...string) View {
 	}
 	c.dirty = true
 	c.publishLocked()
-	return View{s: c.snap.Load()}
+	return c.snap.Load().view
 }
 
 // TestCollReadsAreRangeReads: each read of a Coll returns and folds what

@@ -145,7 +145,7 @@ func (s *Store) Read(ctx context.Context, minRev int64, fn func(View) error) err
 	if err != nil {
 		return err
 	}
-	return fn(View{s: snap})
+	return fn(snap.view)
 }
 
 // Txn collects the compare guards and operations of one write. Builders
@@ -177,7 +177,7 @@ func (t *Txn) View() View {
 	if t.rec == nil {
 		t.rec = &recorder{h: fnvOffset, t: t}
 	}
-	return View{s: t.v.s, r: t.rec}
+	return View{&viewState{s: t.v.s, r: t.rec}}
 }
 
 // Expect guards key: the commit fails unless key is exactly as the view

@@ -3,6 +3,7 @@ package storage
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // View is a consistent read of one snapshot of the cache. It never
@@ -14,7 +15,13 @@ import (
 // a digest, and a transaction's guarded view (Txn.View) turns every read
 // into a compare guard of the transaction as well. A tracking view is
 // not safe for concurrent use; a plain one is.
-type View struct {
+//
+// A View is one pointer (to its viewState), so passing it as an interface
+// (authz.Directory) does not allocate; the plain view of a snapshot is
+// made once, when the snapshot is published.
+type View struct{ *viewState }
+
+type viewState struct {
 	s *snapshot
 	r *recorder // nil unless tracking
 }
@@ -97,7 +104,7 @@ func (v View) Tracking() View {
 	if v.r != nil {
 		r.t = v.r.t
 	}
-	return View{s: v.s, r: r}
+	return View{&viewState{s: v.s, r: r}}
 }
 
 // Digest is a digest of everything read through a tracking view so far
@@ -122,7 +129,7 @@ func (v View) Mix(s string) {
 
 // plain is v without tracking: for reads whose outcome a caller folds
 // itself.
-func (v View) plain() View { return View{s: v.s} }
+func (v View) plain() View { return v.s.view }
 
 // Rev is the revision the view shows. It is this instance's cache
 // revision (it also counts writes outside the view's ranges), so it is
@@ -158,8 +165,17 @@ func (v View) AccountsRev() int64 { return v.s.accountsRev }
 
 // get reads key without folding or guarding it.
 func (v View) get(key string) (*item, bool) {
-	return v.s.tree.Get(&item{key: key})
+	// The pivot comes from a pool: the tree's comparison is a func
+	// value, so a pivot made here would escape to the heap on every read.
+	p := pivots.Get().(*item)
+	p.key = key
+	it, ok := v.s.tree.Get(p)
+	p.key = ""
+	pivots.Put(p)
+	return it, ok
 }
+
+var pivots = sync.Pool{New: func() any { return new(item) }}
 
 // read is get, folded and guarded on a tracking view.
 func (v View) read(key string) (*item, bool) {
