@@ -197,6 +197,13 @@ func (c *call) checkKeyPermissions(a, u string, f Fields) {
 				return problem(http.StatusBadRequest, "the API key this request is signed in with does not carry permission %q", p)
 			}
 		}
+		// A key for another user acts with that user's power: the caller
+		// gives it only what it holds itself (escalation).
+		if c.p.Account != a || c.p.User != u {
+			if p, ok := authz.FirstUngrantable(v, c.p, perms, nil); !ok {
+				return problem(http.StatusForbidden, "%s may not give an API key permission %s: a principal grants only what it holds", c.p.Name(), p)
+			}
+		}
 		return nil
 	})
 }

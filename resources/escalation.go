@@ -96,3 +96,23 @@ func (c *call) checkMembershipGrant(m *memberKind, from string, tos []string) {
 		return membershipGrants(v, a, m.link, from, tos)
 	}, authz.RoleGrant)
 }
+
+// checkTakeover adds the rule that setting or removing the password of
+// another user needs the caller to hold everything that user holds:
+// otherwise a caller could sign in as a stronger user and act with its
+// power. A user that does not exist (yet) holds nothing.
+func (c *call) checkTakeover(a, u string) {
+	if c.p.Account == a && c.p.User == u {
+		return
+	}
+	c.check(func(v storage.View) error {
+		if exists, _ := v.UserState(a, u); !exists {
+			return nil
+		}
+		held := authz.ComputeHolding(v, a, u).Effective()
+		if p, ok := authz.FirstUngrantable(v, c.p, held, nil); !ok {
+			return problem(http.StatusForbidden, "%s may not set the password of %s\\%s, who holds %s: a principal grants only what it holds", c.p.Name(), a, u, p)
+		}
+		return nil
+	})
+}

@@ -127,6 +127,7 @@ func prepareUser(c *call, f Fields, creating bool) (func(string, bool) (string, 
 			return nil, err
 		}
 		hash = h
+		c.checkTakeover(c.vars["a"], c.vars["u"])
 	}
 	email, err := textField(f, "email")
 	if err != nil {

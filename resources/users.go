@@ -67,6 +67,7 @@ func deletePassword(c *call) error {
 // clears password-expired, and cached credentials are dropped at once.
 func (c *call) setPassword(u, hash string) error {
 	a := c.vars["a"]
+	c.checkTakeover(a, u)
 	_, _, err := c.s.Store.PutItem(c.r.Context(), a, storage.KindUser, u, storage.UpdateOnly, func(old string, _ bool) (string, error) {
 		rec, err := storage.DecodeUser(old)
 		if err != nil {

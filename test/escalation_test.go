@@ -114,6 +114,30 @@ func TestEscalationRefused(t *testing.T) {
 		t.Errorf("after: boss holds * (%d)", got)
 	}
 
+	// Taking over a stronger user is escalation too: boss may not set the
+	// password of, or mint an API key for, a user who holds print:*.
+	admin("POST", "/auth/v2/accounts/tenant-a/users", `<user><name>pusr</name><password>`+escPass+`</password></user>`, http.StatusCreated)
+	admin("POST", "/auth/v2/accounts/tenant-a/users/pusr/roles", `<role identifier="printer"/>`, http.StatusCreated)
+	for _, c := range []struct{ name, method, path, body string }{
+		{"password of a stronger user", "PUT", "/auth/v2/accounts/tenant-a/users/pusr/password", `<password>taken-over-1</password>`},
+		{"password in a stronger user's body", "PUT", "/auth/v2/accounts/tenant-a/users/pusr", `<user><name>pusr</name><password>taken-over-1</password></user>`},
+		{"password of a stronger user removed", "DELETE", "/auth/v2/accounts/tenant-a/users/pusr/password", ""},
+		{"API key for a stronger user", "POST", "/auth/v2/accounts/tenant-a/users/pusr/api-keys", `<api-key><name>k</name><permissions><permission>print:jobs:read</permission></permissions></api-key>`},
+	} {
+		if r := boss(c.method, c.path, c.body); r.Status != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 403; body:\n%s", c.name, r.Status, r.Body)
+		}
+	}
+	// pusr may not read /me (no auth: permission), but its password
+	// still signs it in: 403, not 401.
+	if r := s.As(`tenant-a\pusr`, escPass, "GET", "/auth/v2/me", ""); r.Status != http.StatusForbidden {
+		t.Errorf("pusr's own password after refused takeovers: %d, want 403 (signed in, no permission)", r.Status)
+	}
+	if r := s.Admin("GET", "/auth/v2/accounts/tenant-a/users/pusr/api-keys", ""); r.Root().SelectAttrValue("count", "") != "0" {
+		t.Errorf("a refused key for pusr was stored:\n%s", r.Body)
+	}
+	boss("PUT", "/auth/v2/accounts/tenant-a/users/worker/password", `<password>worker-pass-2</password>`).Must(t, http.StatusNoContent)
+
 	// An API key keeps its own rule: a permission its owner lacks is 400.
 	r := boss("POST", "/auth/v2/me/api-keys", `<api-key><name>k</name><permissions><permission>print:jobs:read</permission></permissions></api-key>`)
 	if r.Status != http.StatusBadRequest {
