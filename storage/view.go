@@ -414,18 +414,20 @@ func (v View) FilterPageRange(prefix, pattern string, match func(name string) bo
 		names = res.names[offset:min(offset+limit, count)]
 	}
 	if r := v.r; r != nil {
+		// A filtered page shows the names it returns and the count; what
+		// an expanded item shows is folded when it is read. Only a
+		// guarded view needs each returned key's revision (as a guard).
 		r.rangeStart(prefix)
 		r.tag(tagPage)
 		r.str(prefix)
 		for _, name := range names {
-			var mod int64
-			if it, ok := v.get(prefix + name); ok {
-				mod = it.mod
-			}
 			r.tag(tagEntry)
-			r.str(prefix + name)
-			r.num(mod)
+			r.str(name)
 			if r.t != nil {
+				var mod int64
+				if it, ok := v.get(prefix + name); ok {
+					mod = it.mod
+				}
 				r.t.expectMod(prefix+name, mod)
 			}
 		}
