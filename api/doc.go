@@ -18,7 +18,8 @@
 // so both join the write's own guarded transaction; handlers add their
 // own checks (If-Match, escalation) the same way. Handlers return errors;
 // ProblemFor maps them, and storage's sentinels, to status codes and
-// application/problem+xml in one place. Request durations are exported
+// application/problem+xml in one place. What the audit log records is
+// package audit's policy; the pipeline only applies it. Request durations are exported
 // per route as Prometheus histograms, next to /healthz, /readyz and
 // /metrics.
 //

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"gatehouse/audit"
 	"gatehouse/authn"
 	"gatehouse/authz"
 	"gatehouse/storage"
@@ -214,9 +215,9 @@ func (ep *endpoint) serve(req *Request) error {
 		return Problemf(http.StatusForbidden, "%s lacks permission %s for %s %s", req.Principal.Name(), rt.Permission, r.Method, r.URL.Path)
 	}
 	ctx := r.Context()
-	if action := auditAction(rt); action != "" {
+	if action := audit.ActionOf(rt.Method, rt.Permission); action != "" {
 		// The write's storage.Update commits this entry with the change.
-		ctx = storage.WithAudit(ctx, s.auditEntry(req, action, auditSuccess))
+		ctx = storage.WithAudit(ctx, s.auditEntry(req, action))
 	}
 	if scoped && isWrite(rt) {
 		// Tenancy holds on the revision the write commits on.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/audit"
 	"gatehouse/authn"
-	"gatehouse/storage"
 )
 
 const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
@@ -49,23 +49,23 @@ func (s *Server) authenticate(req *Request) error {
 	switch res.Status {
 	case authn.Accepted:
 		if res.Verified {
-			s.auditSignIn(req, res.Name, cr.Address, auditSuccess, "")
+			s.auditSignIn(req, res.Name, audit.Success, "")
 		}
 		if res.Principal.PasswordExpired && !req.Route.AllowExpiredPassword {
-			s.auditSignIn(req, res.Name, cr.Address, auditFailure, "password expired")
+			s.auditSignIn(req, res.Name, audit.Failure, "password expired")
 			return s.unauthorized("the password has expired; it must be changed (PUT /auth/v2/me/password) before signing in")
 		}
 		req.Principal = res.Principal
 		return nil
 	case authn.Throttled:
-		s.auditSignIn(req, res.Name, cr.Address, auditDenied, "throttled")
+		s.auditSignIn(req, res.Name, audit.Denied, "throttled")
 		secs := int((res.RetryAfter + time.Second - 1) / time.Second)
 		return &Problem{Status: http.StatusTooManyRequests,
 			Detail: "too many failed sign-ins; retry after " + strconv.Itoa(secs) + " seconds",
 			Header: http.Header{"Retry-After": {strconv.Itoa(secs)}}}
 	case authn.Refused:
 		s.Logger.Info("sign-in failed", "principal", res.Name, "address", cr.Address)
-		s.auditSignIn(req, res.Name, cr.Address, auditFailure, "bad credentials")
+		s.auditSignIn(req, res.Name, audit.Failure, "bad credentials")
 		return s.unauthorized(res.Reason)
 	}
 	if presented {
@@ -78,19 +78,4 @@ func (s *Server) authenticate(req *Request) error {
 		return s.unauthorized("no supported credentials: HTTP Basic is turned off")
 	}
 	return s.unauthorized("this resource needs credentials: HTTP Basic with account\\user and password")
-}
-
-// auditSignIn queues a sign-in entry. name is the principal as typed; it
-// is kept only when it is a well-formed account\user, so a password typed
-// into the name field is never stored.
-func (s *Server) auditSignIn(req *Request, name, addr, outcome, detail string) {
-	if s.Audit == nil {
-		return
-	}
-	e := storage.AuditEntry{Time: s.Now().UnixNano(), Action: auditSignInAction, Target: req.R.URL.Path,
-		Address: addr, Outcome: outcome, Detail: detail}
-	if a, u, ok := strings.Cut(name, `\`); ok && storage.ValidName(a) == nil && storage.ValidName(u) == nil {
-		e.Actor, e.Account = name, a
-	}
-	s.Audit.Record(e)
 }
