@@ -16,42 +16,85 @@ import (
 	"time"
 )
 
-// scenario is one kind of request driven in a closed loop.
+// scenario is one kind of request driven in a closed loop. It is plain
+// data: the parent process builds it and sends it, as JSON, to the client
+// process, which builds the requests from it.
 type scenario struct {
-	name string
-	addr string // host:port
-	// path appends the request path (with query) for one request.
-	path func(b []byte, r *rand.Rand) []byte
-	auth string // Authorization header value, "" for none
-	// body, when set, appends an XML body: the request is then a POST.
-	body func(b []byte, r *rand.Rand) []byte
-	// ok says whether a status counts as success.
-	ok   func(status int) bool
-	note string
+	Name string `json:"name"`
+	Addr string `json:"addr"` // host:port
+	// Path is the request path (with query); with RandomUser it is the
+	// prefix before a random seeded user's name, followed by Suffix.
+	Path       string `json:"path"`
+	RandomUser bool   `json:"randomUser,omitempty"`
+	Suffix     string `json:"suffix,omitempty"`
+	N          int    `json:"n,omitempty"` // users to pick from
+	// Questions > 0 makes the request a POST /auth/v2/check-style body of
+	// that many questions about random users.
+	Questions int    `json:"questions,omitempty"`
+	Auth      string `json:"auth,omitempty"` // Authorization header value, "" for none
+	// OK lists the statuses that count as success (empty: 200 only).
+	OK   []int  `json:"ok,omitempty"`
+	note string // for the table only
+}
+
+// path appends the request path (with query) for one request.
+func (sc *scenario) path(b []byte, r *rand.Rand) []byte {
+	b = append(b, sc.Path...)
+	if sc.RandomUser {
+		b = appendUserName(b, r.IntN(max(1, sc.N)))
+		b = append(b, sc.Suffix...)
+	}
+	return b
+}
+
+// body appends the XML body of a POST, or returns nil for a GET.
+func (sc *scenario) body(b []byte, r *rand.Rand) []byte {
+	if sc.Questions <= 0 {
+		return nil
+	}
+	b = append(b, "<check>"...)
+	for range sc.Questions {
+		b = append(b, "<question><principal>load\\"...)
+		b = appendUserName(b, r.IntN(max(1, sc.N)))
+		b = append(b, "</principal><permission>"+readerPerm+"</permission></question>"...)
+	}
+	return append(b, "</check>"...)
+}
+
+func (sc *scenario) ok(status int) bool {
+	if len(sc.OK) == 0 {
+		return status == 200
+	}
+	return slices.Contains(sc.OK, status)
 }
 
 // result is one scenario's measurement.
 type result struct {
-	scenario  string
-	n         int
-	conns     int
-	requests  int
-	errors    int
-	elapsed   time.Duration
-	p50, p99  time.Duration
-	rssKiB    int64
-	heap      uint64        // Go heap in use after GC, bytes
-	cores     float64       // CPU time this process used / wall time (of the machine's cores)
-	cpuPerReq time.Duration // CPU time this process used per request (server + etcd + client)
-	load1     float64       // machine load average at the end
-	note      string
-	firstErr  string
+	scenario       string
+	n              int
+	conns          int
+	requests       int
+	errors         int
+	elapsed        time.Duration
+	p50, p99, p999 time.Duration
+	max            time.Duration
+	rssKiB         int64
+	live           uint64        // Go live heap after a forced GC at the end of the scenario, bytes
+	cores          float64       // CPU time the server process used / wall time (of the machine's cores)
+	cpuPerReq      time.Duration // CPU time the server process used per request (gatehouse + etcd)
+	clientCPU      time.Duration // CPU time the client process used per request
+	clientGCs      uint32        // GC cycles of the client process while recording
+	gc             gcDelta       // the server process's GC while recording
+	load1          float64       // machine load average at the end
+	note           string
+	firstErr       string
 }
 
 func (r result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
 // driver runs scenarios with a fixed number of connections, reusing its
-// latency buffers (preallocated once) across scenarios.
+// latency buffers (preallocated once) across scenarios. It runs in the
+// client process.
 type driver struct {
 	conns   int
 	client  string // "raw" or "nethttp"
@@ -77,10 +120,26 @@ type doer interface {
 	close()
 }
 
+// driveResult is what the client process reports for one scenario.
+type driveResult struct {
+	Requests  int           `json:"requests"`
+	Errors    int           `json:"errors"`
+	Elapsed   time.Duration `json:"elapsed"`
+	P50       time.Duration `json:"p50"`
+	P99       time.Duration `json:"p99"`
+	P999      time.Duration `json:"p999"`
+	Max       time.Duration `json:"max"`
+	CPU       time.Duration `json:"cpu"` // client process CPU while recording
+	GCs       uint32        `json:"gcs"` // client process GC cycles while recording
+	FirstErr  string        `json:"firstErr,omitempty"`
+}
+
 // run drives sc for warmup (not recorded) then duration, with d.conns
-// workers each looping request → full response → next request.
-func (d *driver) run(sc scenario, warmup, duration time.Duration) result {
-	var recording, stop atomic.Bool
+// workers each looping request → full response → next request. It calls
+// recording when the measured window opens and stopped when it closes
+// (before the workers have finished their last requests).
+func (d *driver) run(sc scenario, warmup, duration time.Duration, recording, stopped func()) driveResult {
+	var rec, stop atomic.Bool
 	var errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -100,9 +159,9 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration) result {
 			rng := rand.New(rand.NewPCG(uint64(w)+1, uint64(time.Now().UnixNano())))
 			var c doer
 			if tr != nil {
-				c = newHTTPDoer(tr, sc.addr, sc.auth)
+				c = newHTTPDoer(tr, sc.Addr, sc.Auth)
 			} else {
-				c = newRawDoer(sc.addr, sc.auth, d.timeout)
+				c = newRawDoer(sc.Addr, sc.Auth, d.timeout)
 			}
 			defer c.close()
 			ready.Done()
@@ -111,13 +170,11 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration) result {
 			var body []byte
 			for !stop.Load() {
 				buf = sc.path(buf[:0], rng)
-				if sc.body != nil {
-					body = sc.body(body[:0], rng)
-				}
+				body = sc.body(body[:0], rng)
 				t0 := time.Now()
 				status, err := c.do(buf, body)
 				el := time.Since(t0)
-				if !recording.Load() {
+				if !rec.Load() {
 					continue
 				}
 				if err == nil && !sc.ok(status) {
@@ -136,13 +193,21 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration) result {
 	}
 	ready.Wait()
 	time.Sleep(warmup)
+	gc0 := gcCycles()
 	cpu0 := processCPU()
-	recording.Store(true)
+	rec.Store(true)
 	start := time.Now()
+	if recording != nil {
+		recording()
+	}
 	time.Sleep(duration)
-	recording.Store(false)
+	rec.Store(false)
 	elapsed := time.Since(start)
 	cpu := processCPU() - cpu0
+	gcs := gcCycles() - gc0
+	if stopped != nil {
+		stopped()
+	}
 	stop.Store(true)
 	wg.Wait()
 
@@ -151,16 +216,15 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration) result {
 		d.merged = append(d.merged, l...)
 	}
 	slices.Sort(d.merged)
-	res := result{scenario: sc.name, conns: d.conns, requests: len(d.merged), errors: int(errs.Load()),
-		elapsed: elapsed, note: sc.note}
-	res.cores = cpu.Seconds() / elapsed.Seconds()
-	if n := res.requests + res.errors; n > 0 {
-		res.cpuPerReq = cpu / time.Duration(n)
+	res := driveResult{Requests: len(d.merged), Errors: int(errs.Load()), Elapsed: elapsed, CPU: cpu, GCs: uint32(gcs)}
+	res.P50 = quantile(d.merged, 0.50)
+	res.P99 = quantile(d.merged, 0.99)
+	res.P999 = quantile(d.merged, 0.999)
+	if len(d.merged) > 0 {
+		res.Max = d.merged[len(d.merged)-1]
 	}
-	res.p50 = quantile(d.merged, 0.50)
-	res.p99 = quantile(d.merged, 0.99)
 	if s, ok := firstErr.Load().(string); ok {
-		res.firstErr = s
+		res.FirstErr = s
 	}
 	return res
 }

@@ -71,6 +71,9 @@ import (
 )
 
 func main() {
+	if isDriveMode() {
+		os.Exit(driveMain())
+	}
 	os.Exit(run())
 }
 
@@ -112,6 +115,9 @@ func parseFlags() (options, error) {
 	flag.BoolVar(&o.memo, "memo", true, "after seeding, measure the holdings memo's memory per user (fills an authz.Holdings for every user)")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each measured scenario to this directory (N-scenario.pprof)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", flag.Arg(0))
+	}
 	for _, f := range strings.Split(*users, ",") {
 		f = strings.ReplaceAll(strings.TrimSpace(f), "_", "")
 		if f == "" {
@@ -171,6 +177,9 @@ func run() int {
 	// The tool stops by itself, whatever happens.
 	deadline := time.AfterFunc(o.timeout, func() {
 		fmt.Fprintf(os.Stderr, "load: hard time limit %s reached; exiting\n", o.timeout)
+		if d := activeClient.Load(); d != nil {
+			d.kill()
+		}
 		os.Exit(3)
 	})
 	defer deadline.Stop()
@@ -182,10 +191,18 @@ func run() int {
 	}
 	defer bare.Close()
 
-	// Latency buffers, preallocated once: room for 60k requests/s per
-	// connection-set over the measured duration.
-	perWorker := max(4096, int(o.duration.Seconds()*60000)/o.conns)
-	d := newDriver(o.conns, perWorker, o.client, 10*time.Second)
+	// The load generator runs in a process of its own, so that this
+	// process's garbage collector (gatehouse's and etcd's) cannot pause it.
+	// Its latency buffers are preallocated once: room for 60k requests/s
+	// per connection-set over the measured duration.
+	d, err := startClient(clientConfig{Conns: o.conns, Client: o.client, Timeout: 10 * time.Second,
+		Deadline: time.Now().Add(o.timeout + 10*time.Second), PerWorker: max(4096, int(o.duration.Seconds()*60000)/o.conns)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		return 1
+	}
+	defer d.close()
+	activeClient.Store(d)
 
 	fmt.Fprintf(os.Stderr, "load: load average %.2f before start\n", loadAvg())
 	fmt.Fprintf(os.Stderr, "load: GOMAXPROCS=%d NumCPU=%d connections=%d client=%s duration=%s warmup=%s\n",
@@ -221,6 +238,9 @@ type seedReport struct {
 	perUserHeap         float64
 	fixedTook, cacheLag time.Duration
 	peak                int64 // highest VmRSS (KiB) seen at the end of a scenario
+	liveBefore          uint64  // live Go heap before seeding (after a forced GC), bytes
+	liveAfter           uint64  // the same after seeding
+	liveUnder           uint64  // highest live heap after a scenario
 	memoPerUser         float64
 	memoCompute         time.Duration
 }
@@ -248,7 +268,7 @@ func measureMemo(st *storage.Store, n int) (float64, time.Duration) {
 	return float64(int64(after.heap)-int64(before.heap)) / float64(n), took / time.Duration(n)
 }
 
-func runN(o options, d *driver, bareAddr string, n int) ([]result, *seedReport, error) {
+func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedReport, error) {
 	dir, err := os.MkdirTemp("", "gatehouse-load-")
 	if err != nil {
 		return nil, nil, err
@@ -301,6 +321,7 @@ func runN(o options, d *driver, bareAddr string, n int) ([]result, *seedReport, 
 	}
 	sr.fixedTook = time.Since(t0)
 	sr.before = readMem(true)
+	sr.liveBefore = liveHeap()
 	fmt.Fprintf(os.Stderr, "load: N=%d seeding with %s (%d workers) …\n", n, sr.method, sr.workers)
 	progress := func(done int) {
 		el := time.Since(t0).Seconds()
@@ -323,6 +344,7 @@ func runN(o options, d *driver, bareAddr string, n int) ([]result, *seedReport, 
 	sr.took = time.Since(t0)
 	sr.cacheLag = sr.took - written
 	sr.after = readMem(true)
+	sr.liveAfter = liveHeap()
 	sr.perUserRSS = float64(sr.after.rss-sr.before.rss) * 1024 / float64(n)
 	sr.perUserAnon = float64(sr.after.anon-sr.before.anon) * 1024 / float64(n)
 	sr.perUserHeap = float64(int64(sr.after.heap)-int64(sr.before.heap)) / float64(n)
@@ -355,38 +377,63 @@ func runN(o options, d *driver, bareAddr string, n int) ([]result, *seedReport, 
 	// allocation-heavy seconds would otherwise pay page faults for a heap
 	// that grows to twice the live size (about 600 MB more at 1M users).
 	if o.prewarm > 0 {
-		pw := scenario{name: "prewarm", addr: addr, auth: auth, ok: func(int) bool { return true },
-			path: func(b []byte, _ *rand.Rand) []byte { return append(b, "/auth/v2/accounts/load/users?page-size=50"...) }}
-		d.run(pw, 0, o.prewarm)
+		pw := scenario{Name: "prewarm", Addr: addr, Auth: auth, Path: "/auth/v2/accounts/load/users?page-size=50"}
+		if _, err := d.run(pw, 0, o.prewarm, nil, nil); err != nil {
+			return nil, sr, fmt.Errorf("prewarm: %w", err)
+		}
 	}
 	var out []result
 	for _, sc := range scs {
 		runtime.GC() // each scenario starts a fresh GC cycle
 		var prof func()
-		if o.profileDir != "" {
-			if prof, err = startProfile(o.profileDir, fmt.Sprintf("%d-%s", n, sc.name), o.warmup); err != nil {
-				return out, sr, err
-			}
-		}
+		var profErr error
 		stopChurn := startChurn(in.Store, n, o.churn)
-		r := d.run(sc, o.warmup, o.duration)
+		var g0, g1 gcSample
+		dr, err := d.run(sc, o.warmup, o.duration,
+			func() {
+				g0 = readGC()
+				if o.profileDir != "" {
+					prof, profErr = startProfile(o.profileDir, fmt.Sprintf("%d-%s", n, sc.Name))
+				}
+			},
+			func() {
+				g1 = readGC()
+				if prof != nil {
+					prof()
+				}
+			})
 		stopChurn()
-		r.load1 = loadAvg()
-		if prof != nil {
-			prof()
+		if err != nil {
+			return out, sr, fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		r.n = n
+		if profErr != nil {
+			return out, sr, profErr
+		}
+		r := result{scenario: sc.Name, n: n, conns: o.conns, requests: dr.Requests, errors: dr.Errors,
+			elapsed: dr.Elapsed, p50: dr.P50, p99: dr.P99, p999: dr.P999, max: dr.Max, note: sc.note,
+			firstErr: dr.FirstErr, clientGCs: dr.GCs}
+		r.gc = diffGC(g0, g1)
+		r.cores = r.gc.cpu.Seconds() / r.gc.wall.Seconds()
+		if k := r.requests + r.errors; k > 0 {
+			r.cpuPerReq = r.gc.cpu / time.Duration(k)
+			r.clientCPU = dr.CPU / time.Duration(k)
+		}
+		r.load1 = loadAvg()
 		if o.churn > 0 {
 			r.note += fmt.Sprintf("; churn %.0f writes/s", o.churn)
 		}
 		m := readMem(false)
-		r.rssKiB, r.heap = m.rss, m.heap
+		r.rssKiB = m.rss
 		sr.peak = max(sr.peak, m.rss)
+		r.live = liveHeap()
+		sr.liveUnder = max(sr.liveUnder, r.live)
 		if r.firstErr != "" {
-			fmt.Fprintf(os.Stderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.name, r.errors, r.firstErr)
+			fmt.Fprintf(os.Stderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.Name, r.errors, r.firstErr)
 		}
-		fmt.Fprintf(os.Stderr, "load: N=%d %-14s %9.0f req/s  p50 %-9s p99 %-9s errors %d  CPU/req %-7s cores %.2f  load %.1f\n",
-			n, sc.name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), r.errors, fmtDur(r.cpuPerReq), r.cores, r.load1)
+		fmt.Fprintf(os.Stderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  GC %.1f/s %.0f%% mark≈%s  live %s/user  CPU/req %s  client GCs %d  load %.1f\n",
+			n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors,
+			float64(r.gc.cycles)/r.gc.wall.Seconds(), 100*r.gc.gcShare, fmtDur(r.gc.markWall), fmtBytes(float64(r.live)/float64(n)),
+			fmtDur(r.cpuPerReq), r.clientGCs, r.load1)
 		out = append(out, r)
 	}
 	// Last, so that its garbage does not weigh on the scenarios.
@@ -401,14 +448,10 @@ func runN(o options, d *driver, bareAddr string, n int) ([]result, *seedReport, 
 // the filtered counts so that each paged scenario asks for its middle page.
 func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error) {
 	want := func(name string) bool { return o.scenarios == nil || o.scenarios[name] }
-	ok200 := func(s int) bool { return s == 200 }
-	fixed := func(p string) func([]byte, *rand.Rand) []byte {
-		return func(b []byte, _ *rand.Rand) []byte { return append(b, p...) }
-	}
 	const users = "/auth/v2/accounts/load/users"
 	var out []scenario
 	if want("bare") {
-		out = append(out, scenario{name: "bare", addr: bareAddr, path: fixed("/bare"), auth: auth, ok: ok200,
+		out = append(out, scenario{Name: "bare", Addr: bareAddr, Path: "/bare", Auth: auth,
 			note: "net/http handler, fixed " + strconv.Itoa(len(bareDoc)) + "-byte XML"})
 	}
 	paged := func(name, filter string) error {
@@ -426,8 +469,8 @@ func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error
 		if filter != "" {
 			note = "filter=" + filter + " " + note
 		}
-		out = append(out, scenario{name: name, addr: addr, auth: auth, ok: ok200, note: note,
-			path: fixed(users + q + "&current-page=" + strconv.Itoa(mid))})
+		out = append(out, scenario{Name: name, Addr: addr, Auth: auth, note: note,
+			Path: users + q + "&current-page=" + strconv.Itoa(mid)})
 		return nil
 	}
 	if want("page50") {
@@ -445,21 +488,17 @@ func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error
 			return nil, err
 		}
 	}
-	randomUser := func(suffix string) func([]byte, *rand.Rand) []byte {
-		return func(b []byte, r *rand.Rand) []byte {
-			b = append(b, users+"/"...)
-			b = appendUserName(b, r.IntN(n))
-			return append(b, suffix...)
-		}
+	// randomUser is GET users/user-<random><suffix>.
+	randomUser := func(name, auth, suffix string, ok []int, note string) scenario {
+		return scenario{Name: name, Addr: addr, Auth: auth, Path: users + "/", RandomUser: true, Suffix: suffix, N: n,
+			OK: ok, note: note}
 	}
+	checkOK := []int{200, 404}
 	if want("user") {
-		out = append(out, scenario{name: "user", addr: addr, auth: auth, ok: ok200, path: randomUser(""),
-			note: "random user, depth 1"})
+		out = append(out, randomUser("user", auth, "", nil, "random user, depth 1"))
 	}
 	if want("check") {
-		out = append(out, scenario{name: "check", addr: addr, auth: auth, path: randomUser("/permissions/" + readerPerm),
-			ok:   func(s int) bool { return s == 200 || s == 404 },
-			note: "random user; 200 (1 in 10) or 404"})
+		out = append(out, randomUser("check", auth, "/permissions/"+readerPerm, checkOK, "random user; 200 (1 in 10) or 404"))
 	}
 	if want("user-apikey") || want("check-apikey") {
 		secret, err := createAPIKey(addr, auth)
@@ -468,40 +507,27 @@ func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error
 		}
 		keyAuth := "Bearer " + secret
 		if want("user-apikey") {
-			out = append(out, scenario{name: "user-apikey", addr: addr, auth: keyAuth, ok: ok200, path: randomUser(""),
-				note: "random user, depth 1, signed with an API key (Bearer)"})
+			out = append(out, randomUser("user-apikey", keyAuth, "", nil, "random user, depth 1, signed with an API key (Bearer)"))
 		}
 		if want("check-apikey") {
-			out = append(out, scenario{name: "check-apikey", addr: addr, auth: keyAuth, path: randomUser("/permissions/" + readerPerm),
-				ok:   func(s int) bool { return s == 200 || s == 404 },
-				note: "as check, signed with an API key (Bearer)"})
+			out = append(out, randomUser("check-apikey", keyAuth, "/permissions/"+readerPerm, checkOK,
+				"as check, signed with an API key (Bearer)"))
 		}
 	}
 	// POST /auth/v2/check with q questions about random users.
-	checkBatch := func(q int) func([]byte, *rand.Rand) []byte {
-		return func(b []byte, r *rand.Rand) []byte {
-			b = append(b, "<check>"...)
-			for range q {
-				b = append(b, "<question><principal>load\\"...)
-				b = appendUserName(b, r.IntN(n))
-				b = append(b, "</principal><permission>"+readerPerm+"</permission></question>"...)
-			}
-			return append(b, "</check>"...)
-		}
-	}
 	for _, q := range []int{1, 100} {
 		name := "check-post-" + strconv.Itoa(q)
 		if want(name) {
-			out = append(out, scenario{name: name, addr: addr, auth: auth, path: fixed("/auth/v2/check"), body: checkBatch(q),
-				ok: ok200, note: fmt.Sprintf("POST /auth/v2/check, %d random question(s) a request", q)})
+			out = append(out, scenario{Name: name, Addr: addr, Auth: auth, Path: "/auth/v2/check", Questions: q, N: n,
+				note: fmt.Sprintf("POST /auth/v2/check, %d random question(s) a request", q)})
 		}
 	}
 	return out, nil
 }
 
-// startProfile starts a CPU profile after the warm-up; the returned
-// function stops it.
-func startProfile(dir, name string, warmup time.Duration) (func(), error) {
+// startProfile starts a CPU profile of this process (the server); the
+// returned function stops it.
+func startProfile(dir, name string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -509,12 +535,12 @@ func startProfile(dir, name string, warmup time.Duration) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	started := make(chan bool, 1)
-	timer := time.AfterFunc(warmup, func() { started <- pprof.StartCPUProfile(f) == nil })
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return func() {
-		if !timer.Stop() && <-started {
-			pprof.StopCPUProfile()
-		}
+		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
 }

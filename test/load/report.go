@@ -46,13 +46,33 @@ func table(w io.Writer, format string, header []string, rows [][]string) {
 	}
 }
 
+// fmtBytes shows a byte count per user.
+func fmtBytes(b float64) string {
+	if b >= 10*1024 {
+		return fmt.Sprintf("%.1f KiB", b/1024)
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
+
 func printResults(w io.Writer, o options, results []result, seeds []seedReport) {
-	fmt.Fprintf(w, "\ngatehouse load: %d connections (closed loop, keep-alive, %s client), %s measured after %s warm-up per scenario, GOMAXPROCS=%d\n",
-		o.conns, o.client, o.duration, o.warmup, runtime.GOMAXPROCS(0))
-	fmt.Fprintln(w, "server, embedded etcd and load generator share this process and its cores; RSS is this process's VmRSS (/proc/self/status) and heap the Go heap in use")
-	fmt.Fprintln(w, "(live + not yet collected), both read as they are at the end of each scenario; cores = CPU time this process got / wall time (the machine has", runtime.NumCPU(), "and is shared: a low figure")
-	fmt.Fprintln(w, "with a high load average means other processes took the CPU); CPU/req = CPU time this process used per request, server + etcd + load generator:")
-	fmt.Fprintln(w, "the figure least disturbed by other processes; load = the machine's 1-minute load average at the end of the scenario")
+	fmt.Fprintf(w, "\ngatehouse load: %d connections (closed loop, keep-alive, %s client in a process of its own), %s measured after %s warm-up per scenario, GOMAXPROCS=%d, %d cores (shared)\n",
+		o.conns, o.client, o.duration, o.warmup, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	for _, l := range []string{
+		"The client runs in its own process: the server's GC cannot pause it, so the latencies include the server's GC stalls (wrk-like).",
+		"latency (p50, p99, p99.9, max) = client-side time from writing a request to reading the whole response, over the measured window;",
+		"server process = gatehouse + its embedded etcd + the bare handler; its GC while the client measured (runtime/metrics, sampled when the window opens and closes):",
+		"  GC/s = GC cycles per second; GC CPU = /cpu/classes/gc/total over the CPU the server's Go code used (/cpu/classes, total − idle);",
+		"  assist = the part of that CPU spent in mark assists (request goroutines made to mark before they may allocate);",
+		"  mark≈ = estimated wall time of one mark phase: background-worker CPU per cycle / (25% × GOMAXPROCS), the share the runtime gives them;",
+		"  in mark = GC/s × mark≈, the share of the time the server spends in a mark phase; pause max = longest stop-the-world GC pause",
+		"  (/sched/pauses/total/gc, histogram bucket bound); sched p99 = 99th percentile of the time a server goroutine waited runnable (/sched/latencies);",
+		"live/user = /gc/heap/live after a forced GC at the end of the scenario / N (all of the server's live heap: gatehouse, etcd, fixed costs);",
+		"RSS = the server process's VmRSS at the end of the scenario (before that GC); cores = the server's CPU time / wall time (a low figure with a",
+		"high load average means other processes took the CPU); CPU/req = the server's CPU time per request (getrusage: gatehouse + etcd), the figure",
+		"least disturbed by other processes; client/req = the client process's CPU per request; load = the machine's 1-minute load average at the end.",
+	} {
+		fmt.Fprintln(w, l)
+	}
 	fmt.Fprintln(w)
 
 	bare := map[int]result{}
@@ -61,7 +81,9 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 			bare[r.n] = r
 		}
 	}
-	header := []string{"scenario", "N", "req/s", "p50", "p99", "errors", "RSS MiB", "heap MiB", "cores", "CPU/req", "load", "vs bare rate", "vs bare p99", "vs bare CPU", "notes"}
+	header := []string{"scenario", "N", "req/s", "p50", "p99", "p99.9", "max", "errors",
+		"GC/s", "GC CPU", "assist", "mark≈", "in mark", "pause max", "sched p99", "live/user",
+		"RSS MiB", "cores", "CPU/req", "client/req", "load", "vs bare rate", "vs bare p99", "vs bare CPU", "notes"}
 	var rows [][]string
 	for _, r := range results {
 		vsRate, vsP99, vsCPU := "", "", ""
@@ -72,9 +94,17 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 				vsCPU = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(b.cpuPerReq))
 			}
 		}
+		g := r.gc
+		gcps := ""
+		if g.wall > 0 {
+			gcps = fmt.Sprintf("%.1f", float64(g.cycles)/g.wall.Seconds())
+		}
 		rows = append(rows, []string{r.scenario, fmt.Sprint(r.n), fmt.Sprintf("%.0f", r.rate()),
-			fmtDur(r.p50), fmtDur(r.p99), fmt.Sprint(r.errors), mib(r.rssKiB), fmt.Sprintf("%.0f", float64(r.heap)/(1<<20)),
-			fmt.Sprintf("%.2f", r.cores), fmtDur(r.cpuPerReq), fmt.Sprintf("%.1f", r.load1), vsRate, vsP99, vsCPU, r.note})
+			fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), fmt.Sprint(r.errors),
+			gcps, fmt.Sprintf("%.0f%%", 100*g.gcShare), fmt.Sprintf("%.0f%%", 100*g.assist), fmtDur(g.markWall),
+			fmt.Sprintf("%.0f%%", 100*g.inMark), fmtDur(g.pauseMax), fmtDur(g.schedP99), fmtBytes(float64(r.live)/float64(r.n)),
+			mib(r.rssKiB), fmt.Sprintf("%.2f", r.cores), fmtDur(r.cpuPerReq), fmtDur(r.clientCPU),
+			fmt.Sprintf("%.1f", r.load1), vsRate, vsP99, vsCPU, r.note})
 	}
 	table(w, o.out, header, rows)
 
@@ -85,9 +115,10 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 	fmt.Fprintln(w, "seeding; memory per stored user = (after seeding − before seeding) / N, both read after runtime.GC + debug.FreeOSMemory (live memory);")
 	fmt.Fprintln(w, "RSS includes the embedded etcd (its bbolt file is mmapped: RssFile) and the Go heap (the gatehouse cache, etcd's in-memory index and raft log);")
 	fmt.Fprintln(w, "memo/user = live Go heap an authz.Holdings keeps per user once every user was requested (Of + Effective, as the server's memo does), and the time to compute one;")
-	fmt.Fprintln(w, "under-load/user = (highest RSS at the end of a scenario − RSS before seeding) / N: the footprint with GC headroom and the holdings memo filled by the user/check scenarios")
+	fmt.Fprintln(w, "under-load/user = (highest RSS at the end of a scenario − RSS before seeding) / N: the footprint with GC headroom and the holdings memo filled by the user/check scenarios;")
+	fmt.Fprintln(w, "live/user = (/gc/heap/live after seeding − before seeding) / N, each after a forced GC; live under load/user = (highest live heap after a scenario − before seeding) / N")
 	fmt.Fprintln(w)
-	header = []string{"N", "method", "seed time", "users/s", "cache lag", "RSS before MiB", "RSS after MiB", "RSS/user", "anon/user", "Go heap/user", "under-load/user", "memo/user"}
+	header = []string{"N", "method", "seed time", "users/s", "cache lag", "RSS before MiB", "RSS after MiB", "RSS/user", "anon/user", "Go heap/user", "under-load/user", "live/user", "live under load/user", "memo/user"}
 	rows = rows[:0]
 	for _, s := range seeds {
 		method := s.method
@@ -101,6 +132,10 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 		if s.peak > 0 {
 			underLoad = fmt.Sprintf("%.0f B", float64(s.peak-s.before.rss)*1024/float64(s.n))
 		}
+		liveUnder := ""
+		if s.liveUnder > 0 {
+			liveUnder = fmtBytes(float64(int64(s.liveUnder)-int64(s.liveBefore)) / float64(s.n))
+		}
 		memo := ""
 		if s.memoPerUser != 0 {
 			memo = fmt.Sprintf("%.0f B (%s each)", s.memoPerUser, fmtDur(s.memoCompute))
@@ -111,7 +146,8 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 		}
 		rows = append(rows, []string{fmt.Sprint(s.n), method, s.took.Round(time.Millisecond).String(), rate,
 			s.cacheLag.Round(time.Millisecond).String(), mib(s.before.rss), mib(s.after.rss),
-			fmt.Sprintf("%.0f B", s.perUserRSS), fmt.Sprintf("%.0f B", s.perUserAnon), fmt.Sprintf("%.0f B", s.perUserHeap), underLoad, memo})
+			fmt.Sprintf("%.0f B", s.perUserRSS), fmt.Sprintf("%.0f B", s.perUserAnon), fmt.Sprintf("%.0f B", s.perUserHeap), underLoad,
+			fmtBytes(float64(int64(s.liveAfter)-int64(s.liveBefore)) / float64(s.n)), liveUnder, memo})
 	}
 	table(w, o.out, header, rows)
 }
