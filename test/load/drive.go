@@ -122,16 +122,16 @@ type doer interface {
 
 // driveResult is what the client process reports for one scenario.
 type driveResult struct {
-	Requests  int           `json:"requests"`
-	Errors    int           `json:"errors"`
-	Elapsed   time.Duration `json:"elapsed"`
-	P50       time.Duration `json:"p50"`
-	P99       time.Duration `json:"p99"`
-	P999      time.Duration `json:"p999"`
-	Max       time.Duration `json:"max"`
-	CPU       time.Duration `json:"cpu"` // client process CPU while recording
-	GCs       uint32        `json:"gcs"` // client process GC cycles while recording
-	FirstErr  string        `json:"firstErr,omitempty"`
+	Requests int           `json:"requests"`
+	Errors   int           `json:"errors"`
+	Elapsed  time.Duration `json:"elapsed"`
+	P50      time.Duration `json:"p50"`
+	P99      time.Duration `json:"p99"`
+	P999     time.Duration `json:"p999"`
+	Max      time.Duration `json:"max"`
+	CPU      time.Duration `json:"cpu"` // client process CPU while recording
+	GCs      uint32        `json:"gcs"` // client process GC cycles while recording
+	FirstErr string        `json:"firstErr,omitempty"`
 }
 
 // run drives sc for warmup (not recorded) then duration, with d.conns

@@ -237,10 +237,10 @@ type seedReport struct {
 	perUserAnon         float64
 	perUserHeap         float64
 	fixedTook, cacheLag time.Duration
-	peak                int64 // highest VmRSS (KiB) seen at the end of a scenario
-	liveBefore          uint64  // live Go heap before seeding (after a forced GC), bytes
-	liveAfter           uint64  // the same after seeding
-	liveUnder           uint64  // highest live heap after a scenario
+	peak                int64  // highest VmRSS (KiB) seen at the end of a scenario
+	liveBefore          uint64 // live Go heap before seeding (after a forced GC), bytes
+	liveAfter           uint64 // the same after seeding
+	liveUnder           uint64 // highest live heap after a scenario
 	memoPerUser         float64
 	memoCompute         time.Duration
 }

@@ -102,7 +102,7 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 		rows = append(rows, []string{r.scenario, fmt.Sprint(r.n), fmt.Sprintf("%.0f", r.rate()),
 			fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), fmt.Sprint(r.errors),
 			gcps, fmt.Sprintf("%.0f%%", 100*g.gcShare), fmt.Sprintf("%.0f%%", 100*g.assist), fmtDur(g.markWall),
-			fmt.Sprintf("%.0f%%", 100*g.inMark), fmtDur(g.pauseMax), fmtDur(g.schedP99), fmtBytes(float64(r.live)/float64(r.n)),
+			fmt.Sprintf("%.0f%%", 100*g.inMark), fmtDur(g.pauseMax), fmtDur(g.schedP99), fmtBytes(float64(r.live) / float64(r.n)),
 			mib(r.rssKiB), fmt.Sprintf("%.2f", r.cores), fmtDur(r.cpuPerReq), fmtDur(r.clientCPU),
 			fmt.Sprintf("%.1f", r.load1), vsRate, vsP99, vsCPU, r.note})
 	}
