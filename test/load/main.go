@@ -1,16 +1,21 @@
 // Command load measures gatehouse against SPEC §12: for each user count
 // N it starts a fresh gatehouse in-process (instance.Start, embedded
 // etcd in a temporary directory), seeds N users in account "load"
-// directly through the store, and drives each scenario with a closed loop
-// of C concurrent keep-alive connections, printing requests per second,
-// p50/p99 latency, errors and the process's resident memory.
+// directly through the store, and has a client in a process of its own
+// drive each scenario over loopback with a closed loop of C concurrent
+// keep-alive connections. For each scenario it prints requests per
+// second, p50/p99/p99.9/max latency, errors, what the server's garbage
+// collector did meanwhile (cycles per second, share of the CPU, mark
+// assists, estimated mark-phase time, longest stop-the-world pause,
+// goroutine scheduling latency) and the live heap per stored user.
 //
 //	go run ./test/load [-users 1000,100000] [-duration 10s] [-connections 16] [-out table]
 //
 // Scenarios:
 //
 //	bare           a bare net/http handler returning a fixed small XML
-//	               document on its own listener: the machine's floor
+//	               document on its own listener, in the server's process:
+//	               the machine's floor
 //	page50         GET /auth/v2/accounts/load/users?page-size=50&current-page=<middle>
 //	page50-prefix  the same with filter=user-0001* (middle page of the matches)
 //	page50-substr  the same with a substring filter (filter=99)
@@ -18,15 +23,34 @@
 //	check          GET …/users/user-<random>/permissions/print:jobs:read
 //	               (200 for the 1 in 10 users in group readers, 404 for
 //	               the others: both count as success)
+//	user-apikey, check-apikey
+//	               user and check signed with an API key (Bearer)
+//	check-post-1, check-post-100
+//	               POST /auth/v2/check with 1 or 100 questions about
+//	               random users
 //
 // Every request authenticates with HTTP Basic as load\checker, whose
 // verified credential the server caches, so requests do not pay argon2id.
-// The server, its embedded etcd and this load generator share one process
-// (and the machine's cores), so the resident memory shown includes all
-// three, and the CPU time per request (the column least disturbed by
-// other processes on a shared machine) counts all three too: compare it
-// with the bare row's. The tool bounds itself: every phase has a deadline
-// and -timeout ends the process.
+//
+// Two processes. This process hosts gatehouse, its embedded etcd and the
+// bare handler (the server process); the load generator is this program
+// re-executed with the argument "drive" (the client process), which
+// receives each scenario as a JSON line on its stdin and answers with
+// JSON lines on its stdout: when its measured window opens and closes,
+// then the latencies. A client sharing the server's process would stop
+// with every GC pause and mark-phase stall of the server and not start
+// the clock of the requests it would have sent meanwhile (coordinated
+// omission), hiding the server's tail latency; out of process it sees the
+// tails as wrk would. The server's figures are sampled from
+// runtime/metrics and getrusage when the client's window opens and
+// closes, so the CPU time per request counts gatehouse and etcd but no
+// longer the load generator (shown apart, as client CPU per request);
+// both processes share the machine's cores. The resident memory and live
+// heap are the server process's. The tool bounds itself: every phase has
+// a deadline, -timeout ends the process, the client process is killed
+// when the server process dies (and exits by itself when its stdin
+// closes or its own deadline passes), and a client that cannot start is
+// reported at once, before any seeding.
 //
 // Seeding: users have no password (hashing a million argon2id passwords
 // would take hours) and an e-mail address; every 10th is in group
@@ -34,8 +58,9 @@
 // one guarded transaction per user, as the API writes them; above, with
 // etcd transactions of -batch users holding the same keys and values
 // (PutItem manages a few thousand users a second here). After seeding the
-// tool reports memory per stored user, then warms the Go heap up
-// (-prewarm) before the first scenario. With -churn R it also writes R
+// tool reports memory per stored user (resident memory, and the live Go
+// heap read from /gc/heap/live after a forced GC), then warms the Go heap
+// up (-prewarm) before the first scenario. With -churn R it also writes R
 // last-sign-in times per second to the account during every scenario, the
 // write a password sign-in makes, to show what invalidating the
 // per-account memos costs.
