@@ -27,8 +27,11 @@ func (d Decision) Granted() bool { return d.Denial == Granted }
 
 // Authority is gatehouse's one decision point: route checks, POST /check,
 // effective permissions, API keys, escalation checks and (later) token
-// scopes all ask it. It memoises users' holdings (Holdings), which stay
-// valid until the directory's DecisionRev of an account they read moves.
+// scopes all ask it. It memoises the holdings of the principals it
+// decides for (Holdings, within Holdings.Budget bytes), which stay valid
+// until the directory's DecisionRev of an account they read moves;
+// documents showing a user's permissions use Holdings.Compute, which
+// stores nothing.
 type Authority struct {
 	Holdings Holdings
 }

@@ -3,8 +3,11 @@ package authz
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Holding is what one user holds, ready for decisions: the permissions of
@@ -71,44 +74,206 @@ type dep struct {
 	rev     int64
 }
 
-// Holdings computes users' holdings from a Directory and keeps them
-// until something they were computed from changes (Directory.DecisionRev
-// of the user's account and of every account on its ceiling chain).
-// Other writes (attributes, sign-in times, users) leave them valid, so a
-// decision costs a memo lookup, a few revision compares and Decide, with
-// no allocation.
+// Holdings computes users' holdings from a Directory and memoises those
+// of the principals that make requests or are asked about (Of) until
+// something they were computed from changes (Directory.DecisionRev of the
+// user's account and of every account on its ceiling chain). Other writes
+// (attributes, sign-in times, users) leave them valid, so a decision
+// costs a memo lookup, a few revision compares and Decide, with no
+// allocation. Documents that show some user's holding use Compute, which
+// stores nothing.
+//
+// The memo is bounded by Budget bytes (an estimate of each holding's
+// strings, slices and entry; see doc.go): when a new holding would not
+// fit, holdings are evicted by CLOCK (second chance: one used since the
+// hand last passed it is spared once). Keys own their strings, so an
+// entry never pins the request that caused it. Lookups take no lock;
+// inserting, evicting and Forget take one mutex. A Holdings is safe for
+// concurrent use; the zero value is ready to use.
 type Holdings struct {
-	memo sync.Map // holdingKey → *Holding
-	size atomic.Int64
+	// Budget is the memo's byte budget (estimated); 0 means
+	// DefaultHoldingsBudget, negative disables memoising.
+	Budget int64
+
+	memo sync.Map // holdingKey → *memoEntry; mutated only under mu
+
+	mu    sync.Mutex
+	ring  []*memoEntry // the CLOCK, in no particular order
+	hand  int
+	bytes atomic.Int64 // sum of the ring's costs
 }
 
-// maxHoldings bounds the memo (each entry is a few hundred bytes); when
-// full it is cleared and refills from the users asked about.
-const maxHoldings = 250_000
+// DefaultHoldingsBudget is the memo's default byte budget, 64 MiB: some
+// 26,000 principals with the 21-permission holding of the benchmarks
+// (about 2.5 KiB estimated), some 86,000 with no role (about 0.8 KiB).
+const DefaultHoldingsBudget = 64 << 20
 
 type holdingKey struct{ account, user string }
 
-// Of returns the holding of user u in account a. The user must exist.
+// memoEntry is one memoised holding.
+type memoEntry struct {
+	key  holdingKey
+	h    *Holding
+	cost int64
+	ref  atomic.Bool // used since the hand last passed
+	slot int         // index in ring, under mu
+}
+
+// Of returns the holding of user u in account a, memoising it: for the
+// principal of a request and the principals asked about in a check. The
+// user must exist.
 func (hs *Holdings) Of(d Directory, a, u string) *Holding {
 	if x, ok := hs.memo.Load(holdingKey{a, u}); ok {
-		h := x.(*Holding)
-		if h.valid(d) {
+		e := x.(*memoEntry)
+		if e.h.valid(d) {
+			if !e.ref.Load() {
+				e.ref.Store(true)
+			}
+			return e.h
+		}
+	}
+	k := holdingKey{strings.Clone(a), strings.Clone(u)}
+	h := ComputeHolding(d, k.account, k.user)
+	hs.store(k, h)
+	return h
+}
+
+// Compute returns the holding of user u in account a without memoising
+// it: the memoised one if it is still valid, else a fresh computation
+// that is dropped with the response. It is what documents showing some
+// user's effective permissions use, so rendering users pins no memory.
+// It gives the same holding (and Sum) as Of for the same state.
+func (hs *Holdings) Compute(d Directory, a, u string) *Holding {
+	if x, ok := hs.memo.Load(holdingKey{a, u}); ok {
+		if h := x.(*memoEntry).h; h.valid(d) {
 			return h
 		}
 	}
-	h := ComputeHolding(d, a, u)
-	if _, loaded := hs.memo.Swap(holdingKey{a, u}, h); !loaded && hs.size.Add(1) > maxHoldings {
-		hs.memo.Clear()
-		hs.size.Store(0)
-	}
-	return h
+	return ComputeHolding(d, a, u)
 }
 
 // Forget drops a memoised holding (a deleted user).
 func (hs *Holdings) Forget(a, u string) {
-	if _, loaded := hs.memo.LoadAndDelete(holdingKey{a, u}); loaded {
-		hs.size.Add(-1)
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if x, ok := hs.memo.LoadAndDelete(holdingKey{a, u}); ok {
+		hs.unring(x.(*memoEntry))
 	}
+}
+
+// Bytes is the estimated size of the memoised holdings (at most the
+// budget).
+func (hs *Holdings) Bytes() int64 { return hs.bytes.Load() }
+
+// Len is the number of memoised holdings.
+func (hs *Holdings) Len() int {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return len(hs.ring)
+}
+
+func (hs *Holdings) budget() int64 {
+	if hs.Budget == 0 {
+		return DefaultHoldingsBudget
+	}
+	return hs.Budget
+}
+
+// store memoises h under k (whose strings the caller owns), replacing
+// what k held and evicting by CLOCK until it fits; a holding larger than
+// the whole budget is not stored.
+func (hs *Holdings) store(k holdingKey, h *Holding) {
+	e := &memoEntry{key: k, h: h, cost: h.cost() + int64(len(k.user))}
+	budget := hs.budget()
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if x, ok := hs.memo.Load(k); ok {
+		hs.unring(x.(*memoEntry))
+		hs.memo.Delete(k)
+	}
+	if e.cost > budget {
+		return
+	}
+	// A full turn clears every reference bit, so the hand evicts within
+	// two turns; past them (hits racing with the hand) it evicts what it
+	// finds.
+	for spare := 2 * len(hs.ring); hs.bytes.Load()+e.cost > budget && len(hs.ring) > 0; spare-- {
+		if hs.hand >= len(hs.ring) {
+			hs.hand = 0
+		}
+		v := hs.ring[hs.hand]
+		if spare > 0 && v.ref.Load() {
+			v.ref.Store(false)
+			hs.hand++
+			continue
+		}
+		hs.memo.Delete(v.key)
+		hs.unring(v) // moves the last entry to the hand: it is looked at next
+	}
+	e.slot = len(hs.ring)
+	hs.ring = append(hs.ring, e)
+	hs.bytes.Add(e.cost)
+	hs.memo.Store(k, e)
+}
+
+// unring removes e from the ring (under mu).
+func (hs *Holdings) unring(e *memoEntry) {
+	last := len(hs.ring) - 1
+	if e.slot > last || hs.ring[e.slot] != e {
+		return
+	}
+	hs.ring[e.slot] = hs.ring[last]
+	hs.ring[e.slot].slot = e.slot
+	hs.ring[last] = nil
+	hs.ring = hs.ring[:last]
+	hs.bytes.Add(-e.cost)
+	if len(hs.ring) <= cap(hs.ring)/4 && cap(hs.ring) > 64 {
+		hs.ring = slices.Clip(slices.Clone(hs.ring))
+	}
+}
+
+// Estimated sizes, in bytes, of what a memoised holding keeps: the
+// Holding struct with its sync.Once fields, a memo entry, and the
+// sync.Map's node for it.
+const (
+	holdingStructBytes = int64(unsafe.Sizeof(Holding{}))
+	memoEntryBytes     = int64(unsafe.Sizeof(memoEntry{}))
+	memoNodeBytes      = 96
+	stringHeaderBytes  = int64(unsafe.Sizeof(""))
+	sliceHeaderBytes   = int64(unsafe.Sizeof([]string(nil)))
+	sumBytes           = 24 // Sum's hex digest
+)
+
+// cost estimates the bytes a memoised h keeps alive: the key's and the
+// holding's strings (a role's name counted once per run of permissions it
+// grants), the backing arrays of its slices, room for Effective's list
+// (at most the held permissions plus the ceiling's) and Sum, the struct
+// and the memo's entry and node.
+func (h *Holding) cost() int64 {
+	n := holdingStructBytes + memoEntryBytes + memoNodeBytes + sumBytes
+	n += int64(len(h.Account)) // the key's account; the holding shares it
+	flat := int64(len(h.Perms))
+	n += int64(cap(h.Perms)+cap(h.Roles)) * stringHeaderBytes
+	for i, p := range h.Perms {
+		n += int64(len(p))
+		if i == 0 || h.Roles[i] != h.Roles[i-1] {
+			n += int64(len(h.Roles[i]))
+		}
+	}
+	n += int64(cap(h.Ceiling)) * sliceHeaderBytes
+	for _, level := range h.Ceiling {
+		flat += int64(len(level))
+		n += int64(cap(level)) * stringHeaderBytes
+		for _, p := range level {
+			n += int64(len(p))
+		}
+	}
+	n += flat * stringHeaderBytes // Effective's list
+	n += int64(cap(h.deps)) * int64(unsafe.Sizeof(dep{}))
+	for _, x := range h.deps {
+		n += int64(len(x.account))
+	}
+	return n
 }
 
 func (h *Holding) valid(d Directory) bool {

@@ -15,7 +15,7 @@ import (
 // patterns, under root account "corp" with ceiling "*") and user "alice"
 // who holds role "printing" directly and roles "scanning" and "auditing"
 // through groups "office" and "audit": 21 permissions in all.
-func holdingFixture(b *testing.B) *storage.Store {
+func holdingFixture(b testing.TB) *storage.Store {
 	b.Helper()
 	st := storagetest.Store(b)
 	ctx := context.Background()

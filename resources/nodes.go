@@ -87,9 +87,11 @@ func (v nb) HasMember(c storage.Coll, name string) bool { return v.raw.HasMember
 // HasOwner is storage.View.HasOwner, read untracked (see HasItem).
 func (v nb) HasOwner(c storage.Coll) bool { return v.raw.HasOwner(c) }
 
-// holding is user u's memoised holding, read untracked.
+// holding is user u's holding, read untracked and not memoised: a
+// document shows some user's permissions (effectiveNode, effectiveOne),
+// and rendering users must not pin memory after the response.
 func (v nb) holding(a, u string) *authz.Holding {
-	return v.au.Holdings.Of(v.raw, a, u)
+	return v.au.Holdings.Compute(v.raw, a, u)
 }
 
 func nodesOf(names []string, item func(string) Node) []Node {
