@@ -220,13 +220,14 @@ func getAuditEntry(c *call) error {
 // etcd, not the cache, so the cache's revisions say nothing about it.
 func (c *call) render(q query, n Node) error {
 	body := renderer{q: q, depthGiven: c.depthGiven}.document(n)
+	defer body.release()
 	h := c.w.Header()
 	h.Set("Content-Type", "application/xml; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(len(body.Bytes())))
 	c.status = http.StatusOK
 	c.w.WriteHeader(http.StatusOK)
 	if c.r.Method != http.MethodHead {
-		_, _ = c.w.Write(body)
+		_, _ = c.w.Write(body.Bytes())
 	}
 	return nil
 }

@@ -45,9 +45,11 @@ func etagOf(v storage.View) string {
 
 // show renders what build returns, once the cache has reached minRev.
 func (c *call) show(status int, minRev int64, location string, build func(v nb) (Node, error)) error {
-	var body []byte
+	var body *output
 	var etag string
 	render := func(v storage.View) error {
+		body.release() // a render run again starts afresh
+		body = nil
 		if err := c.visible(v); err != nil {
 			return err
 		}
@@ -69,8 +71,12 @@ func (c *call) show(status int, minRev int64, location string, build func(v nb) 
 		err = c.s.Store.Read(c.r.Context(), minRev, render)
 	}
 	if err != nil {
+		body.release()
 		return err
 	}
+	// The body is written below or not at all (HEAD, 304); either way
+	// its buffer goes back to the pool when show returns.
+	defer body.release()
 	h := c.w.Header()
 	h.Set("ETag", etag)
 	if location != "" {
@@ -82,11 +88,11 @@ func (c *call) show(status int, minRev int64, location string, build func(v nb) 
 		return nil
 	}
 	h.Set("Content-Type", "application/xml; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(len(body.Bytes())))
 	c.status = status
 	c.w.WriteHeader(status)
 	if c.r.Method != http.MethodHead {
-		_, _ = c.w.Write(body)
+		_, _ = c.w.Write(body.Bytes())
 	}
 	return nil
 }

@@ -228,12 +228,13 @@ func postCheck(c *call) error {
 		}}
 	// The answer is not a paged or expandable resource: depth is fixed.
 	body := renderer{q: query{Depth: 1}}.document(root)
+	defer body.release()
 	h := c.w.Header()
 	h.Set("Content-Type", "application/xml; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(len(body.Bytes())))
 	h.Set("Cache-Control", "no-store")
 	c.status = http.StatusOK
 	c.w.WriteHeader(http.StatusOK)
-	_, _ = c.w.Write(body)
+	_, _ = c.w.Write(body.Bytes())
 	return nil
 }

@@ -3,8 +3,8 @@ package resources
 import (
 	"strconv"
 	"strings"
-
-	"github.com/beevik/etree"
+	"sync"
+	"unicode/utf8"
 )
 
 // Node is anything the renderer shows: an *Entity or a *Collection.
@@ -65,61 +65,114 @@ type renderer struct {
 	depthGiven bool
 }
 
-// document renders n as a complete document for the request's query.
-func (rd renderer) document(n Node) []byte {
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8" standalone="yes"`)
-	rd.node(&doc.Element, n, rd.q.Depth, true)
-	doc.Indent(2)
-	b, _ := doc.WriteToBytes()
-	return b
+// output is a rendered document in a pooled buffer. Whoever writes it
+// hands it back with release once it is written, and keeps no reference
+// to Bytes after that.
+type output struct{ b []byte }
+
+// maxPooled bounds the buffers kept for reuse, so that one huge page does
+// not stay in the pool.
+const maxPooled = 256 << 10
+
+var outputs = sync.Pool{New: func() any { return &output{b: make([]byte, 0, 4096)} }}
+
+// Bytes is the document.
+func (o *output) Bytes() []byte { return o.b }
+
+// release returns the buffer to the pool; o must not be used after.
+func (o *output) release() {
+	if o == nil || cap(o.b) > maxPooled {
+		return
+	}
+	o.b = o.b[:0]
+	outputs.Put(o)
 }
 
-func (rd renderer) node(parent *etree.Element, n Node, depth int, top bool) {
+// The document is written as a stream, straight into the buffer, in the
+// form the etree renderer it replaced produced (render_etree_test.go
+// keeps that renderer, and a fuzz test holds the two to the same bytes):
+// the XML declaration on its own line, each element on its own line
+// indented by two spaces per level, a text value inline with its element
+// (<name>text</name>), an element without content self-closed (<x/>),
+// and a newline at the end.
+
+const xmlDecl = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
+
+// document renders n as a complete document for the request's query into
+// a pooled buffer; the caller releases it once written.
+func (rd renderer) document(n Node) *output {
+	o := outputs.Get().(*output)
+	w := xmlWriter{b: o.b[:0]}
+	w.b = append(w.b, xmlDecl...)
+	w.b = append(w.b, '\n')
+	rd.node(&w, n, rd.q.Depth, true, 1)
+	w.b = append(w.b, '\n')
+	o.b = w.b
+	return o
+}
+
+// node writes n as an element at nesting level (the root element is
+// level 1).
+func (rd renderer) node(w *xmlWriter, n Node, depth int, top bool, level int) {
 	switch n := n.(type) {
 	case *Entity:
-		rd.entity(parent, n, depth)
+		rd.entity(w, n, depth, level)
 	case *Collection:
-		rd.collection(parent, n, depth, top)
+		rd.collection(w, n, depth, top, level)
 	}
 }
 
-func (rd renderer) entity(parent *etree.Element, e *Entity, depth int) {
-	el := parent.CreateElement(e.Element)
+func (rd renderer) entity(w *xmlWriter, e *Entity, depth, level int) {
+	w.open(e.Element)
+	var attrs [8][2]string
+	as := attrs[:0]
 	if e.Identifier != "" {
-		el.CreateAttr("identifier", e.Identifier)
+		as = append(as, [2]string{"identifier", e.Identifier})
 	}
 	if e.Href != "" {
-		el.CreateAttr("href", e.Href)
+		as = append(as, [2]string{"href", e.Href})
 	}
-	for _, a := range e.Attrs {
-		el.CreateAttr(a[0], a[1])
+	if len(e.Attrs) > 0 {
+		as = append(as, e.Attrs...)
 	}
-	if depth <= 0 {
+	w.attrs(as)
+	if depth <= 0 || (e.Text == "" && e.Fields == nil) {
+		w.selfClose()
 		return
 	}
-	if e.Text != "" {
-		el.SetText(e.Text)
+	var fields []Field
+	if e.Fields != nil {
+		fields = e.Fields()
 	}
-	if e.Fields == nil {
+	if e.Text == "" && len(fields) == 0 {
+		w.selfClose()
 		return
 	}
-	for _, f := range e.Fields() {
+	w.b = append(w.b, '>')
+	w.text(e.Text)
+	for _, f := range fields {
+		w.indent(level)
 		if f.Node != nil {
-			rd.node(el, f.Node, depth-1, false)
+			rd.node(w, f.Node, depth-1, false, level+1)
 			continue
 		}
-		c := el.CreateElement(f.Name)
-		if f.Text != "" {
-			c.SetText(f.Text)
-		} else if f.Always {
-			c.AddChild(etree.NewText(""))
+		w.open(f.Name)
+		if f.Text == "" && !f.Always {
+			w.selfClose()
+			continue
 		}
+		w.b = append(w.b, '>')
+		w.text(f.Text)
+		w.close(f.Name)
 	}
+	if len(fields) > 0 {
+		w.indent(level - 1)
+	}
+	w.close(e.Element)
 }
 
-func (rd renderer) collection(parent *etree.Element, c *Collection, depth int, top bool) {
-	el := parent.CreateElement(c.Element)
+func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, level int) {
+	w.open(c.Element)
 	if depth <= 0 {
 		count := 0
 		if top && rd.q.Filter != "" {
@@ -127,8 +180,9 @@ func (rd renderer) collection(parent *etree.Element, c *Collection, depth int, t
 		} else {
 			count = c.Items.Count()
 		}
-		el.CreateAttr("count", strconv.Itoa(count))
-		el.CreateAttr("href", c.Href)
+		w.intAttr("count", count)
+		w.attr("href", c.Href)
+		w.selfClose()
 		return
 	}
 	filter, offset, limit := "", 0, rd.q.PageSize
@@ -137,28 +191,192 @@ func (rd renderer) collection(parent *etree.Element, c *Collection, depth int, t
 		offset = (rd.q.CurrentPage - 1) * rd.q.PageSize
 	}
 	items, count := c.Items.Page(filter, offset, limit)
-	el.CreateAttr("count", strconv.Itoa(count))
-	el.CreateAttr("href", c.Href)
+	w.intAttr("count", count)
+	w.attr("href", c.Href)
 	// Paging attributes appear on the requested collection when the
 	// client paged or when there is more than one page; a single default
 	// page looks exactly like the seed's examples.
 	if top && (rd.q.paged || count > limit || rd.q.CurrentPage > 1) {
-		el.CreateAttr("page-size", strconv.Itoa(rd.q.PageSize))
-		el.CreateAttr("current-page", strconv.Itoa(rd.q.CurrentPage))
+		w.intAttr("page-size", rd.q.PageSize)
+		w.intAttr("current-page", rd.q.CurrentPage)
 		if offset+limit < count {
-			el.CreateAttr("next", rd.q.pageHref(c.Href, rd.q.CurrentPage+1, rd.depthGiven))
+			w.attr("next", rd.q.pageHref(c.Href, rd.q.CurrentPage+1, rd.depthGiven))
 		}
 		if rd.q.CurrentPage > 1 {
 			prev := min(rd.q.CurrentPage-1, max(1, (count+limit-1)/limit))
-			el.CreateAttr("previous", rd.q.pageHref(c.Href, prev, rd.depthGiven))
+			w.attr("previous", rd.q.pageHref(c.Href, prev, rd.depthGiven))
 		}
 	}
+	if len(items) == 0 && len(c.Extra) == 0 {
+		w.selfClose()
+		return
+	}
+	w.b = append(w.b, '>')
 	for _, it := range items {
-		rd.node(el, it, depth-1, false)
+		w.indent(level)
+		rd.node(w, it, depth-1, false, level+1)
 	}
 	for _, x := range c.Extra {
-		rd.node(el, x, depth-1, false)
+		w.indent(level)
+		rd.node(w, x, depth-1, false, level+1)
 	}
+	w.indent(level - 1)
+	w.close(c.Element)
+}
+
+// xmlWriter appends XML to b.
+type xmlWriter struct{ b []byte }
+
+// indentation is a newline and enough spaces for most documents; deeper
+// levels repeat spaces.
+var indentation = "\n" + strings.Repeat(" ", 64)
+
+// indent starts a new line indented for a child of an element at level.
+func (w *xmlWriter) indent(level int) {
+	n := 2 * level
+	if n < len(indentation) {
+		w.b = append(w.b, indentation[:n+1]...)
+		return
+	}
+	w.b = append(w.b, indentation...)
+	for n -= len(indentation) - 1; n > 0; n-- {
+		w.b = append(w.b, ' ')
+	}
+}
+
+// open writes the start of a start tag.
+func (w *xmlWriter) open(name string) {
+	w.b = append(w.b, '<')
+	w.name(name)
+}
+
+func (w *xmlWriter) selfClose() { w.b = append(w.b, '/', '>') }
+
+func (w *xmlWriter) close(name string) {
+	w.b = append(w.b, '<', '/')
+	w.name(name)
+	w.b = append(w.b, '>')
+}
+
+// name writes an element or attribute name as etree does: split at the
+// first colon into a prefix and a local name, and joined again only when
+// the prefix is not empty (so a leading colon is dropped).
+func (w *xmlWriter) name(s string) {
+	if s != "" && s[0] == ':' {
+		s = s[1:]
+	}
+	w.b = append(w.b, s...)
+}
+
+// attrs writes attributes in order; a repeated name keeps its first
+// place and takes its last value, as etree's CreateAttr does.
+func (w *xmlWriter) attrs(as [][2]string) {
+	for i, a := range as {
+		seen := false
+		for j := 0; j < i && !seen; j++ {
+			seen = sameName(as[j][0], a[0])
+		}
+		if seen {
+			continue
+		}
+		v := a[1]
+		for _, b := range as[i+1:] {
+			if sameName(a[0], b[0]) {
+				v = b[1]
+			}
+		}
+		w.attr(a[0], v)
+	}
+}
+
+// sameName compares names as etree does: by prefix and local name.
+func sameName(a, b string) bool {
+	as, al := splitName(a)
+	bs, bl := splitName(b)
+	return as == bs && al == bl
+}
+
+// splitName splits a name at its first colon, as etree does.
+func splitName(s string) (prefix, local string) {
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return "", s
+}
+
+func (w *xmlWriter) attr(name, value string) {
+	w.b = append(w.b, ' ')
+	w.name(name)
+	w.b = append(w.b, '=', '"')
+	w.text(value)
+	w.b = append(w.b, '"')
+}
+
+func (w *xmlWriter) intAttr(name string, v int) {
+	w.b = append(w.b, ' ')
+	w.name(name)
+	w.b = append(w.b, '=', '"')
+	w.b = strconv.AppendInt(w.b, int64(v), 10)
+	w.b = append(w.b, '"')
+}
+
+// escaped marks the ASCII bytes text and attribute values escape or
+// replace: markup characters, and control characters XML does not allow.
+var escaped = func() (t [utf8.RuneSelf]bool) {
+	for c := range 0x20 {
+		t[c] = c != '\t' && c != '\n' && c != '\r'
+	}
+	for _, c := range `&<>'"` {
+		t[c] = true
+	}
+	return t
+}()
+
+// text writes s escaped as etree writes both text and attribute values:
+// & < > ' " as entities; tab, newline and carriage return as they are;
+// every character XML does not allow, and every byte of invalid UTF-8,
+// as U+FFFD.
+func (w *xmlWriter) text(s string) {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			if !escaped[c] {
+				continue
+			}
+			w.b = append(w.b, s[last:i-1]...)
+			switch c {
+			case '&':
+				w.b = append(w.b, "&amp;"...)
+			case '<':
+				w.b = append(w.b, "&lt;"...)
+			case '>':
+				w.b = append(w.b, "&gt;"...)
+			case '\'':
+				w.b = append(w.b, "&apos;"...)
+			case '"':
+				w.b = append(w.b, "&quot;"...)
+			default:
+				w.b = append(w.b, "\uFFFD"...)
+			}
+			last = i
+			continue
+		}
+		r, width := utf8.DecodeRuneInString(s[i:])
+		i += width
+		if (r == utf8.RuneError && width == 1) || !xmlChar(r) {
+			w.b = append(w.b, s[last:i-width]...)
+			w.b = append(w.b, "\uFFFD"...)
+			last = i
+		}
+	}
+	w.b = append(w.b, s[last:]...)
+}
+
+// xmlChar reports whether XML allows r (beyond ASCII).
+func xmlChar(r rune) bool {
+	return r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
 // escapeSegment percent-escapes one path segment, keeping every

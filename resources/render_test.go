@@ -1,0 +1,181 @@
+package resources
+
+import (
+	"bytes"
+	"testing"
+)
+
+// The streaming writer (render.go) must write exactly the bytes the etree
+// renderer it replaced wrote (render_etree_test.go): the end-to-end tests
+// pin whole documents. FuzzRender builds random node trees — names from
+// an XML name alphabet, texts and attribute values cut from the fuzzer's
+// strings (control characters, quotes, markup, non-ASCII, invalid UTF-8)
+// — renders them both ways under a random query and requires the same
+// bytes. Its seed corpus is in testdata/fuzz/FuzzRender.
+
+// listSource is a fixed collection: it pages its items and ignores the
+// filter, counting one fewer item when there is one (so the filtered
+// count path is seen).
+type listSource []Node
+
+func (s listSource) Count() int { return len(s) }
+
+func (s listSource) Page(filter string, offset, limit int) ([]Node, int) {
+	n := len(s)
+	if filter != "" && n > 0 {
+		n--
+	}
+	if offset >= n {
+		return nil, n
+	}
+	return s[offset:min(offset+limit, n)], n
+}
+
+// treeGen draws a node tree from shape (the choices) and texts (what
+// values are cut from). When shape runs out every choice is 0.
+type treeGen struct {
+	shape []byte
+	texts []string
+	nodes int
+}
+
+func (g *treeGen) next() int {
+	if len(g.shape) == 0 {
+		return 0
+	}
+	b := g.shape[0]
+	g.shape = g.shape[1:]
+	return int(b)
+}
+
+const nameStart = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+const nameRest = nameStart + "0123456789-.:"
+
+// name is a valid XML name, usually one of a few so that attribute names
+// repeat (and so replace one another, as etree's CreateAttr does).
+func (g *treeGen) name() string {
+	common := []string{"href", "identifier", "count", "a", "x:y", "known"}
+	c := g.next()
+	if c%4 != 0 {
+		return common[c%len(common)]
+	}
+	n := 1 + g.next()%8
+	b := []byte{nameStart[g.next()%len(nameStart)]}
+	for range n - 1 {
+		b = append(b, nameRest[g.next()%len(nameRest)])
+	}
+	return string(b)
+}
+
+// text cuts a value (often empty) from one of the texts.
+func (g *treeGen) text() string {
+	c := g.next()
+	if c%3 == 0 || len(g.texts) == 0 {
+		return ""
+	}
+	s := g.texts[c%len(g.texts)]
+	i, j := g.next(), g.next()
+	if len(s) > 0 {
+		i, j = i%(len(s)+1), j%(len(s)+1)
+		if i > j {
+			i, j = j, i
+		}
+		if c%5 == 0 {
+			return s // whole, so long values are seen too
+		}
+		return s[i:j]
+	}
+	return s
+}
+
+func (g *treeGen) node(budget int) Node {
+	g.nodes++
+	if g.next()%3 == 0 {
+		c := &Collection{Element: g.name(), Href: g.text()}
+		var items listSource
+		if budget > 0 {
+			for range g.next() % 5 {
+				items = append(items, g.node(budget-1))
+			}
+			for range g.next() % 2 {
+				c.Extra = append(c.Extra, g.node(budget-1))
+			}
+		}
+		c.Items = items
+		return c
+	}
+	e := &Entity{Element: g.name(), Identifier: g.text(), Href: g.text(), Text: g.text()}
+	for range g.next() % 4 {
+		e.Attrs = append(e.Attrs, [2]string{g.name(), g.text()})
+	}
+	if g.next()%4 != 0 {
+		var fields []Field
+		for range g.next() % 5 {
+			switch c := g.next(); {
+			case c%3 == 0 && budget > 0:
+				fields = append(fields, Field{Node: g.node(budget - 1)})
+			default:
+				fields = append(fields, Field{Name: g.name(), Text: g.text(), Always: c%2 == 0})
+			}
+		}
+		e.Fields = func() []Field { return fields }
+	}
+	return e
+}
+
+// renderBoth renders n both ways and fails unless the bytes agree.
+func renderBoth(t *testing.T, rd renderer, n Node) {
+	t.Helper()
+	want := etreeDocument(rd, n)
+	out := rd.document(n)
+	got := bytes.Clone(out.Bytes())
+	out.release()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("query %+v depthGiven=%v\nstreamed:\n%q\netree:\n%q", rd.q, rd.depthGiven, got, want)
+	}
+}
+
+func FuzzRender(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, "plain text", `a"b'c<d>e&f`, "\t\r\n\x00\x01\x1f\x7f")
+	f.Add([]byte{0, 4, 1, 9, 2, 200, 3, 17, 99, 4, 5, 6, 250, 7}, "caf\u00e9 \u2603 \U0001F600", "\xff\xfe\xc3\x28 \xed\xa0\x80", "\uFFFD\uFFFE\uFFFF\U0010FFFF")
+	f.Add([]byte{3, 3, 3, 0, 0, 0, 2, 2, 2, 1, 1, 1, 255, 254, 253, 252, 251, 250}, "   ", "\n", "]]> <![CDATA[ x ]]>")
+	f.Fuzz(func(t *testing.T, shape []byte, a, b, c string) {
+		g := &treeGen{shape: shape, texts: []string{a, b, c}}
+		q := query{
+			Depth:       g.next() % 5,
+			PageSize:    1 + g.next()%4,
+			CurrentPage: 1 + g.next()%3,
+			paged:       g.next()%2 == 0,
+		}
+		if g.next()%3 == 0 {
+			q.Filter = g.text()
+		}
+		rd := renderer{q: q, depthGiven: g.next()%2 == 0}
+		n := g.node(4)
+		renderBoth(t, rd, n)
+	})
+}
+
+// TestRenderDeepIndent covers indentation deeper than the writer's
+// prepared run of spaces.
+func TestRenderDeepIndent(t *testing.T) {
+	var n Node = &Entity{Element: "leaf", Text: "x"}
+	for i := range 45 {
+		inner := n
+		if i%2 == 0 {
+			n = &Entity{Element: "e", Href: "/h", Fields: func() []Field { return []Field{{Name: "v", Text: "t"}, {Node: inner}} }}
+		} else {
+			n = &Collection{Element: "c", Href: "/c", Items: listSource{inner}}
+		}
+	}
+	renderBoth(t, renderer{q: query{Depth: 50, PageSize: 5, CurrentPage: 1}}, n)
+}
+
+// TestRenderReleased checks that a released buffer is reused without
+// showing the previous document.
+func TestRenderReleased(t *testing.T) {
+	rd := renderer{q: query{Depth: 1, PageSize: 5, CurrentPage: 1}}
+	long := &Entity{Element: "long", Text: string(bytes.Repeat([]byte("x"), 5000))}
+	rd.document(long).release()
+	renderBoth(t, rd, &Entity{Element: "short"})
+}
