@@ -133,7 +133,8 @@ func startClient(cfg clientConfig) (*clientProc, error) {
 		return nil, fmt.Errorf("load client: cannot find this executable to re-run it as the client: %w", err)
 	}
 	cmd := exec.Command(exe, driveArg)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = realStderr
+	cmd.Env = clientEnv()
 	setParentDeathSignal(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

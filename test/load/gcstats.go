@@ -10,20 +10,18 @@ import (
 // gcSample is the server process's garbage-collector counters at one
 // moment (runtime/metrics), with its CPU time (getrusage).
 type gcSample struct {
-	at                                    time.Time
-	cpu                                   time.Duration // process CPU time, user + system
-	cycles                                uint64
-	gcTotal, assist, dedicated, idle, all float64 // /cpu/classes …:cpu-seconds
-	cpuIdle                               float64
-	pauses, sched                         *metrics.Float64Histogram
+	at                   time.Time
+	cpu                  time.Duration // process CPU time, user + system
+	cycles               uint64
+	gcTotal, assist, all float64 // /cpu/classes …:cpu-seconds
+	cpuIdle              float64
+	pauses, sched        *metrics.Float64Histogram
 }
 
 var gcMetricNames = []string{
 	"/gc/cycles/total:gc-cycles",
 	"/cpu/classes/gc/total:cpu-seconds",
 	"/cpu/classes/gc/mark/assist:cpu-seconds",
-	"/cpu/classes/gc/mark/dedicated:cpu-seconds",
-	"/cpu/classes/gc/mark/idle:cpu-seconds",
 	"/cpu/classes/total:cpu-seconds",
 	"/cpu/classes/idle:cpu-seconds",
 	"/sched/pauses/total/gc:seconds",
@@ -48,8 +46,8 @@ func readGC() gcSample {
 		}
 		return nil
 	}
-	g := gcSample{at: time.Now(), cpu: processCPU(), gcTotal: f(1), assist: f(2), dedicated: f(3), idle: f(4),
-		all: f(5), cpuIdle: f(6), pauses: h(7), sched: h(8)}
+	g := gcSample{at: time.Now(), cpu: processCPU(), gcTotal: f(1), assist: f(2),
+		all: f(3), cpuIdle: f(4), pauses: h(5), sched: h(6)}
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		g.cycles = s[0].Value.Uint64()
 	}
@@ -63,8 +61,10 @@ type gcDelta struct {
 	cycles     uint64
 	gcShare    float64       // GC CPU / CPU the Go code of the process used (both /cpu/classes estimates)
 	assist     float64       // mark assist CPU (request goroutines made to mark) / CPU used
-	markWall   time.Duration // estimated wall time of one mark phase (see markEstimate)
-	inMark     float64       // estimated share of wall time spent in a mark phase
+	marked     bool          // the mark figures below come from the runtime's GC trace
+	markMean   time.Duration // mean wall time of a mark phase (GODEBUG=gctrace=1)
+	markMax    time.Duration // longest mark phase
+	inMark     float64       // share of wall time spent in a mark phase
 	pauseMax   time.Duration // longest stop-the-world GC pause (histogram bucket upper bound)
 	pauseTotal time.Duration // sum of GC pauses (bucket midpoints)
 	schedP99   time.Duration // 99th percentile of the time a goroutine waited runnable
@@ -78,10 +78,14 @@ func diffGC(a, b gcSample) gcDelta {
 		d.gcShare = (b.gcTotal - a.gcTotal) / used
 		d.assist = (b.assist - a.assist) / used
 	}
-	if d.cycles > 0 {
-		d.markWall = markEstimate((b.dedicated-a.dedicated)/float64(d.cycles), runtime.GOMAXPROCS(0))
+	if total, longest, n, ok := traced.marks(a.cycles, b.cycles); ok {
+		d.marked = true
+		d.markMax = longest
+		if n > 0 {
+			d.markMean = total / time.Duration(n)
+		}
 		if d.wall > 0 {
-			d.inMark = float64(d.markWall) * float64(d.cycles) / float64(d.wall)
+			d.inMark = float64(total) / float64(d.wall)
 		}
 	}
 	if a.pauses != nil && b.pauses != nil {
@@ -105,16 +109,6 @@ func diffGC(a, b gcSample) gcDelta {
 		d.schedP99 = histQuantile(b.sched.Buckets, histDiff(a.sched, b.sched), 0.99)
 	}
 	return d
-}
-
-// markEstimate estimates the wall time of one mark phase from the CPU
-// time the background mark workers spent in it: during a mark phase the
-// runtime gives them 25 % of GOMAXPROCS (dedicated workers, or a
-// fractional worker where 25 % is not a whole number of Ps, as on 2
-// cores), so the phase lasts about their CPU time / (0.25 × GOMAXPROCS).
-// Assists and idle-time marking shorten it; an estimate, not a trace.
-func markEstimate(bgCPUPerCycle float64, procs int) time.Duration {
-	return secs(bgCPUPerCycle / (0.25 * float64(max(procs, 1))))
 }
 
 func histDiff(a, b *metrics.Float64Histogram) []uint64 {

@@ -194,14 +194,19 @@ func parseFlags() (options, error) {
 }
 
 func run() int {
+	// Time the server's mark phases with the runtime's own GC trace (see
+	// gctrace.go): re-execute with GODEBUG=gctrace=1, then read it.
+	traceReexec()
+	startTrace()
+	flag.CommandLine.SetOutput(realStderr)
 	o, err := parseFlags()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "load:", err)
+		fmt.Fprintln(realStderr, "load:", err)
 		return 2
 	}
 	// The tool stops by itself, whatever happens.
 	deadline := time.AfterFunc(o.timeout, func() {
-		fmt.Fprintf(os.Stderr, "load: hard time limit %s reached; exiting\n", o.timeout)
+		fmt.Fprintf(realStderr, "load: hard time limit %s reached; exiting\n", o.timeout)
 		if d := activeClient.Load(); d != nil {
 			d.kill()
 		}
@@ -211,7 +216,7 @@ func run() int {
 
 	bare, err := startBare()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "load:", err)
+		fmt.Fprintln(realStderr, "load:", err)
 		return 1
 	}
 	defer bare.Close()
@@ -223,14 +228,14 @@ func run() int {
 	d, err := startClient(clientConfig{Conns: o.conns, Client: o.client, Timeout: 10 * time.Second,
 		Deadline: time.Now().Add(o.timeout + 10*time.Second), PerWorker: max(4096, int(o.duration.Seconds()*60000)/o.conns)})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "load:", err)
+		fmt.Fprintln(realStderr, "load:", err)
 		return 1
 	}
 	defer d.close()
 	activeClient.Store(d)
 
-	fmt.Fprintf(os.Stderr, "load: load average %.2f before start\n", loadAvg())
-	fmt.Fprintf(os.Stderr, "load: GOMAXPROCS=%d NumCPU=%d connections=%d client=%s duration=%s warmup=%s\n",
+	fmt.Fprintf(realStderr, "load: load average %.2f before start\n", loadAvg())
+	fmt.Fprintf(realStderr, "load: GOMAXPROCS=%d NumCPU=%d connections=%d client=%s duration=%s warmup=%s\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), o.conns, o.client, o.duration, o.warmup)
 
 	var results []result
@@ -243,7 +248,7 @@ func run() int {
 			seeds = append(seeds, *sr)
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "load: N=%d: %v\n", n, err)
+			fmt.Fprintf(realStderr, "load: N=%d: %v\n", n, err)
 			code = 1
 		}
 	}
@@ -307,7 +312,7 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 	cfg.Admin.Password = "load-admin-password-1"
 	var logw io.Writer = io.Discard
 	if o.verbose {
-		logw = os.Stderr
+		logw = realStderr
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -347,10 +352,10 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 	sr.fixedTook = time.Since(t0)
 	sr.before = readMem(true)
 	sr.liveBefore = liveHeap()
-	fmt.Fprintf(os.Stderr, "load: N=%d seeding with %s (%d workers) …\n", n, sr.method, sr.workers)
+	fmt.Fprintf(realStderr, "load: N=%d seeding with %s (%d workers) …\n", n, sr.method, sr.workers)
 	progress := func(done int) {
 		el := time.Since(t0).Seconds()
-		fmt.Fprintf(os.Stderr, "load:   %d users in %.1fs (%.0f/s)\n", done, el, float64(done)/el)
+		fmt.Fprintf(realStderr, "load:   %d users in %.1fs (%.0f/s)\n", done, el, float64(done)/el)
 	}
 	t0 = time.Now()
 	var rev int64
@@ -373,7 +378,7 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 	sr.perUserRSS = float64(sr.after.rss-sr.before.rss) * 1024 / float64(n)
 	sr.perUserAnon = float64(sr.after.anon-sr.before.anon) * 1024 / float64(n)
 	sr.perUserHeap = float64(int64(sr.after.heap)-int64(sr.before.heap)) / float64(n)
-	fmt.Fprintf(os.Stderr, "load: N=%d seeded in %s (%.0f users/s); RSS %d → %d MiB\n",
+	fmt.Fprintf(realStderr, "load: N=%d seeded in %s (%.0f users/s); RSS %d → %d MiB\n",
 		n, sr.took.Round(time.Millisecond), float64(n)/sr.took.Seconds(), sr.before.rss>>10, sr.after.rss>>10)
 
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(loadAccount+`\`+checkerUser+":"+checkerPass))
@@ -453,18 +458,18 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 		r.live = liveHeap()
 		sr.liveUnder = max(sr.liveUnder, r.live)
 		if r.firstErr != "" {
-			fmt.Fprintf(os.Stderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.Name, r.errors, r.firstErr)
+			fmt.Fprintf(realStderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.Name, r.errors, r.firstErr)
 		}
-		fmt.Fprintf(os.Stderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  GC %.1f/s %.0f%% mark≈%s  live %s/user  CPU/req %s  client GCs %d  load %.1f\n",
+		fmt.Fprintf(realStderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  GC %.1f/s %.0f%% mark %s (max %s, %.0f%% of the time)  live %s/user  CPU/req %s  client GCs %d  load %.1f\n",
 			n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors,
-			float64(r.gc.cycles)/r.gc.wall.Seconds(), 100*r.gc.gcShare, fmtDur(r.gc.markWall), fmtBytes(float64(r.live)/float64(n)),
+			float64(r.gc.cycles)/r.gc.wall.Seconds(), 100*r.gc.gcShare, fmtDur(r.gc.markMean), fmtDur(r.gc.markMax), 100*r.gc.inMark, fmtBytes(float64(r.live)/float64(n)),
 			fmtDur(r.cpuPerReq), r.clientGCs, r.load1)
 		out = append(out, r)
 	}
 	// Last, so that its garbage does not weigh on the scenarios.
 	if o.memo {
 		sr.memoPerUser, sr.memoCompute = measureMemo(in.Store, n)
-		fmt.Fprintf(os.Stderr, "load: N=%d holdings memo: %.0f B/user, %s per computed holding\n", n, sr.memoPerUser, sr.memoCompute)
+		fmt.Fprintf(realStderr, "load: N=%d holdings memo: %.0f B/user, %s per computed holding\n", n, sr.memoPerUser, sr.memoCompute)
 	}
 	return out, sr, nil
 }

@@ -63,8 +63,8 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 		"server process = gatehouse + its embedded etcd + the bare handler; its GC while the client measured (runtime/metrics, sampled when the window opens and closes):",
 		"  GC/s = GC cycles per second; GC CPU = /cpu/classes/gc/total over the CPU the server's Go code used (/cpu/classes, total − idle);",
 		"  assist = the part of that CPU spent in mark assists (request goroutines made to mark before they may allocate);",
-		"  mark≈ = estimated wall time of one mark phase: background-worker CPU per cycle / (25% × GOMAXPROCS), the share the runtime gives them;",
-		"  in mark = GC/s × mark≈, the share of the time the server spends in a mark phase; pause max = longest stop-the-world GC pause",
+		"  mark, mark max = mean and longest wall time of a mark phase, from the runtime's own trace (the server runs with GODEBUG=gctrace=1);",
+		"  in mark = the share of the time the server spent in a mark phase; pause max = longest stop-the-world GC pause",
 		"  (/sched/pauses/total/gc, histogram bucket bound); sched p99 = 99th percentile of the time a server goroutine waited runnable (/sched/latencies);",
 		"live/user = /gc/heap/live after a forced GC at the end of the scenario / N (all of the server's live heap: gatehouse, etcd, fixed costs);",
 		"RSS = the server process's VmRSS at the end of the scenario (before that GC); cores = the server's CPU time / wall time (a low figure with a",
@@ -82,7 +82,7 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 		}
 	}
 	header := []string{"scenario", "N", "req/s", "p50", "p99", "p99.9", "max", "errors",
-		"GC/s", "GC CPU", "assist", "mark≈", "in mark", "pause max", "sched p99", "live/user",
+		"GC/s", "GC CPU", "assist", "mark", "mark max", "in mark", "pause max", "sched p99", "live/user",
 		"RSS MiB", "cores", "CPU/req", "client/req", "load", "vs bare rate", "vs bare p99", "vs bare CPU", "notes"}
 	var rows [][]string
 	for _, r := range results {
@@ -95,14 +95,17 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 			}
 		}
 		g := r.gc
+		mark, markMax, inMark := "", "", ""
+		if g.marked {
+			mark, markMax, inMark = fmtDur(g.markMean), fmtDur(g.markMax), fmt.Sprintf("%.0f%%", 100*g.inMark)
+		}
 		gcps := ""
 		if g.wall > 0 {
 			gcps = fmt.Sprintf("%.1f", float64(g.cycles)/g.wall.Seconds())
 		}
 		rows = append(rows, []string{r.scenario, fmt.Sprint(r.n), fmt.Sprintf("%.0f", r.rate()),
 			fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), fmt.Sprint(r.errors),
-			gcps, fmt.Sprintf("%.0f%%", 100*g.gcShare), fmt.Sprintf("%.0f%%", 100*g.assist), fmtDur(g.markWall),
-			fmt.Sprintf("%.0f%%", 100*g.inMark), fmtDur(g.pauseMax), fmtDur(g.schedP99), fmtBytes(float64(r.live) / float64(r.n)),
+			gcps, fmt.Sprintf("%.0f%%", 100*g.gcShare), fmt.Sprintf("%.0f%%", 100*g.assist), mark, markMax, inMark, fmtDur(g.pauseMax), fmtDur(g.schedP99), fmtBytes(float64(r.live) / float64(r.n)),
 			mib(r.rssKiB), fmt.Sprintf("%.2f", r.cores), fmtDur(r.cpuPerReq), fmtDur(r.clientCPU),
 			fmt.Sprintf("%.1f", r.load1), vsRate, vsP99, vsCPU, r.note})
 	}
