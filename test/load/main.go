@@ -452,6 +452,9 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 		if o.churn > 0 {
 			r.note += fmt.Sprintf("; churn %.0f writes/s", o.churn)
 		}
+		if r.clientGCs > 0 {
+			r.note += fmt.Sprintf("; %d GC cycles in the client", r.clientGCs)
+		}
 		m := readMem(false)
 		r.rssKiB = m.rss
 		sr.peak = max(sr.peak, m.rss)
