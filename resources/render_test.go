@@ -179,3 +179,53 @@ func TestRenderReleased(t *testing.T) {
 	rd.document(long).release()
 	renderBoth(t, rd, &Entity{Element: "short"})
 }
+
+// userLike is a document shaped like a user shown at depth 1: a dozen
+// value fields and half a dozen collections shown as references.
+func userLike() Node {
+	base := "/auth/v2/accounts/load/users/user-0000042"
+	coll := func(el, href string, n int) Field {
+		items := make(listSource, n)
+		for i := range items {
+			items[i] = &Entity{Element: "permission", Href: href + "/p" + string(rune('a'+i)), Text: "print:jobs:read"}
+		}
+		return Field{Node: &Collection{Element: el, Href: href, Items: items}}
+	}
+	fields := []Field{
+		{Name: "account", Text: "load"},
+		coll("api-keys", base+"/api-keys", 0),
+		coll("attributes", base+"/attributes", 0),
+		coll("clients", base+"/clients", 0),
+		{Name: "created", Text: "2026-12-04T14:00:00Z"},
+		{Name: "email", Text: "user-0000042@load.example"},
+		{Name: "enabled", Text: "true"},
+		coll("federations", base+"/federated", 0),
+		coll("groups", base+"/groups", 1),
+		{Name: "password", Always: true},
+		{Name: "password-expired", Text: "false"},
+		coll("permissions", base+"/permissions", 1),
+		coll("roles", base+"/roles", 0),
+		{Name: "name", Text: "user-0000042"},
+	}
+	return &Entity{Element: "user", Identifier: "user-0000042", Href: base, Fields: func() []Field { return fields }}
+}
+
+// BenchmarkRender renders a user-like document with the streaming writer
+// and with the etree renderer it replaced: the cost of writing alone,
+// without building nodes or serving a request.
+func BenchmarkRender(b *testing.B) {
+	n := userLike()
+	rd := renderer{q: query{Depth: 1, PageSize: 50, CurrentPage: 1}}
+	b.Run("stream", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rd.document(n).release()
+		}
+	})
+	b.Run("etree", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = etreeDocument(rd, n)
+		}
+	})
+}
