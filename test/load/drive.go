@@ -33,8 +33,9 @@ type scenario struct {
 	Questions int    `json:"questions,omitempty"`
 	Auth      string `json:"auth,omitempty"` // Authorization header value, "" for none
 	// OK lists the statuses that count as success (empty: 200 only).
-	OK   []int  `json:"ok,omitempty"`
-	note string // for the table only
+	OK       []int  `json:"ok,omitempty"`
+	note     string // for the table only
+	external bool   // served by another process than the server: no server figures
 }
 
 // path appends the request path (with query) for one request.
@@ -71,6 +72,7 @@ func (sc *scenario) ok(status int) bool {
 // result is one scenario's measurement.
 type result struct {
 	scenario       string
+	external       bool // served by a process of its own: the server columns do not apply
 	n              int
 	conns          int
 	requests       int

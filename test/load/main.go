@@ -16,6 +16,9 @@
 //	bare           a bare net/http handler returning a fixed small XML
 //	               document on its own listener, in the server's process:
 //	               the machine's floor
+//	bare-process   the same handler in a process of its own, without the
+//	               server's heap and its mark phases (the server columns of
+//	               its row are left empty)
 //	page50         GET /auth/v2/accounts/load/users?page-size=50&current-page=<middle>
 //	page50-prefix  the same with filter=user-0001* (middle page of the matches)
 //	page50-substr  the same with a substring filter (filter=99)
@@ -99,6 +102,9 @@ func main() {
 	if isDriveMode() {
 		os.Exit(driveMain())
 	}
+	if isBareMode() {
+		os.Exit(bareMain())
+	}
 	os.Exit(run())
 }
 
@@ -133,7 +139,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.seedWorkers, "seed-workers", 0, "seeding goroutines (0: 64 for putitem, 4 for batch)")
 	flag.IntVar(&o.batch, "batch", 2000, "users per etcd transaction with -seed batch")
 	flag.StringVar(&o.client, "client", "raw", "load client: raw (hand-written HTTP/1.1 keep-alive loop, closest to wrk) or nethttp (net/http.Client)")
-	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,page50,page50-prefix,page50-substr,user,check,user-apikey,check-apikey,check-post-1,check-post-100")
+	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,bare-process,page50,page50-prefix,page50-substr,user,check,user-apikey,check-apikey,check-post-1,check-post-100")
 	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit for the whole run (0: computed from the other flags)")
 	flag.BoolVar(&o.verbose, "v", false, "log the server at info level to stderr")
 	flag.Float64Var(&o.churn, "churn", 0, "during every scenario, also write this many last-sign-in times per second to account load (what a password sign-in writes), to show the cost of memo invalidation")
@@ -220,6 +226,16 @@ func run() int {
 		return 1
 	}
 	defer bare.Close()
+	bareProcAddr := ""
+	if o.scenarios == nil || o.scenarios["bare-process"] {
+		bp, err := startBareProc()
+		if err != nil {
+			fmt.Fprintln(realStderr, "load:", err)
+			return 1
+		}
+		defer bp.close()
+		bareProcAddr = bp.addr
+	}
 
 	// The load generator runs in a process of its own, so that this
 	// process's garbage collector (gatehouse's and etcd's) cannot pause it.
@@ -242,7 +258,7 @@ func run() int {
 	var seeds []seedReport
 	code := 0
 	for _, n := range o.users {
-		rs, sr, err := runN(o, d, bare.Addr().String(), n)
+		rs, sr, err := runN(o, d, bare.Addr().String(), bareProcAddr, n)
 		results = append(results, rs...)
 		if sr != nil {
 			seeds = append(seeds, *sr)
@@ -298,7 +314,7 @@ func measureMemo(st *storage.Store, n int) (float64, time.Duration) {
 	return float64(int64(after.heap)-int64(before.heap)) / float64(n), took / time.Duration(n)
 }
 
-func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedReport, error) {
+func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]result, *seedReport, error) {
 	dir, err := os.MkdirTemp("", "gatehouse-load-")
 	if err != nil {
 		return nil, nil, err
@@ -398,7 +414,7 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	scs, err := scenarios(o, n, addr, bareAddr, auth)
+	scs, err := scenarios(o, n, addr, bareAddr, bareProcAddr, auth)
 	if err != nil {
 		return nil, sr, err
 	}
@@ -439,7 +455,7 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 		if profErr != nil {
 			return out, sr, profErr
 		}
-		r := result{scenario: sc.Name, n: n, conns: o.conns, requests: dr.Requests, errors: dr.Errors,
+		r := result{external: sc.external, scenario: sc.Name, n: n, conns: o.conns, requests: dr.Requests, errors: dr.Errors,
 			elapsed: dr.Elapsed, p50: dr.P50, p99: dr.P99, p999: dr.P999, max: dr.Max, note: sc.note,
 			firstErr: dr.FirstErr, clientGCs: dr.GCs}
 		r.gc = diffGC(g0, g1)
@@ -463,6 +479,12 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 		if r.firstErr != "" {
 			fmt.Fprintf(realStderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.Name, r.errors, r.firstErr)
 		}
+		if r.external {
+			fmt.Fprintf(realStderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  (own process)  load %.1f\n",
+				n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors, r.load1)
+			out = append(out, r)
+			continue
+		}
 		fmt.Fprintf(realStderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  GC %.1f/s %.0f%% mark %s (max %s, %.0f%% of the time)  live %s/user  CPU/req %s  client GCs %d  load %.1f\n",
 			n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors,
 			float64(r.gc.cycles)/r.gc.wall.Seconds(), 100*r.gc.gcShare, fmtDur(r.gc.markMean), fmtDur(r.gc.markMax), 100*r.gc.inMark, fmtBytes(float64(r.live)/float64(n)),
@@ -479,13 +501,17 @@ func runN(o options, d *clientProc, bareAddr string, n int) ([]result, *seedRepo
 
 // scenarios builds the scenario list for N users, probing the server for
 // the filtered counts so that each paged scenario asks for its middle page.
-func scenarios(o options, n int, addr, bareAddr, auth string) ([]scenario, error) {
+func scenarios(o options, n int, addr, bareAddr, bareProcAddr, auth string) ([]scenario, error) {
 	want := func(name string) bool { return o.scenarios == nil || o.scenarios[name] }
 	const users = "/auth/v2/accounts/load/users"
 	var out []scenario
 	if want("bare") {
 		out = append(out, scenario{Name: "bare", Addr: bareAddr, Path: "/bare", Auth: auth,
-			note: "net/http handler, fixed " + strconv.Itoa(len(bareDoc)) + "-byte XML"})
+			note: "net/http handler, fixed " + strconv.Itoa(len(bareDoc)) + "-byte XML, in the server process"})
+	}
+	if want("bare-process") && bareProcAddr != "" {
+		out = append(out, scenario{Name: "bare-process", Addr: bareProcAddr, Path: "/bare", Auth: auth, external: true,
+			note: "the same handler in a process of its own (server columns: not measured)"})
 	}
 	paged := func(name, filter string) error {
 		q := "?page-size=50"

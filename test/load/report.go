@@ -60,6 +60,7 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 	for _, l := range []string{
 		"The client runs in its own process: the server's GC cannot pause it, so the latencies include the server's GC stalls (wrk-like).",
 		"latency (p50, p99, p99.9, max) = client-side time from writing a request to reading the whole response, over the measured window;",
+		"bare = a bare net/http handler in the server process (its heap, its mark phases); bare-process = the same handler in a process of its own;",
 		"server process = gatehouse + its embedded etcd + the bare handler; its GC while the client measured (runtime/metrics, sampled when the window opens and closes):",
 		"  GC/s = GC cycles per second; GC CPU = /cpu/classes/gc/total over the CPU the server's Go code used (/cpu/classes, total − idle);",
 		"  assist = the part of that CPU spent in mark assists (request goroutines made to mark before they may allocate);",
@@ -102,6 +103,13 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 		gcps := ""
 		if g.wall > 0 {
 			gcps = fmt.Sprintf("%.1f", float64(g.cycles)/g.wall.Seconds())
+		}
+		if r.external {
+			rows = append(rows, []string{r.scenario, fmt.Sprint(r.n), fmt.Sprintf("%.0f", r.rate()),
+				fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), fmt.Sprint(r.errors),
+				"", "", "", "", "", "", "", "", "", "", "", "", fmtDur(r.clientCPU),
+				fmt.Sprintf("%.1f", r.load1), vsRate, vsP99, "", r.note})
+			continue
 		}
 		rows = append(rows, []string{r.scenario, fmt.Sprint(r.n), fmt.Sprintf("%.0f", r.rate()),
 			fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), fmt.Sprint(r.errors),
