@@ -294,8 +294,9 @@ type seedReport struct {
 // measureMemo fills an authz.Holdings — the structure the server keeps
 // per requested user — for every seeded user the way the server does
 // (Of, then Effective as a user GET does) and returns the live heap it
-// holds per user and the time per computed holding. The server's own
-// memo fills the same way as users are requested, and is never trimmed.
+// holds per user and the time per computed holding: the most the memo
+// can cost, reached when every user asks or is asked about (Of stores;
+// the memo may bound itself, e.g. with a byte budget).
 func measureMemo(st *storage.Store, n int) (float64, time.Duration) {
 	before := readMem(true)
 	var hs authz.Holdings
