@@ -229,3 +229,14 @@ func BenchmarkRender(b *testing.B) {
 		}
 	})
 }
+
+// TestRenderNameQuirks covers how etree splits names at their first
+// colon: a leading colon is dropped, and attributes are the same when
+// their prefix and local name are (so ":b" repeats "b", while ":a:b" and
+// "a:b" are different attributes written alike).
+func TestRenderNameQuirks(t *testing.T) {
+	rd := renderer{q: query{Depth: 1, PageSize: 5, CurrentPage: 1}}
+	renderBoth(t, rd, &Entity{Element: ":e", Attrs: [][2]string{
+		{"b", "1"}, {":b", "2"}, {"a:b", "3"}, {":a:b", "4"}, {"a:", "5"}, {"b", "6"}, {"a:b", "7"},
+	}, Fields: func() []Field { return []Field{{Name: ":f", Text: "x"}, {Name: "g:h:i", Always: true}} }})
+}
