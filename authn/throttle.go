@@ -3,7 +3,10 @@ package authn
 import (
 	"container/list"
 	"crypto/sha256"
+	"hash/maphash"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,40 +55,75 @@ const (
 // trimming) they use to look users up, and may group addresses (for
 // example an IPv6 /64) before passing them.
 //
-// State is bounded: each call drops some keys whose every failure has left
-// the window, and each table tracks at most 1,000,000 keys; when full, the
+// State is bounded: calls drop keys whose every failure has left the
+// window, and each table tracks at most 1,000,000 keys (concurrent
+// failures of new keys may pass it by one each, briefly); when full, the
 // key whose last failure is oldest is evicted (expired keys, if any, are
 // exactly those). A Throttle is safe for concurrent use.
+//
+// The common path takes no lock: each table is split into shards by a
+// hash of the key, each with its own mutex, and keeps atomic counts: of
+// its tracked keys, of the keys per hash slot (1,024 slots per shard, a
+// counting filter), and when each shard's least recently failed key
+// expires. So Allowed for a name and an address with no recorded
+// failures, and Succeed for a name with none, read a few atomics and lock
+// nothing unless another tracked key shares their slot (then they lock
+// their shard only); Fail locks the shards of its name and address.
 type Throttle struct {
-	now func() time.Time
+	now func() int64 // UnixNano
 
-	mu    sync.Mutex
 	users failTable
 	addrs failTable
 }
+
+// throttleShards is the number of shards of each table and shardSlots
+// the counting filter's slots per shard (powers of two).
+const (
+	throttleShards = 16
+	shardSlots     = 1024
+)
 
 // failTable is one counter family (users or addresses).
 type failTable struct {
 	limit   int   // < 0: disabled
 	window  int64 // nanoseconds
 	maxKeys int
-	recs    map[string]*failRecord
-	lru     list.List // of *failRecord, least recently failed first
+	seed    maphash.Seed
+	total   atomic.Int64 // tracked keys in all shards
+	evictMu sync.Mutex   // serialises evictions when the table is full
+	shards  [throttleShards]failShard
+}
+
+// failShard is the part of a table whose keys hash to it.
+type failShard struct {
+	mu     sync.Mutex
+	recs   map[string]*failRecord
+	lru    list.List    // of *failRecord, least recently failed first
+	expiry atomic.Int64 // when the least recently failed key expires (MaxInt64: none)
+	// slots[i] counts the tracked keys of slot i: 0 means a key of that
+	// slot is not tracked, without the lock.
+	slots [shardSlots]atomic.Int32
+	_     [64]byte // keeps shards' locks off each other's cache lines
 }
 
 type failRecord struct {
 	key   string
+	slot  int
 	times []int64 // UnixNano of the most recent failures, oldest first, len <= limit
 	elem  *list.Element
 }
 
 // NewThrottle returns a Throttle with limits l (zero fields take the
-// defaults) and clock now (nil means time.Now).
+// defaults) and clock now (nil means the system clock, read through the
+// monotonic clock from the Throttle's creation on: half the cost of
+// time.Now, and windows immune to steps of the wall clock).
 func NewThrottle(l ThrottleLimits, now func() time.Time) *Throttle {
+	t := &Throttle{now: func() int64 { return now().UnixNano() }}
 	if now == nil {
-		now = time.Now
+		base := time.Now()
+		wall := base.UnixNano()
+		t.now = func() int64 { return wall + int64(time.Since(base)) }
 	}
-	t := &Throttle{now: now}
 	t.users.init(l.UserFailures, l.UserWindow, DefaultUserFailures, DefaultUserWindow)
 	t.addrs.init(l.AddressFailures, l.AddressWindow, DefaultAddressFailures, DefaultAddressWindow)
 	return t
@@ -99,7 +137,12 @@ func (ft *failTable) init(limit int, window time.Duration, defLimit int, defWind
 		window = defWindow
 	}
 	ft.limit, ft.window, ft.maxKeys = limit, int64(window), defaultMaxTrackedKeys
-	ft.recs = make(map[string]*failRecord)
+	ft.seed = maphash.MakeSeed()
+	for i := range ft.shards {
+		sh := &ft.shards[i]
+		sh.recs = make(map[string]*failRecord)
+		sh.expiry.Store(math.MaxInt64)
+	}
 }
 
 // Allowed reports whether a sign-in attempt for user from addr may proceed.
@@ -107,12 +150,13 @@ func (ft *failTable) init(limit int, window time.Duration, defLimit int, defWind
 // blocking counter leaves its window (the longer one if both block),
 // rounded up to whole seconds and at least one second.
 func (t *Throttle) Allowed(user, addr string) (ok bool, retryAfter time.Duration) {
-	now := t.now().UnixNano()
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	if t.users.total.Load() == 0 && t.addrs.total.Load() == 0 {
+		return true, 0 // nothing recorded: nothing blocks, nothing to sweep
+	}
+	now := t.now()
 	t.users.sweep(now)
 	t.addrs.sweep(now)
-	wait := max(t.users.blockedFor(normKey(user), now), t.addrs.blockedFor(normKey(addr), now))
+	wait := max(t.users.blockedFor(user, now), t.addrs.blockedFor(addr, now))
 	if wait <= 0 {
 		return true, 0
 	}
@@ -122,23 +166,30 @@ func (t *Throttle) Allowed(user, addr string) (ok bool, retryAfter time.Duration
 
 // Fail records a failed attempt for both user and addr.
 func (t *Throttle) Fail(user, addr string) {
-	now := t.now().UnixNano()
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	now := t.now()
 	t.users.sweep(now)
 	t.addrs.sweep(now)
-	t.users.record(normKey(user), now)
-	t.addrs.record(normKey(addr), now)
+	t.users.record(user, now)
+	t.addrs.record(addr, now)
 }
 
 // Succeed clears user's failure count. The address count is kept, so a
 // client cannot reset its own address limit by signing in to an account it
 // controls.
 func (t *Throttle) Succeed(user string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if r := t.users.recs[normKey(user)]; r != nil {
-		t.users.remove(r)
+	ft := &t.users
+	if ft.total.Load() == 0 {
+		return
+	}
+	key := normKey(user)
+	sh, slot := ft.shard(key)
+	if sh.slots[slot].Load() == 0 {
+		return
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if r := sh.recs[key]; r != nil {
+		ft.remove(sh, r)
 	}
 }
 
@@ -150,6 +201,12 @@ func normKey(k string) string {
 	}
 	sum := sha256.Sum256([]byte(k))
 	return "\x00sha256:" + string(sum[:])
+}
+
+// shard returns the shard of (normalised) key and its slot there.
+func (ft *failTable) shard(key string) (*failShard, int) {
+	h := maphash.String(ft.seed, key)
+	return &ft.shards[h%throttleShards], int(h / throttleShards % shardSlots)
 }
 
 // prune drops failures that have left the window; it reports whether any
@@ -165,18 +222,25 @@ func (ft *failTable) prune(r *failRecord, now int64) bool {
 	return len(r.times) > 0
 }
 
-// blockedFor returns how long key stays blocked, in nanoseconds (<= 0: not
-// blocked).
-func (ft *failTable) blockedFor(key string, now int64) int64 {
-	if ft.limit < 0 {
+// blockedFor returns how long key k stays blocked, in nanoseconds (<= 0:
+// not blocked).
+func (ft *failTable) blockedFor(k string, now int64) int64 {
+	if ft.limit < 0 || ft.total.Load() == 0 {
 		return 0
 	}
-	r := ft.recs[key]
+	key := normKey(k)
+	sh, slot := ft.shard(key)
+	if sh.slots[slot].Load() == 0 {
+		return 0
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.recs[key]
 	if r == nil {
 		return 0
 	}
 	if !ft.prune(r, now) {
-		ft.remove(r)
+		ft.remove(sh, r)
 		return 0
 	}
 	if len(r.times) < ft.limit {
@@ -186,48 +250,133 @@ func (ft *failTable) blockedFor(key string, now int64) int64 {
 	return r.times[0] + ft.window - now
 }
 
-func (ft *failTable) record(key string, now int64) {
+func (ft *failTable) record(k string, now int64) {
 	if ft.limit < 0 {
 		return
 	}
-	r := ft.recs[key]
+	key := normKey(k)
+	sh, slot := ft.shard(key)
+	sh.mu.Lock()
+	r := sh.recs[key]
+	if r == nil && ft.total.Load() >= int64(ft.maxKeys) {
+		sh.mu.Unlock()
+		ft.makeRoom()
+		sh.mu.Lock()
+		r = sh.recs[key]
+	}
+	defer sh.mu.Unlock()
 	if r == nil {
-		for len(ft.recs) >= ft.maxKeys {
-			ft.remove(ft.lru.Front().Value.(*failRecord))
-		}
-		r = &failRecord{key: key, times: make([]int64, 0, min(ft.limit, 4))}
-		r.elem = ft.lru.PushBack(r)
-		ft.recs[key] = r
+		r = &failRecord{key: key, slot: slot, times: make([]int64, 0, min(ft.limit, 4))}
+		r.elem = sh.lru.PushBack(r)
+		sh.recs[key] = r
+		sh.slots[slot].Add(1)
+		ft.total.Add(1)
 	} else {
 		ft.prune(r, now)
-		ft.lru.MoveToBack(r.elem)
+		sh.lru.MoveToBack(r.elem)
 	}
 	if len(r.times) == ft.limit {
 		r.times = append(r.times[:0], r.times[1:]...)
 	}
 	r.times = append(r.times, now)
+	ft.setExpiry(sh)
 }
 
-// sweep drops up to sweepBatch least recently failed keys whose newest
-// failure has left the window.
-func (ft *failTable) sweep(now int64) {
-	for i := 0; i < sweepBatch; i++ {
-		f := ft.lru.Front()
-		if f == nil {
+// makeRoom evicts the least recently failed keys of the whole table
+// until it tracks fewer than maxKeys. No shard lock may be held.
+func (ft *failTable) makeRoom() {
+	ft.evictMu.Lock()
+	defer ft.evictMu.Unlock()
+	for ft.total.Load() >= int64(ft.maxKeys) {
+		var oldest *failShard
+		var at int64
+		for i := range ft.shards {
+			sh := &ft.shards[i]
+			sh.mu.Lock()
+			if f := sh.lru.Front(); f != nil {
+				r := f.Value.(*failRecord)
+				if last := r.times[len(r.times)-1]; oldest == nil || last < at {
+					oldest, at = sh, last
+				}
+			}
+			sh.mu.Unlock()
+		}
+		if oldest == nil {
 			return
 		}
-		r := f.Value.(*failRecord)
-		if r.times[len(r.times)-1]+ft.window > now {
-			return
+		oldest.mu.Lock()
+		if f := oldest.lru.Front(); f != nil {
+			ft.remove(oldest, f.Value.(*failRecord))
 		}
-		ft.remove(r)
+		oldest.mu.Unlock()
 	}
 }
 
-func (ft *failTable) remove(r *failRecord) {
-	delete(ft.recs, r.key)
-	ft.lru.Remove(r.elem)
+// sweep drops, in each shard whose least recently failed key has
+// expired, up to sweepBatch such keys. A shard with nothing expired costs
+// one atomic load.
+func (ft *failTable) sweep(now int64) {
+	if ft.total.Load() == 0 {
+		return
+	}
+	for i := range ft.shards {
+		sh := &ft.shards[i]
+		if now < sh.expiry.Load() {
+			continue
+		}
+		sh.mu.Lock()
+		for range sweepBatch {
+			f := sh.lru.Front()
+			if f == nil {
+				break
+			}
+			r := f.Value.(*failRecord)
+			if r.times[len(r.times)-1]+ft.window > now {
+				break
+			}
+			ft.remove(sh, r)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// remove drops r from sh (under sh.mu).
+func (ft *failTable) remove(sh *failShard, r *failRecord) {
+	delete(sh.recs, r.key)
+	sh.lru.Remove(r.elem)
+	sh.slots[r.slot].Add(-1)
+	ft.total.Add(-1)
+	ft.setExpiry(sh)
+}
+
+// setExpiry publishes when sh's least recently failed key expires (under
+// sh.mu).
+func (ft *failTable) setExpiry(sh *failShard) {
+	e := int64(math.MaxInt64)
+	if f := sh.lru.Front(); f != nil {
+		r := f.Value.(*failRecord)
+		e = r.times[len(r.times)-1] + ft.window
+	}
+	sh.expiry.Store(e)
 }
 
 // tracked returns the number of tracked keys (for tests).
-func (ft *failTable) tracked() int { return len(ft.recs) }
+func (ft *failTable) tracked() int { return int(ft.total.Load()) }
+
+// rec returns key's record (for tests; not safe for concurrent use).
+func (ft *failTable) rec(key string) *failRecord {
+	k := normKey(key)
+	sh, _ := ft.shard(k)
+	return sh.recs[k]
+}
+
+// keys returns the tracked keys (for tests; not safe for concurrent use).
+func (ft *failTable) keys() []string {
+	var out []string
+	for i := range ft.shards {
+		for k := range ft.shards[i].recs {
+			out = append(out, k)
+		}
+	}
+	return out
+}

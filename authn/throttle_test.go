@@ -2,6 +2,7 @@ package authn
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -247,7 +248,7 @@ func TestThrottleMemoryBounded(t *testing.T) {
 		for range 1000 {
 			th.Fail("alice", "a")
 		}
-		if n := len(th.users.recs["alice"].times); n != 5 {
+		if n := len(th.users.rec("alice").times); n != 5 {
 			t.Fatalf("alice keeps %d failure times, want 5", n)
 		}
 	})
@@ -256,7 +257,7 @@ func TestThrottleMemoryBounded(t *testing.T) {
 		long := strings.Repeat("x", 1<<20)
 		th.Fail(long+"1", "a")
 		th.Fail(long+"2", "b")
-		for k := range th.users.recs {
+		for _, k := range th.users.keys() {
 			if len(k) > maxKeyBytes {
 				t.Fatalf("stored a %d-byte key", len(k))
 			}
@@ -297,4 +298,87 @@ func TestThrottleConcurrent(t *testing.T) {
 	if ok, _ := th.Allowed("someone", "10.0.0.1"); !ok {
 		t.Fatal("still blocked after the window")
 	}
+}
+
+// The lock-free reads answer like the locked ones when many keys share
+// shards and filter slots: every failing name is blocked, every clean
+// one allowed, Succeed clears exactly its name, and the atomic counts
+// agree with the tables.
+func TestThrottleShardsAndSlots(t *testing.T) {
+	th := NewThrottle(ThrottleLimits{UserFailures: 1, UserWindow: time.Hour, AddressFailures: -1}, newFakeClock().Now)
+	const n = 20_000 // more than the filter's slots: they collide
+	for i := range n {
+		th.Fail(fmt.Sprint("bad-", i), "a")
+	}
+	for i := range n {
+		if ok, _ := th.Allowed(fmt.Sprint("bad-", i), "b"); ok {
+			t.Fatalf("bad-%d allowed", i)
+		}
+		if ok, _ := th.Allowed(fmt.Sprint("good-", i), "b"); !ok {
+			t.Fatalf("good-%d blocked", i)
+		}
+	}
+	for i := 0; i < n; i += 2 {
+		th.Succeed(fmt.Sprint("bad-", i))
+		th.Succeed(fmt.Sprint("good-", i)) // no-op
+	}
+	for i := range n {
+		if ok, _ := th.Allowed(fmt.Sprint("bad-", i), "b"); ok != (i%2 == 0) {
+			t.Fatalf("bad-%d allowed = %v after Succeed of the even ones", i, ok)
+		}
+	}
+	checkCounts(t, &th.users, n/2)
+	checkCounts(t, &th.addrs, 0)
+}
+
+// checkCounts verifies a table's atomic counts against its maps.
+func checkCounts(t *testing.T, ft *failTable, want int) {
+	t.Helper()
+	var slots int64
+	for i := range ft.shards {
+		sh := &ft.shards[i]
+		for j := range sh.slots {
+			slots += int64(sh.slots[j].Load())
+		}
+		exp := int64(math.MaxInt64)
+		if f := sh.lru.Front(); f != nil {
+			r := f.Value.(*failRecord)
+			exp = r.times[len(r.times)-1] + ft.window
+		}
+		if got := sh.expiry.Load(); got != exp {
+			t.Errorf("shard %d: expiry %d, want %d", i, got, exp)
+		}
+	}
+	if keys := len(ft.keys()); ft.tracked() != keys || slots != int64(keys) || keys != want {
+		t.Errorf("tracked %d, slot counts %d, keys %d; want %d", ft.tracked(), slots, keys, want)
+	}
+}
+
+// Failures of new keys from many goroutines on a full table evict the
+// least recently failed keys: the table stays at its cap (give or take
+// one key per concurrent caller) and its counts stay consistent.
+func TestThrottleConcurrentEviction(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleLimits{UserFailures: 2, UserWindow: time.Hour, AddressFailures: 1000, AddressWindow: time.Hour}, clk.Now)
+	th.users.maxKeys = 100
+	const goroutines = 8
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range 500 {
+				user := fmt.Sprint("g", g, "-", i)
+				th.Fail(user, fmt.Sprint("10.0.", g, ".", i%8))
+				th.Allowed(user, "10.9.9.9")
+				if i%7 == 0 {
+					th.Succeed(user)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := th.users.tracked(); n > 100+goroutines || n < 100-goroutines*2 {
+		t.Fatalf("tracked %d users, cap 100", n)
+	}
+	checkCounts(t, &th.users, th.users.tracked())
+	checkCounts(t, &th.addrs, goroutines*8)
 }
