@@ -92,7 +92,8 @@ type dep struct {
 // concurrent use; the zero value is ready to use.
 type Holdings struct {
 	// Budget is the memo's byte budget (estimated); 0 means
-	// DefaultHoldingsBudget, negative disables memoising.
+	// DefaultHoldingsBudget, negative disables memoising. Set it before
+	// the first use.
 	Budget int64
 
 	memo sync.Map // holdingKey → *memoEntry; mutated only under mu
@@ -123,6 +124,7 @@ type memoEntry struct {
 // principal of a request and the principals asked about in a check. The
 // user must exist.
 func (hs *Holdings) Of(d Directory, a, u string) *Holding {
+	var k holdingKey
 	if x, ok := hs.memo.Load(holdingKey{a, u}); ok {
 		e := x.(*memoEntry)
 		if e.h.valid(d) {
@@ -131,8 +133,10 @@ func (hs *Holdings) Of(d Directory, a, u string) *Holding {
 			}
 			return e.h
 		}
+		k = e.key // stale: recompute under the key the memo owns
+	} else {
+		k = holdingKey{strings.Clone(a), strings.Clone(u)}
 	}
-	k := holdingKey{strings.Clone(a), strings.Clone(u)}
 	h := ComputeHolding(d, k.account, k.user)
 	hs.store(k, h)
 	return h
