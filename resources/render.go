@@ -105,8 +105,10 @@ func (rd renderer) document(n Node) *output {
 	w := xmlWriter{b: o.b[:0]}
 	w.b = append(w.b, xmlDecl...)
 	w.b = append(w.b, '\n')
-	rd.node(&w, n, rd.q.Depth, true, 1)
-	w.b = append(w.b, '\n')
+	if n != nil {
+		rd.node(&w, n, rd.q.Depth, true, 1)
+		w.b = append(w.b, '\n')
+	}
 	o.b = w.b
 	return o
 }
@@ -207,21 +209,35 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 			w.attr("previous", rd.q.pageHref(c.Href, prev, rd.depthGiven))
 		}
 	}
-	if len(items) == 0 && len(c.Extra) == 0 {
+	if !anyNode(items) && !anyNode(c.Extra) {
 		w.selfClose()
 		return
 	}
 	w.b = append(w.b, '>')
 	for _, it := range items {
-		w.indent(level)
-		rd.node(w, it, depth-1, false, level+1)
+		if it != nil {
+			w.indent(level)
+			rd.node(w, it, depth-1, false, level+1)
+		}
 	}
 	for _, x := range c.Extra {
-		w.indent(level)
-		rd.node(w, x, depth-1, false, level+1)
+		if x != nil {
+			w.indent(level)
+			rd.node(w, x, depth-1, false, level+1)
+		}
 	}
 	w.indent(level - 1)
 	w.close(c.Element)
+}
+
+// anyNode reports whether ns has a node to show (a nil one shows nothing).
+func anyNode(ns []Node) bool {
+	for _, n := range ns {
+		if n != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // xmlWriter appends XML to b.

@@ -95,6 +95,10 @@ func (g *treeGen) node(budget int) Node {
 		var items listSource
 		if budget > 0 {
 			for range g.next() % 5 {
+				if g.next()%7 == 6 {
+					items = append(items, nil) // shows nothing
+					continue
+				}
 				items = append(items, g.node(budget-1))
 			}
 			for range g.next() % 2 {
@@ -173,6 +177,15 @@ func TestRenderDeepIndent(t *testing.T) {
 
 // TestRenderReleased checks that a released buffer is reused without
 // showing the previous document.
+// TestRenderNil covers nil nodes, which show nothing: a document of
+// nothing, and collections holding only nil items.
+func TestRenderNil(t *testing.T) {
+	rd := renderer{q: query{Depth: 2, PageSize: 5, CurrentPage: 1}}
+	renderBoth(t, rd, nil)
+	renderBoth(t, rd, &Collection{Element: "c", Href: "/c", Items: listSource{nil, nil}, Extra: []Node{nil}})
+	renderBoth(t, rd, &Collection{Element: "c", Href: "/c", Items: listSource{nil, &Entity{Element: "e"}, nil}})
+}
+
 func TestRenderReleased(t *testing.T) {
 	rd := renderer{q: query{Depth: 1, PageSize: 5, CurrentPage: 1}}
 	long := &Entity{Element: "long", Text: string(bytes.Repeat([]byte("x"), 5000))}
