@@ -233,6 +233,9 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	tree.Scan(func(it *item) bool {
 		if k, ok := kindOf(it.key); ok && k != last {
 			kinds.Set(kindEntry{kindKey: k, rev: rev})
+			if isDecisionKind(k.kind) {
+				kinds.Set(kindEntry{kindKey: kindKey{k.account, decisionKind}, rev: rev})
+			}
 			last = k
 		}
 		return true
@@ -324,6 +327,9 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 		}
 		if k, ok := kindOf(key); ok {
 			c.kinds.Set(kindEntry{kindKey: k, rev: r})
+			if isDecisionKind(k.kind) {
+				c.kinds.Set(kindEntry{kindKey: kindKey{k.account, decisionKind}, rev: r})
+			}
 		}
 		if strings.HasPrefix(key, AccountsRange) {
 			c.accountsRev = r

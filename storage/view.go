@@ -147,16 +147,27 @@ func (v View) KindRev(a, kind string) int64 { return v.s.kindRev(kindKey{a, kind
 // that make up a user's holding (the reverse sides change with them).
 var decisionKinds = [...]string{"", KindCeiling, KindUserRole, KindUserGrp, KindGrpRole, KindRolePerm}
 
+// decisionKind is the synthetic kind under which the cache keeps, per
+// account, the last revision that changed any of decisionKinds (no real
+// kind contains a NUL byte).
+const decisionKind = "\x00decision"
+
+func isDecisionKind(kind string) bool {
+	for _, k := range decisionKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // DecisionRev is the highest KindRev of account a over the kinds a
 // permission decision reads from it: its record, ceiling, user-role,
-// user-group, group-role and role-permission memberships. A handful of
-// lookups, no allocation; instance-local like KindRev.
+// user-group, group-role and role-permission memberships. The cache keeps
+// it as one entry per account, so it is one lookup, no allocation;
+// instance-local like KindRev.
 func (v View) DecisionRev(a string) int64 {
-	var rev int64
-	for _, kind := range decisionKinds {
-		rev = max(rev, v.s.kindRev(kindKey{a, kind}))
-	}
-	return rev
+	return v.s.kindRev(kindKey{a, decisionKind})
 }
 
 // AccountsRev is the last revision that changed any account record.
