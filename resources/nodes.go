@@ -259,17 +259,19 @@ func (v nb) userAt(a, u, href string) *Entity {
 	return &Entity{Element: "user", Identifier: u, Href: href, Fields: func() []Field {
 		rec, _ := v.User(a, u)
 		base := path("accounts", a, "users", u)
-		f := []Field{
-			{Name: "account", Text: a},
-			{Node: v.apiKeysNode(a, u)},
-			{Node: v.attributesNode(a, u)},
-			{Node: &Collection{Element: "clients", Href: base + "/clients", Items: storedSource{v: v.View,
+		// Sized for every field a user shows, so it never regrows.
+		f := make([]Field, 0, 16)
+		f = append(f,
+			Field{Name: "account", Text: a},
+			Field{Node: v.apiKeysNode(a, u)},
+			Field{Node: v.attributesNode(a, u)},
+			Field{Node: &Collection{Element: "clients", Href: base + "/clients", Items: storedSource{v: v.View,
 				coll: storage.Coll{Account: a, Kind: storage.KindClient, Owner: u},
 				item: func(id string) Node {
 					return &Entity{Element: "client", Identifier: id, Href: base + "/clients/" + escapeSegment(id)}
 				}}}},
-			{Name: "created", Text: time.Unix(rec.Created, 0).UTC().Format(time.RFC3339)},
-		}
+			Field{Name: "created", Text: time.Unix(rec.Created, 0).UTC().Format(time.RFC3339)},
+		)
 		if rec.Email != "" {
 			f = append(f, Field{Name: "email", Text: rec.Email})
 		}
