@@ -45,6 +45,8 @@ type Options struct {
 type Server struct {
 	Options
 	router   *mux.Router
+	table    *http.ServeMux // the registered routes
+	roots    []string       // the path roots they live under ("/auth/", …)
 	requests *prometheus.HistogramVec
 }
 
@@ -95,13 +97,27 @@ func New(o Options, routes *Registry) *Server {
 			table.Handle(root, notFound)
 		}
 		s.router.PathPrefix(root).Handler(table)
+		s.roots = append(s.roots, root)
 	}
+	s.table = table
 	s.router.NotFoundHandler = notFound
 	return s
 }
 
-// ServeHTTP serves every endpoint.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+// ServeHTTP serves every endpoint. A path under a registered root goes
+// straight to the route table (gorilla/mux would copy the request twice
+// to attach its variables, which the table does not use); the rest
+// (/healthz, /readyz, /metrics, unknown paths) goes through gorilla.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	for _, root := range s.roots {
+		if p == root || strings.HasSuffix(root, "/") && strings.HasPrefix(p, root) {
+			s.table.ServeHTTP(w, r)
+			return
+		}
+	}
+	s.router.ServeHTTP(w, r)
+}
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
