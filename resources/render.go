@@ -4,7 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"gatehouse/xmltext"
 )
 
 // Node is anything the renderer shows: an *Entity or a *Collection.
@@ -336,64 +337,9 @@ func (w *xmlWriter) intAttr(name string, v int) {
 	w.b = append(w.b, '"')
 }
 
-// escaped marks the ASCII bytes text and attribute values escape or
-// replace: markup characters, and control characters XML does not allow.
-var escaped = func() (t [utf8.RuneSelf]bool) {
-	for c := range 0x20 {
-		t[c] = c != '\t' && c != '\n' && c != '\r'
-	}
-	for _, c := range `&<>'"` {
-		t[c] = true
-	}
-	return t
-}()
-
-// text writes s escaped as etree writes both text and attribute values:
-// & < > ' " as entities; tab, newline and carriage return as they are;
-// every character XML does not allow, and every byte of invalid UTF-8,
-// as U+FFFD.
-func (w *xmlWriter) text(s string) {
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			i++
-			if !escaped[c] {
-				continue
-			}
-			w.b = append(w.b, s[last:i-1]...)
-			switch c {
-			case '&':
-				w.b = append(w.b, "&amp;"...)
-			case '<':
-				w.b = append(w.b, "&lt;"...)
-			case '>':
-				w.b = append(w.b, "&gt;"...)
-			case '\'':
-				w.b = append(w.b, "&apos;"...)
-			case '"':
-				w.b = append(w.b, "&quot;"...)
-			default:
-				w.b = append(w.b, "\uFFFD"...)
-			}
-			last = i
-			continue
-		}
-		r, width := utf8.DecodeRuneInString(s[i:])
-		i += width
-		if (r == utf8.RuneError && width == 1) || !xmlChar(r) {
-			w.b = append(w.b, s[last:i-width]...)
-			w.b = append(w.b, "\uFFFD"...)
-			last = i
-		}
-	}
-	w.b = append(w.b, s[last:]...)
-}
-
-// xmlChar reports whether XML allows r (beyond ASCII).
-func xmlChar(r rune) bool {
-	return r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
-}
+// text writes s escaped as etree writes both text and attribute values
+// (package xmltext).
+func (w *xmlWriter) text(s string) { w.b = xmltext.Append(w.b, s) }
 
 // escapeSegment percent-escapes one path segment, keeping every
 // character RFC 3986 allows in a segment (so "*", ":" and "," stay).
