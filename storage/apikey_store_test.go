@@ -14,7 +14,7 @@ import (
 // APIKeyOwner does not resolve.
 func TestAPIKeyStore(t *testing.T) {
 	s := storagetest.Store(t)
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	if _, err := s.Bootstrap(ctx, "h", time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestAPIKeyStore(t *testing.T) {
 	if _, err := s.DeleteAPIKey(ctx, "ka", "u", k.Prefix); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := owner(); ok || etcdHas(t, s, storage.APIKeyIndexKey(k.Prefix)) {
+	if _, _, ok := owner(); ok || storagetest.EtcdHas(t, s, storage.APIKeyIndexKey(k.Prefix)) {
 		t.Error("the deleted key or its index remains")
 	}
 	if _, err := s.CreateAPIKey(ctx, "ka", "u", k); err != nil {
@@ -56,7 +56,7 @@ func TestAPIKeyStore(t *testing.T) {
 	if _, err := s.DeleteItem(ctx, "ka", storage.KindUser, "u"); err != nil {
 		t.Fatal(err)
 	}
-	if etcdHas(t, s, storage.SubKey("ka", storage.KindAPIKey, "u", k.Prefix)) {
+	if storagetest.EtcdHas(t, s, storage.SubKey("ka", storage.KindAPIKey, "u", k.Prefix)) {
 		t.Error("deleting the user left its key record")
 	}
 	if _, _, ok := owner(); ok {

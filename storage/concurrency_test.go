@@ -38,7 +38,7 @@ var mirrorOf = map[string][3]string{
 // one-sided or dangling memberships.
 func checkConsistent(t testing.TB, s *storage.Store) {
 	t.Helper()
-	all := etcdKeys(t, s, "")
+	all := storagetest.EtcdKeys(t, s, "")
 	accounts := map[string]storage.Account{}
 	for k, v := range all {
 		if name, ok := strings.CutPrefix(k, storage.AccountsRange); ok {
@@ -141,10 +141,10 @@ func checkConsistent(t testing.TB, s *storage.Store) {
 // compares every key.
 func checkCacheMatchesEtcd(t testing.TB, s *storage.Store) {
 	t.Helper()
-	rev := etcdRev(t, s)
-	want := etcdKeys(t, s, "")
+	rev := storagetest.EtcdRev(t, s)
+	want := storagetest.EtcdKeys(t, s, "")
 	got := map[string]string{}
-	err := s.Read(testCtx(t), rev, func(v storage.View) error {
+	err := s.Read(storagetest.Ctx(t), rev, func(v storage.View) error {
 		v.EachRange("", func(k, val string) bool {
 			got[k] = val
 			return true
@@ -154,7 +154,7 @@ func checkCacheMatchesEtcd(t testing.TB, s *storage.Store) {
 	if err != nil {
 		t.Fatalf("read at %d: %v", rev, err)
 	}
-	if d := diffKeySets(got, want); d != "" {
+	if d := storagetest.DiffKeySets(got, want); d != "" {
 		t.Errorf("cache differs from etcd at revision %d:\n%s", rev, d)
 	}
 	for k, v := range want {
@@ -170,9 +170,9 @@ func checkCacheMatchesEtcd(t testing.TB, s *storage.Store) {
 
 func TestConcurrentCreateOnlyOneWins(t *testing.T) {
 	s := storagetest.Store(t)
-	mustAccount(t, s, "race", "")
-	mustItem(t, s, "race", storage.KindUser, "member")
-	mustItem(t, s, "race", storage.KindRole, "role")
+	storagetest.MustAccount(t, s, "race", "")
+	storagetest.MustItem(t, s, "race", storage.KindUser, "member")
+	storagetest.MustItem(t, s, "race", storage.KindRole, "role")
 	const n = 50
 	tests := []struct {
 		name    string
@@ -183,7 +183,7 @@ func TestConcurrentCreateOnlyOneWins(t *testing.T) {
 		{"PutItem user", storage.ErrNameTaken, storage.ItemKey("race", storage.KindUser, "alice"),
 			func(ctx context.Context, i int) (bool, error) {
 				c, _, err := s.PutItem(ctx, "race", storage.KindUser, "alice", storage.CreateOnly,
-					setTo(storage.User{FullName: fmt.Sprint("writer ", i)}.Encode()), nil)
+					storagetest.SetTo(storage.User{FullName: fmt.Sprint("writer ", i)}.Encode()), nil)
 				return c, err
 			}},
 		{"CreateAccount", storage.ErrNameTaken, storage.AccountKey("race-child"),
@@ -204,7 +204,7 @@ func TestConcurrentCreateOnlyOneWins(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := storagetest.Ctx(t)
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			errs := make([]error, n)
@@ -243,7 +243,7 @@ func TestConcurrentCreateOnlyOneWins(t *testing.T) {
 				return
 			}
 			// The stored value is the winner's.
-			val := etcdKeys(t, s, tc.key)[tc.key]
+			val := storagetest.EtcdKeys(t, s, tc.key)[tc.key]
 			if !strings.Contains(val, fmt.Sprint("writer ", winner)) {
 				t.Errorf("stored %q, want the value of writer %d", val, winner)
 			}
@@ -258,17 +258,17 @@ func TestConcurrentCreateOnlyOneWins(t *testing.T) {
 
 func TestConcurrentMembershipEdits(t *testing.T) {
 	s := storagetest.Store(t)
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	const a = "mem"
-	mustAccount(t, s, a, "")
+	storagetest.MustAccount(t, s, a, "")
 	var users, roles, groups []string
 	for i := range 5 {
 		users = append(users, fmt.Sprint("u", i))
 		roles = append(roles, fmt.Sprint("r", i))
 		groups = append(groups, fmt.Sprint("g", i))
-		mustItem(t, s, a, storage.KindUser, users[i])
-		mustItem(t, s, a, storage.KindRole, roles[i])
-		mustItem(t, s, a, storage.KindGroup, groups[i])
+		storagetest.MustItem(t, s, a, storage.KindUser, users[i])
+		storagetest.MustItem(t, s, a, storage.KindRole, roles[i])
+		storagetest.MustItem(t, s, a, storage.KindGroup, groups[i])
 	}
 	itemsOf := map[string][]string{storage.KindUser: users, storage.KindRole: roles, storage.KindGroup: groups}
 	links := []storage.Link{storage.UserRoles, storage.UserGroups, storage.GroupUsers, storage.GroupRoles}
@@ -330,7 +330,7 @@ func TestConcurrentMembershipEdits(t *testing.T) {
 		t.Fatalf("no operation succeeded")
 	}
 
-	all := etcdKeys(t, s, storage.TenantRange(a))
+	all := storagetest.EtcdKeys(t, s, storage.TenantRange(a))
 	for _, pair := range [][2]string{
 		{storage.KindUserRole, storage.KindRoleUser},
 		{storage.KindUserGrp, storage.KindGrpUser},
@@ -357,22 +357,22 @@ func TestConcurrentMembershipEdits(t *testing.T) {
 
 func TestCascadeDeleteRacesCreates(t *testing.T) {
 	s := storagetest.Store(t)
-	mustAccount(t, s, "keeper", "")
+	storagetest.MustAccount(t, s, "keeper", "")
 	const rounds, workers = 5, 20
 	for round := range rounds {
-		ctx := testCtx(t)
+		ctx := storagetest.Ctx(t)
 		kid := fmt.Sprintf("victim-kid%d", round)
-		mustAccount(t, s, "victim", "keeper")
-		mustAccount(t, s, kid, "victim")
+		storagetest.MustAccount(t, s, "victim", "keeper")
+		storagetest.MustAccount(t, s, kid, "victim")
 		for _, acc := range []string{"victim", kid} {
 			for _, u := range []string{"u0", "u1", "u2"} {
-				mustItem(t, s, acc, storage.KindUser, u)
+				storagetest.MustItem(t, s, acc, storage.KindUser, u)
 			}
-			mustItem(t, s, acc, storage.KindRole, "r0")
-			mustItem(t, s, acc, storage.KindGroup, "g0")
-			mustLink(t, s, acc, storage.UserRoles, "u0", "r0")
-			mustLink(t, s, acc, storage.UserGroups, "u1", "g0")
-			mustLink(t, s, acc, storage.GroupRoles, "g0", "r0")
+			storagetest.MustItem(t, s, acc, storage.KindRole, "r0")
+			storagetest.MustItem(t, s, acc, storage.KindGroup, "g0")
+			storagetest.MustLink(t, s, acc, storage.UserRoles, "u0", "r0")
+			storagetest.MustLink(t, s, acc, storage.UserGroups, "u1", "g0")
+			storagetest.MustLink(t, s, acc, storage.GroupRoles, "g0", "r0")
 		}
 
 		// New child accounts go into victim and its child; items and
@@ -407,11 +407,11 @@ func TestCascadeDeleteRacesCreates(t *testing.T) {
 						}
 					case 1:
 						_, _, err = s.PutItem(ctx, acc, storage.KindUser, fmt.Sprint("u", rng.IntN(6)), storage.Upsert,
-							setTo(recordFor(storage.KindUser, "u")), nil)
+							storagetest.SetTo(storagetest.RecordFor(storage.KindUser, "u")), nil)
 					case 2:
 						kind := []string{storage.KindRole, storage.KindGroup}[rng.IntN(2)]
 						_, _, err = s.PutItem(ctx, acc, kind, kind[:1]+fmt.Sprint(rng.IntN(3)), storage.Upsert,
-							setTo(recordFor(kind, "x")), nil)
+							storagetest.SetTo(storagetest.RecordFor(kind, "x")), nil)
 					case 3:
 						l := []storage.Link{storage.UserRoles, storage.UserGroups, storage.GroupRoles}[rng.IntN(3)]
 						_, _, err = s.LinkAdd(ctx, acc, l, l.From[:1]+fmt.Sprint(rng.IntN(3)), l.To[:1]+fmt.Sprint(rng.IntN(3)), storage.Upsert)
@@ -488,7 +488,7 @@ func TestCascadeDeleteRacesCreates(t *testing.T) {
 		t.Logf("round %d: %d writes, %d refused, delete took %v with %d conflicts, %d accounts were created",
 			round, ops.Load(), refused.Load(), delTook, conflicts, len(accounts))
 
-		all := etcdKeys(t, s, "")
+		all := storagetest.EtcdKeys(t, s, "")
 		for k := range all {
 			if k == storage.AccountKey("victim") || strings.HasPrefix(k, storage.TenantRange("victim")) {
 				t.Errorf("round %d: %s survived the delete", round, k)
@@ -538,15 +538,15 @@ func together(fns ...func()) {
 // the delete finds X gone), so X, now under Q, must survive the delete.
 func TestDeleteAccountRacesMove(t *testing.T) {
 	s := storagetest.Store(t)
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	lost := 0
 	for round := range raceRounds {
 		p, x, q := fmt.Sprint("mp", round), fmt.Sprint("mx", round), fmt.Sprint("mq", round)
-		mustAccount(t, s, "mroot", "")
-		mustAccount(t, s, p, "mroot")
-		mustAccount(t, s, x, p)
-		mustAccount(t, s, q, "mroot")
-		mustItem(t, s, x, storage.KindUser, "u")
+		storagetest.MustAccount(t, s, "mroot", "")
+		storagetest.MustAccount(t, s, p, "mroot")
+		storagetest.MustAccount(t, s, x, p)
+		storagetest.MustAccount(t, s, q, "mroot")
+		storagetest.MustItem(t, s, x, storage.KindUser, "u")
 		var moveErr, delErr error
 		together(
 			func() { _, moveErr = s.UpdateAccount(ctx, x, func(a *storage.Account) { a.Parent = q }) },
@@ -557,7 +557,7 @@ func TestDeleteAccountRacesMove(t *testing.T) {
 		}
 		switch {
 		case moveErr == nil:
-			if !etcdHas(t, s, storage.AccountKey(x)) || !etcdHas(t, s, storage.ItemKey(x, storage.KindUser, "u")) {
+			if !storagetest.EtcdHas(t, s, storage.AccountKey(x)) || !storagetest.EtcdHas(t, s, storage.ItemKey(x, storage.KindUser, "u")) {
 				if lost++; lost <= 3 {
 					t.Errorf("round %d: %s was moved under %s, then deleting its old parent %s deleted it anyway", round, x, q, p)
 					checkConsistent(t, s)
@@ -581,13 +581,13 @@ func TestDeleteAccountRacesMove(t *testing.T) {
 // moves under P's child X. Either the move fails or Y goes with P.
 func TestDeleteAccountRacesMoveIn(t *testing.T) {
 	s := storagetest.Store(t)
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	for round := range raceRounds {
 		p, x, y := fmt.Sprint("ip", round), fmt.Sprint("ix", round), fmt.Sprint("iy", round)
-		mustAccount(t, s, "iroot", "")
-		mustAccount(t, s, p, "iroot")
-		mustAccount(t, s, x, p)
-		mustAccount(t, s, y, "iroot")
+		storagetest.MustAccount(t, s, "iroot", "")
+		storagetest.MustAccount(t, s, p, "iroot")
+		storagetest.MustAccount(t, s, x, p)
+		storagetest.MustAccount(t, s, y, "iroot")
 		var moveErr, delErr error
 		together(
 			func() { _, moveErr = s.UpdateAccount(ctx, y, func(a *storage.Account) { a.Parent = x }) },
@@ -614,11 +614,11 @@ func TestDeleteAccountRacesMoveIn(t *testing.T) {
 // "b" before the child was committed, the child must not get "b".
 func TestCreateAccountRacesCeilingRemoval(t *testing.T) {
 	s := storagetest.Store(t)
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	bad := 0
 	for round := range raceRounds {
 		p, c := fmt.Sprint("cp", round), fmt.Sprint("cc", round)
-		mustAccount(t, s, p, "", "a:*", "b:*")
+		storagetest.MustAccount(t, s, p, "", "a:*", "b:*")
 		var createRev, removeRev int64
 		var createErr, removeErr error
 		together(
@@ -630,7 +630,7 @@ func TestCreateAccountRacesCeilingRemoval(t *testing.T) {
 		if createErr != nil || removeErr != nil {
 			t.Fatalf("round %d: create %v, remove %v", round, createErr, removeErr)
 		}
-		got := ceilingOf(t, s, c)
+		got := storagetest.CeilingOf(t, s, c)
 		want := []string{"a:*", "b:*"}
 		if removeRev < createRev {
 			want = []string{"a:*"}
@@ -638,7 +638,7 @@ func TestCreateAccountRacesCeilingRemoval(t *testing.T) {
 		if !slices.Equal(got, want) {
 			if bad++; bad <= 3 {
 				t.Errorf("round %d: removal at revision %d, creation at %d: child ceiling %q, want %q (parent now %q)",
-					round, removeRev, createRev, got, want, ceilingOf(t, s, p))
+					round, removeRev, createRev, got, want, storagetest.CeilingOf(t, s, p))
 			}
 		}
 	}
@@ -662,11 +662,11 @@ func TestReplaceRacesRemove(t *testing.T) {
 		{
 			name: "LinkReplace",
 			setup: func(a string) {
-				mustAccount(t, s, a, "")
-				mustItem(t, s, a, storage.KindUser, "u")
-				mustItem(t, s, a, storage.KindRole, "t1")
-				mustItem(t, s, a, storage.KindRole, "t2")
-				mustLink(t, s, a, storage.UserRoles, "u", "t1")
+				storagetest.MustAccount(t, s, a, "")
+				storagetest.MustItem(t, s, a, storage.KindUser, "u")
+				storagetest.MustItem(t, s, a, storage.KindRole, "t1")
+				storagetest.MustItem(t, s, a, storage.KindRole, "t2")
+				storagetest.MustLink(t, s, a, storage.UserRoles, "u", "t1")
 			},
 			replace: func(ctx context.Context, a string) (int64, error) {
 				return s.LinkReplace(ctx, a, storage.UserRoles, "u", []string{"t1", "t2"})
@@ -675,7 +675,7 @@ func TestReplaceRacesRemove(t *testing.T) {
 				return s.LinkRemove(ctx, a, storage.UserRoles, "u", "t1")
 			},
 			members: func(a string) []string {
-				fwd, rev := memberships(t, s, a, storage.UserRoles)
+				fwd, rev := storagetest.Memberships(t, s, a, storage.UserRoles)
 				if !maps.Equal(fwd, rev) {
 					t.Errorf("account %s: sides differ: %v vs %v", a, fwd, rev)
 				}
@@ -690,9 +690,9 @@ func TestReplaceRacesRemove(t *testing.T) {
 		{
 			name: "SetReplace",
 			setup: func(a string) {
-				mustAccount(t, s, a, "")
-				mustItem(t, s, a, storage.KindUser, "u")
-				mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}, "t1", "v")
+				storagetest.MustAccount(t, s, a, "")
+				storagetest.MustItem(t, s, a, storage.KindUser, "u")
+				storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}, "t1", "v")
 			},
 			replace: func(ctx context.Context, a string) (int64, error) {
 				return s.SetReplace(ctx, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"},
@@ -703,7 +703,7 @@ func TestReplaceRacesRemove(t *testing.T) {
 			},
 			members: func(a string) []string {
 				return slices.Sorted(func(yield func(string) bool) {
-					for k := range etcdKeys(t, s, storage.SubRange(a, storage.KindAttr, "u")) {
+					for k := range storagetest.EtcdKeys(t, s, storage.SubRange(a, storage.KindAttr, "u")) {
 						if !yield(strings.TrimPrefix(k, storage.SubRange(a, storage.KindAttr, "u"))) {
 							return
 						}
@@ -714,7 +714,7 @@ func TestReplaceRacesRemove(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := storagetest.Ctx(t)
 			bad := 0
 			defer func() {
 				if bad > 0 {
@@ -761,25 +761,25 @@ func TestReplaceRacesRemove(t *testing.T) {
 
 func TestNoopWritesWhileCacheAdvances(t *testing.T) {
 	s := storagetest.Store(t)
-	ctx := testCtx(t)
-	mustAccount(t, s, "noop", "")
-	mustItem(t, s, "noop", storage.KindRole, "same")
+	ctx := storagetest.Ctx(t)
+	storagetest.MustAccount(t, s, "noop", "")
+	storagetest.MustItem(t, s, "noop", storage.KindRole, "same")
 	var wg sync.WaitGroup
 	var stop atomic.Bool
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for i := 0; !stop.Load(); i++ {
-			if _, _, err := s.PutItem(ctx, "noop", storage.KindRole, "busy", storage.Upsert, setTo(fmt.Sprint(i)), nil); err != nil {
+			if _, _, err := s.PutItem(ctx, "noop", storage.KindRole, "busy", storage.Upsert, storagetest.SetTo(fmt.Sprint(i)), nil); err != nil {
 				t.Errorf("busy writer: %v", err)
 				return
 			}
 		}
 	}()
-	same := recordFor(storage.KindRole, "same")
+	same := storagetest.RecordFor(storage.KindRole, "same")
 	for range 300 {
 		before := s.Rev()
-		created, rev, err := s.PutItem(ctx, "noop", storage.KindRole, "same", storage.Upsert, setTo(same), nil)
+		created, rev, err := s.PutItem(ctx, "noop", storage.KindRole, "same", storage.Upsert, storagetest.SetTo(same), nil)
 		if err != nil || created {
 			t.Errorf("no-op PutItem = %v, %v", created, err)
 			break
@@ -800,8 +800,8 @@ func TestTwoStoresSeeEachOther(t *testing.T) {
 	endpoint := storagetest.Etcd(t)
 	a := storagetest.Open(t, endpoint)
 	b := storagetest.Open(t, endpoint)
-	ctx := testCtx(t)
-	mustAccount(t, a, "shared", "")
+	ctx := storagetest.Ctx(t)
+	storagetest.MustAccount(t, a, "shared", "")
 	var worst time.Duration
 	for i := range 10 {
 		name := fmt.Sprint("u", i)
@@ -810,13 +810,13 @@ func TestTwoStoresSeeEachOther(t *testing.T) {
 			store, other = b, a
 		}
 		if _, _, err := store.PutItem(ctx, "shared", storage.KindUser, name, storage.CreateOnly,
-			setTo(recordFor(storage.KindUser, name)), nil); err != nil {
+			storagetest.SetTo(storagetest.RecordFor(storage.KindUser, name)), nil); err != nil {
 			t.Fatal(err)
 		}
 		written := time.Now()
 		key := storage.ItemKey("shared", storage.KindUser, name)
 		eventually(t, fmt.Sprintf("write %d visible in the other store's cache", i), func() bool {
-			_, ok := cacheGet(t, other, key)
+			_, ok := storagetest.CacheGet(t, other, key)
 			return ok
 		})
 		d := time.Since(written) // reported, never judged
@@ -827,12 +827,12 @@ func TestTwoStoresSeeEachOther(t *testing.T) {
 
 	// Both stores' guards see each other's writes: a name taken through A
 	// cannot be created through B.
-	if _, _, err := b.PutItem(ctx, "shared", storage.KindUser, "u0", storage.CreateOnly, setTo("x"), nil); !errors.Is(err, storage.ErrNameTaken) {
+	if _, _, err := b.PutItem(ctx, "shared", storage.KindUser, "u0", storage.CreateOnly, storagetest.SetTo("x"), nil); !errors.Is(err, storage.ErrNameTaken) {
 		t.Errorf("creating through B a name taken through A = %v, want ErrNameTaken", err)
 	}
 	// And a write through B, once visible to A, can be read at B's
 	// returned revision from A.
-	_, rev, err := b.PutItem(ctx, "shared", storage.KindRole, "r", storage.CreateOnly, setTo("r"), nil)
+	_, rev, err := b.PutItem(ctx, "shared", storage.KindRole, "r", storage.CreateOnly, storagetest.SetTo("r"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

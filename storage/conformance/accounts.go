@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"gatehouse/storage"
+	"gatehouse/storage/storagetest"
 )
 
 // testBootstrap runs on a store that has not been bootstrapped.
 func testBootstrap(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	now := time.Unix(1_700_000_123, 0)
 
 	created, err := s.Bootstrap(ctx, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", now)
@@ -21,7 +22,7 @@ func testBootstrap(t *testing.T, s *storage.Store) {
 		t.Fatalf("first Bootstrap = %v, %v; want true, nil", created, err)
 	}
 	sys, role, user := storage.SystemAccount, storage.AdminRole, storage.AdminUser
-	want := keySet(
+	want := storagetest.KeySet(
 		storage.AccountKey(sys),
 		storage.ItemKey(sys, storage.KindCeiling, "*"),
 		storage.ItemKey(sys, storage.KindRole, role),
@@ -30,15 +31,15 @@ func testBootstrap(t *testing.T, s *storage.Store) {
 		storage.SubKey(sys, storage.KindUserRole, user, role),
 		storage.SubKey(sys, storage.KindRoleUser, role, user),
 	)
-	first := etcdSnapshot(t, s, "")
-	if d := diffKeySets(first, want); d != "" {
+	first := storagetest.EtcdSnapshot(t, s, "")
+	if d := storagetest.DiffKeySets(first, want); d != "" {
 		t.Fatalf("keys after Bootstrap differ:\n%s", d)
 	}
-	acc, err := storage.DecodeAccount(first[storage.AccountKey(sys)].value)
+	acc, err := storage.DecodeAccount(first[storage.AccountKey(sys)].Value)
 	if err != nil || acc.Parent != "" {
 		t.Errorf("system account = %+v, %v; want a root account", acc, err)
 	}
-	u, err := storage.DecodeUser(first[storage.ItemKey(sys, storage.KindUser, user)].value)
+	u, err := storage.DecodeUser(first[storage.ItemKey(sys, storage.KindUser, user)].Value)
 	if err != nil {
 		t.Fatalf("decode admin: %v", err)
 	}
@@ -46,25 +47,25 @@ func testBootstrap(t *testing.T, s *storage.Store) {
 		t.Errorf("admin user = %+v", u)
 	}
 	// Read-your-writes for Bootstrap.
-	if _, ok := cacheGet(t, s, storage.SubKey(sys, storage.KindRoleUser, role, user)); !ok {
+	if _, ok := storagetest.CacheGet(t, s, storage.SubKey(sys, storage.KindRoleUser, role, user)); !ok {
 		t.Errorf("cache does not show the admin membership right after Bootstrap")
 	}
 
-	revBefore := etcdRev(t, s)
+	revBefore := storagetest.EtcdRev(t, s)
 	created, err = s.Bootstrap(ctx, "other-hash", now.Add(time.Hour))
 	if err != nil || created {
 		t.Fatalf("second Bootstrap = %v, %v; want false, nil", created, err)
 	}
-	if rev := etcdRev(t, s); rev != revBefore {
+	if rev := storagetest.EtcdRev(t, s); rev != revBefore {
 		t.Errorf("second Bootstrap wrote to etcd: revision %d → %d", revBefore, rev)
 	}
-	if second := etcdSnapshot(t, s, ""); !maps.Equal(first, second) {
+	if second := storagetest.EtcdSnapshot(t, s, ""); !maps.Equal(first, second) {
 		t.Errorf("second Bootstrap changed keys:\nbefore %v\nafter  %v", first, second)
 	}
 }
 
 func testCreateAccount(t *testing.T, s *storage.Store) {
-	mustAccount(t, s, "ca-root", "", "p:read", "q:*")
+	storagetest.MustAccount(t, s, "ca-root", "", "p:read", "q:*")
 	tests := []struct {
 		name     string
 		parent   string
@@ -84,18 +85,18 @@ func testCreateAccount(t *testing.T, s *storage.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t)
-			before := etcdSnapshot(t, s, storage.AccountKey(tc.name))
+			ctx := storagetest.Ctx(t)
+			before := storagetest.EtcdSnapshot(t, s, storage.AccountKey(tc.name))
 			_, err := s.CreateAccount(ctx, tc.name, storage.Account{Description: "new " + tc.name, Parent: tc.parent}, tc.ceiling)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("CreateAccount = %v, want %v", err, tc.wantErr)
 				}
-				if after := etcdSnapshot(t, s, storage.AccountKey(tc.name)); !maps.Equal(before, after) {
+				if after := storagetest.EtcdSnapshot(t, s, storage.AccountKey(tc.name)); !maps.Equal(before, after) {
 					t.Errorf("failed CreateAccount changed the record: %v → %v", before, after)
 				}
 				if tc.parent != "" && tc.wantErr == storage.ErrNotFound {
-					if keys := etcdKeys(t, s, storage.TenantRange(tc.name)); len(keys) != 0 {
+					if keys := storagetest.EtcdKeys(t, s, storage.TenantRange(tc.name)); len(keys) != 0 {
 						t.Errorf("failed CreateAccount wrote %v", keys)
 					}
 				}
@@ -104,7 +105,7 @@ func testCreateAccount(t *testing.T, s *storage.Store) {
 			if err != nil {
 				t.Fatalf("CreateAccount: %v", err)
 			}
-			rec, ok := etcdKeys(t, s, "")[storage.AccountKey(tc.name)]
+			rec, ok := storagetest.EtcdKeys(t, s, "")[storage.AccountKey(tc.name)]
 			if !ok {
 				t.Fatalf("acct/%s missing in etcd", tc.name)
 			}
@@ -112,33 +113,33 @@ func testCreateAccount(t *testing.T, s *storage.Store) {
 			if err != nil || acc.Parent != tc.parent || acc.Description != "new "+tc.name {
 				t.Errorf("record = %+v, %v", acc, err)
 			}
-			if tc.parent != "" && !etcdHas(t, s, storage.ItemKey(tc.parent, storage.KindChild, tc.name)) {
+			if tc.parent != "" && !storagetest.EtcdHas(t, s, storage.ItemKey(tc.parent, storage.KindChild, tc.name)) {
 				t.Errorf("child index t/%s/child/%s missing", tc.parent, tc.name)
 			}
-			if got := ceilingOf(t, s, tc.name); !slices.Equal(got, tc.wantCeil) {
+			if got := storagetest.CeilingOf(t, s, tc.name); !slices.Equal(got, tc.wantCeil) {
 				t.Errorf("ceiling = %q, want %q", got, tc.wantCeil)
 			}
-			if _, ok := cacheGet(t, s, storage.AccountKey(tc.name)); !ok {
+			if _, ok := storagetest.CacheGet(t, s, storage.AccountKey(tc.name)); !ok {
 				t.Errorf("cache does not show the new account")
 			}
 		})
 	}
 	// A nil ceiling copies the parent's as it is at creation time only.
-	if _, _, err := s.SetAdd(testCtx(t), storage.Coll{Account: "ca-root", Kind: storage.KindCeiling}, "late", "", storage.CreateOnly); err != nil {
+	if _, _, err := s.SetAdd(storagetest.Ctx(t), storage.Coll{Account: "ca-root", Kind: storage.KindCeiling}, "late", "", storage.CreateOnly); err != nil {
 		t.Fatal(err)
 	}
-	if got := ceilingOf(t, s, "ca-inherit"); slices.Contains(got, "late") {
+	if got := storagetest.CeilingOf(t, s, "ca-inherit"); slices.Contains(got, "late") {
 		t.Errorf("child ceiling follows later parent changes: %q", got)
 	}
 }
 
 func testUpdateAccount(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
-	mustAccount(t, s, "pa-root", "", "x:*")
-	mustAccount(t, s, "pa-p1", "pa-root")
-	mustAccount(t, s, "pa-p2", "pa-root")
-	mustAccount(t, s, "pa-x", "pa-p1")
-	mustAccount(t, s, "pa-other-root", "")
+	ctx := storagetest.Ctx(t)
+	storagetest.MustAccount(t, s, "pa-root", "", "x:*")
+	storagetest.MustAccount(t, s, "pa-p1", "pa-root")
+	storagetest.MustAccount(t, s, "pa-p2", "pa-root")
+	storagetest.MustAccount(t, s, "pa-x", "pa-p1")
+	storagetest.MustAccount(t, s, "pa-other-root", "")
 
 	t.Run("missing account", func(t *testing.T) {
 		called := false
@@ -146,7 +147,7 @@ func testUpdateAccount(t *testing.T, s *storage.Store) {
 		if !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("UpdateAccount(missing) = %v, want ErrNotFound", err)
 		}
-		if called || etcdHas(t, s, storage.AccountKey("pa-missing")) {
+		if called || storagetest.EtcdHas(t, s, storage.AccountKey("pa-missing")) {
 			t.Errorf("updating a missing account called update or created it")
 		}
 	})
@@ -160,21 +161,21 @@ func testUpdateAccount(t *testing.T, s *storage.Store) {
 		if seen.Description != "account pa-x" || seen.Parent != "pa-p1" {
 			t.Errorf("update saw %+v, want the stored record", seen)
 		}
-		acc, _ := storage.DecodeAccount(etcdKeys(t, s, storage.AccountKey("pa-x"))[storage.AccountKey("pa-x")])
+		acc, _ := storage.DecodeAccount(storagetest.EtcdKeys(t, s, storage.AccountKey("pa-x"))[storage.AccountKey("pa-x")])
 		if acc.Description != "updated" || acc.Parent != "pa-p1" {
 			t.Errorf("stored = %+v", acc)
 		}
-		if !etcdHas(t, s, storage.ItemKey("pa-p1", storage.KindChild, "pa-x")) {
+		if !storagetest.EtcdHas(t, s, storage.ItemKey("pa-p1", storage.KindChild, "pa-x")) {
 			t.Errorf("an update without a move lost the child index")
 		}
 	})
 
 	t.Run("noop", func(t *testing.T) {
-		rev := etcdRev(t, s)
+		rev := storagetest.EtcdRev(t, s)
 		if _, err := s.UpdateAccount(ctx, "pa-x", func(a *storage.Account) {}); err != nil {
 			t.Fatal(err)
 		}
-		if r := etcdRev(t, s); r != rev {
+		if r := storagetest.EtcdRev(t, s); r != rev {
 			t.Errorf("an unchanged account was rewritten: revision %d → %d", rev, r)
 		}
 	})
@@ -184,18 +185,18 @@ func testUpdateAccount(t *testing.T, s *storage.Store) {
 		if err != nil {
 			t.Fatalf("move: %v", err)
 		}
-		if etcdHas(t, s, storage.ItemKey("pa-p1", storage.KindChild, "pa-x")) {
+		if storagetest.EtcdHas(t, s, storage.ItemKey("pa-p1", storage.KindChild, "pa-x")) {
 			t.Errorf("t/pa-p1/child/pa-x still present after the move")
 		}
-		if !etcdHas(t, s, storage.ItemKey("pa-p2", storage.KindChild, "pa-x")) {
+		if !storagetest.EtcdHas(t, s, storage.ItemKey("pa-p2", storage.KindChild, "pa-x")) {
 			t.Errorf("t/pa-p2/child/pa-x missing after the move")
 		}
-		acc, _ := storage.DecodeAccount(etcdKeys(t, s, storage.AccountKey("pa-x"))[storage.AccountKey("pa-x")])
+		acc, _ := storage.DecodeAccount(storagetest.EtcdKeys(t, s, storage.AccountKey("pa-x"))[storage.AccountKey("pa-x")])
 		if acc.Parent != "pa-p2" || acc.Description != "updated" {
 			t.Errorf("stored = %+v", acc)
 		}
 		// The cache agrees at once.
-		if _, ok := cacheGet(t, s, storage.ItemKey("pa-p1", storage.KindChild, "pa-x")); ok {
+		if _, ok := storagetest.CacheGet(t, s, storage.ItemKey("pa-p1", storage.KindChild, "pa-x")); ok {
 			t.Errorf("cache still shows the old child index")
 		}
 		err = s.Read(ctx, 0, func(v storage.View) error {
@@ -210,8 +211,8 @@ func testUpdateAccount(t *testing.T, s *storage.Store) {
 	})
 
 	// pa-x → pa-y → pa-z
-	mustAccount(t, s, "pa-y", "pa-x")
-	mustAccount(t, s, "pa-z", "pa-y")
+	storagetest.MustAccount(t, s, "pa-y", "pa-x")
+	storagetest.MustAccount(t, s, "pa-z", "pa-y")
 	bad := []struct {
 		name    string
 		account string
@@ -227,7 +228,7 @@ func testUpdateAccount(t *testing.T, s *storage.Store) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			before := etcdSnapshot(t, s, "")
+			before := storagetest.EtcdSnapshot(t, s, "")
 			_, err := s.UpdateAccount(ctx, tc.account, func(a *storage.Account) {
 				a.Parent = tc.parent
 				a.Description = "should not be written"
@@ -235,8 +236,8 @@ func testUpdateAccount(t *testing.T, s *storage.Store) {
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("UpdateAccount(%s, parent %q) = %v, want %v", tc.account, tc.parent, err, tc.wantErr)
 			}
-			if after := etcdSnapshot(t, s, ""); !maps.Equal(before, after) {
-				t.Errorf("a refused move changed etcd:\n%s", diffKeySets(after, before))
+			if after := storagetest.EtcdSnapshot(t, s, ""); !maps.Equal(before, after) {
+				t.Errorf("a refused move changed etcd:\n%s", storagetest.DiffKeySets(after, before))
 			}
 		})
 	}
@@ -246,22 +247,22 @@ func testUpdateAccount(t *testing.T, s *storage.Store) {
 // role permissions, a ceiling and a login time.
 func populate(t testing.TB, s *storage.Store, a string) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	for _, u := range []string{"u1", "u2"} {
-		mustItem(t, s, a, storage.KindUser, u)
-		mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}, "email", u+"@x")
-		if err := putKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
+		storagetest.MustItem(t, s, a, storage.KindUser, u)
+		storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}, "email", u+"@x")
+		if err := storagetest.PutKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, r := range []string{"r1", "r2"} {
-		mustItem(t, s, a, storage.KindRole, r)
-		mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: r}, "p:read", "")
+		storagetest.MustItem(t, s, a, storage.KindRole, r)
+		storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: r}, "p:read", "")
 	}
-	mustItem(t, s, a, storage.KindGroup, "g1")
-	mustLink(t, s, a, storage.UserRoles, "u1", "r1")
-	mustLink(t, s, a, storage.UserGroups, "u2", "g1")
-	mustLink(t, s, a, storage.GroupRoles, "g1", "r2")
+	storagetest.MustItem(t, s, a, storage.KindGroup, "g1")
+	storagetest.MustLink(t, s, a, storage.UserRoles, "u1", "r1")
+	storagetest.MustLink(t, s, a, storage.UserGroups, "u2", "g1")
+	storagetest.MustLink(t, s, a, storage.GroupRoles, "g1", "r2")
 	// Upsert: a child account may have copied "p:*" from its parent.
 	if _, _, err := s.SetAdd(ctx, storage.Coll{Account: a, Kind: storage.KindCeiling}, "p:*", "", storage.Upsert); err != nil {
 		t.Fatal(err)
@@ -269,29 +270,29 @@ func populate(t testing.TB, s *storage.Store, a string) {
 }
 
 func testDeleteAccount(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	// system → a → b → c, plus siblings whose names share a's prefix.
-	mustAccount(t, s, "a", storage.SystemAccount)
-	mustAccount(t, s, "b", "a")
-	mustAccount(t, s, "c", "b")
-	mustAccount(t, s, "ab", storage.SystemAccount)
-	mustAccount(t, s, "a.b", storage.SystemAccount)
+	storagetest.MustAccount(t, s, "a", storage.SystemAccount)
+	storagetest.MustAccount(t, s, "b", "a")
+	storagetest.MustAccount(t, s, "c", "b")
+	storagetest.MustAccount(t, s, "ab", storage.SystemAccount)
+	storagetest.MustAccount(t, s, "a.b", storage.SystemAccount)
 	for _, x := range []string{"a", "b", "c", "ab", "a.b"} {
 		populate(t, s, x)
 	}
 	// A second child of b, so the subtree branches.
-	mustAccount(t, s, "b2", "a")
+	storagetest.MustAccount(t, s, "b2", "a")
 	populate(t, s, "b2")
 
-	survivorsBefore := map[string]map[string]etcdKV{}
+	survivorsBefore := map[string]map[string]storagetest.KV{}
 	for _, x := range []string{"ab", "a.b", storage.SystemAccount} {
-		survivorsBefore[x] = etcdSnapshot(t, s, storage.TenantRange(x))
+		survivorsBefore[x] = storagetest.EtcdSnapshot(t, s, storage.TenantRange(x))
 	}
 
 	if _, err := s.DeleteAccount(ctx, "a"); err != nil {
 		t.Fatalf("DeleteAccount: %v", err)
 	}
-	all := etcdKeys(t, s, "")
+	all := storagetest.EtcdKeys(t, s, "")
 	for _, x := range []string{"a", "b", "c", "b2"} {
 		if _, ok := all[storage.AccountKey(x)]; ok {
 			t.Errorf("acct/%s survived", x)
@@ -314,12 +315,12 @@ func testDeleteAccount(t *testing.T, s *storage.Store) {
 		}
 	}
 	for x, before := range survivorsBefore {
-		after := etcdSnapshot(t, s, storage.TenantRange(x))
+		after := storagetest.EtcdSnapshot(t, s, storage.TenantRange(x))
 		if x == storage.SystemAccount {
 			delete(before, storage.ItemKey(x, storage.KindChild, "a"))
 		}
 		if !maps.Equal(before, after) {
-			t.Errorf("account %s changed by deleting a:\n%s", x, diffKeySets(after, before))
+			t.Errorf("account %s changed by deleting a:\n%s", x, storagetest.DiffKeySets(after, before))
 		}
 	}
 	// The cache agrees.

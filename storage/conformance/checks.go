@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gatehouse/storage"
+	"gatehouse/storage/storagetest"
 )
 
 var errPrecondition = errors.New("precondition failed")
@@ -15,16 +16,16 @@ var errPrecondition = errors.New("precondition failed")
 // stops every write under its context before anything reaches etcd, and
 // the write returns the check's error.
 func testCheckErrorLeavesEtcdUnchanged(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	a := "ce"
-	mustAccount(t, s, a, storage.SystemAccount)
-	mustAccount(t, s, "ce-child", a)
-	mustItem(t, s, a, storage.KindUser, "u")
-	mustItem(t, s, a, storage.KindRole, "r")
-	mustItem(t, s, a, storage.KindGroup, "g")
-	mustLink(t, s, a, storage.UserRoles, "u", "r")
+	storagetest.MustAccount(t, s, a, storage.SystemAccount)
+	storagetest.MustAccount(t, s, "ce-child", a)
+	storagetest.MustItem(t, s, a, storage.KindUser, "u")
+	storagetest.MustItem(t, s, a, storage.KindRole, "r")
+	storagetest.MustItem(t, s, a, storage.KindGroup, "g")
+	storagetest.MustLink(t, s, a, storage.UserRoles, "u", "r")
 	attrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}
-	mustSetAdd(t, s, attrs, "mail", "u@x")
+	storagetest.MustSetAdd(t, s, attrs, "mail", "u@x")
 
 	checks := 0
 	cctx := storage.WithCheck(ctx, func(v storage.View) error {
@@ -57,7 +58,7 @@ func testCheckErrorLeavesEtcdUnchanged(t *testing.T, s *storage.Store) {
 		}},
 		{"DeleteAccount", func() error { _, err := s.DeleteAccount(cctx, "ce-child"); return err }},
 		{"PutItem", func() error {
-			_, _, err := s.PutItem(cctx, a, storage.KindUser, "u2", storage.CreateOnly, setTo(recordFor(storage.KindUser, "u2")), nil)
+			_, _, err := s.PutItem(cctx, a, storage.KindUser, "u2", storage.CreateOnly, storagetest.SetTo(storagetest.RecordFor(storage.KindUser, "u2")), nil)
 			return err
 		}},
 		{"DeleteItem", func() error { _, err := s.DeleteItem(cctx, a, storage.KindGroup, "g"); return err }},
@@ -74,7 +75,7 @@ func testCheckErrorLeavesEtcdUnchanged(t *testing.T, s *storage.Store) {
 		{"LinkRemove", func() error { _, err := s.LinkRemove(cctx, a, storage.UserRoles, "u", "r"); return err }},
 		{"LinkReplace", func() error { _, err := s.LinkReplace(cctx, a, storage.UserRoles, "u", nil); return err }},
 	}
-	before, rev := etcdSnapshot(t, s, ""), etcdRev(t, s)
+	before, rev := storagetest.EtcdSnapshot(t, s, ""), storagetest.EtcdRev(t, s)
 	for _, w := range writes {
 		n := checks
 		if err := w.write(); !errors.Is(err, errPrecondition) {
@@ -87,11 +88,11 @@ func testCheckErrorLeavesEtcdUnchanged(t *testing.T, s *storage.Store) {
 	if built {
 		t.Errorf("Update ran build after its check refused")
 	}
-	if r := etcdRev(t, s); r != rev {
+	if r := storagetest.EtcdRev(t, s); r != rev {
 		t.Errorf("refused writes moved etcd from revision %d to %d", rev, r)
 	}
-	if after := etcdSnapshot(t, s, ""); !maps.Equal(before, after) {
-		t.Errorf("refused writes changed etcd:\n%s", diffKeySets(after, before))
+	if after := storagetest.EtcdSnapshot(t, s, ""); !maps.Equal(before, after) {
+		t.Errorf("refused writes changed etcd:\n%s", storagetest.DiffKeySets(after, before))
 	}
 	// The refusal belongs to the context: the same write without it goes
 	// through.
@@ -106,9 +107,9 @@ func testCheckErrorLeavesEtcdUnchanged(t *testing.T, s *storage.Store) {
 // a check that still holds lets it commit, one that no longer holds
 // stops it.
 func testCheckRunsAgain(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	a := "cr"
-	mustAccount(t, s, a, "")
+	storagetest.MustAccount(t, s, a, "")
 	for _, stillHolds := range []bool{true, false} {
 		name := "no longer holds"
 		if stillHolds {
@@ -119,7 +120,7 @@ func testCheckRunsAgain(t *testing.T, s *storage.Store) {
 			if stillHolds {
 				u = "u-allowed"
 			}
-			mustItem(t, s, a, storage.KindUser, u)
+			storagetest.MustItem(t, s, a, storage.KindUser, u)
 			out := storage.ItemKey(a, storage.KindRole, "r-"+u)
 			// The concurrent request changes the user's e-mail; where the
 			// check no longer holds, it disables the user too.
@@ -132,7 +133,7 @@ func testCheckRunsAgain(t *testing.T, s *storage.Store) {
 				}
 				steps = append(steps, "check "+usr.Email)
 				if len(steps) == 1 {
-					if _, _, err := s.PutItem(ctx, a, storage.KindUser, u, storage.UpdateOnly, setTo(changed.Encode()), nil); err != nil {
+					if _, _, err := s.PutItem(ctx, a, storage.KindUser, u, storage.UpdateOnly, storagetest.SetTo(changed.Encode()), nil); err != nil {
 						return err
 					}
 				}
@@ -151,7 +152,7 @@ func testCheckRunsAgain(t *testing.T, s *storage.Store) {
 				if err != nil {
 					t.Fatalf("Update: %v", err)
 				}
-				if got := etcdKeys(t, s, out)[out]; got != "written" {
+				if got := storagetest.EtcdKeys(t, s, out)[out]; got != "written" {
 					t.Errorf("etcd holds %q at %s, want the write", got, out)
 				}
 			} else {
@@ -159,7 +160,7 @@ func testCheckRunsAgain(t *testing.T, s *storage.Store) {
 				if !errors.Is(err, errPrecondition) {
 					t.Errorf("Update = %v, want the check's error", err)
 				}
-				if etcdHas(t, s, out) {
+				if storagetest.EtcdHas(t, s, out) {
 					t.Errorf("a write whose check no longer holds reached etcd")
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse/storage"
+	"gatehouse/storage/storagetest"
 )
 
 // RunTests runs the storage conformance suite against stores made by
@@ -45,7 +46,7 @@ func RunTests(t *testing.T, newStore func(t testing.TB) *storage.Store) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStore(t)
-			if _, err := s.Bootstrap(testCtx(t), "", time.Now()); err != nil {
+			if _, err := s.Bootstrap(storagetest.Ctx(t), "", time.Now()); err != nil {
 				t.Fatalf("Bootstrap: %v", err)
 			}
 			c.run(t, s)

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"gatehouse/storage"
+	"gatehouse/storage/storagetest"
 )
 
 func testPutItem(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	a := "pi"
-	mustAccount(t, s, a, "")
+	storagetest.MustAccount(t, s, a, "")
 	key := storage.ItemKey(a, storage.KindRole, "r")
 
 	type call struct {
@@ -67,28 +68,28 @@ func testPutItem(t *testing.T, s *storage.Store) {
 			if called && (gotOld != st.wantOld || gotOK != st.wantOldOK) {
 				t.Errorf("update got (%q, %v), want (%q, %v)", gotOld, gotOK, st.wantOld, st.wantOldOK)
 			}
-			if got := etcdKeys(t, s, key)[key]; got != st.wantStored {
+			if got := storagetest.EtcdKeys(t, s, key)[key]; got != st.wantStored {
 				t.Errorf("stored %q, want %q", got, st.wantStored)
 			}
 		})
 	}
 
 	t.Run("upsert new", func(t *testing.T) {
-		created, _, err := s.PutItem(ctx, a, storage.KindRole, "r-new", storage.Upsert, setTo("n"), nil)
+		created, _, err := s.PutItem(ctx, a, storage.KindRole, "r-new", storage.Upsert, storagetest.SetTo("n"), nil)
 		if err != nil || !created {
 			t.Fatalf("= %v, %v; want created", created, err)
 		}
-		if !etcdHas(t, s, storage.ItemKey(a, storage.KindRole, "r-new")) {
+		if !storagetest.EtcdHas(t, s, storage.ItemKey(a, storage.KindRole, "r-new")) {
 			t.Errorf("not written")
 		}
 	})
 
 	t.Run("update-only", func(t *testing.T) {
-		created, _, err := s.PutItem(ctx, a, storage.KindRole, "r", storage.UpdateOnly, setTo("v5"), nil)
+		created, _, err := s.PutItem(ctx, a, storage.KindRole, "r", storage.UpdateOnly, storagetest.SetTo("v5"), nil)
 		if err != nil || created {
 			t.Fatalf("UpdateOnly on an existing item = %v, %v; want updated", created, err)
 		}
-		if got := etcdKeys(t, s, key)[key]; got != "v5" {
+		if got := storagetest.EtcdKeys(t, s, key)[key]; got != "v5" {
 			t.Errorf("stored %q, want v5", got)
 		}
 		called := false
@@ -97,24 +98,24 @@ func testPutItem(t *testing.T, s *storage.Store) {
 		if !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("UpdateOnly on a missing item = %v, want ErrNotFound", err)
 		}
-		if called || etcdHas(t, s, storage.ItemKey(a, storage.KindRole, "r-absent")) {
+		if called || storagetest.EtcdHas(t, s, storage.ItemKey(a, storage.KindRole, "r-absent")) {
 			t.Errorf("UpdateOnly on a missing item called update or wrote it")
 		}
 	})
 
 	t.Run("missing account", func(t *testing.T) {
-		_, _, err := s.PutItem(ctx, "pi-missing", storage.KindUser, "u", storage.Upsert, setTo("x"), nil)
+		_, _, err := s.PutItem(ctx, "pi-missing", storage.KindUser, "u", storage.Upsert, storagetest.SetTo("x"), nil)
 		if !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
-		if keys := etcdKeys(t, s, storage.TenantRange("pi-missing")); len(keys) != 0 {
+		if keys := storagetest.EtcdKeys(t, s, storage.TenantRange("pi-missing")); len(keys) != 0 {
 			t.Errorf("wrote %v", keys)
 		}
 	})
 
 	t.Run("extra is atomic", func(t *testing.T) {
 		var sawCreated []bool
-		created, _, err := s.PutItem(ctx, a, storage.KindRole, "r-extra", storage.CreateOnly, setTo("e"),
+		created, _, err := s.PutItem(ctx, a, storage.KindRole, "r-extra", storage.CreateOnly, storagetest.SetTo("e"),
 			func(v storage.View, tx *storage.Txn, created bool) error {
 				sawCreated = append(sawCreated, created)
 				tx.Put(storage.SubKey(a, storage.KindRolePerm, "r-extra", "p:read"), "")
@@ -126,11 +127,11 @@ func testPutItem(t *testing.T, s *storage.Store) {
 		if len(sawCreated) == 0 || !sawCreated[len(sawCreated)-1] {
 			t.Errorf("extra saw created = %v", sawCreated)
 		}
-		if !etcdHas(t, s, storage.SubKey(a, storage.KindRolePerm, "r-extra", "p:read")) {
+		if !storagetest.EtcdHas(t, s, storage.SubKey(a, storage.KindRolePerm, "r-extra", "p:read")) {
 			t.Errorf("extra's write missing")
 		}
 		// A refusing extra writes nothing, not even the item.
-		_, _, err = s.PutItem(ctx, a, storage.KindRole, "r-refused", storage.CreateOnly, setTo("e"),
+		_, _, err = s.PutItem(ctx, a, storage.KindRole, "r-refused", storage.CreateOnly, storagetest.SetTo("e"),
 			func(v storage.View, tx *storage.Txn, created bool) error {
 				tx.Put(storage.SubKey(a, storage.KindRolePerm, "r-refused", "p:read"), "")
 				return storage.ErrInvalid
@@ -138,8 +139,8 @@ func testPutItem(t *testing.T, s *storage.Store) {
 		if !errors.Is(err, storage.ErrInvalid) {
 			t.Fatalf("err = %v, want ErrInvalid", err)
 		}
-		if etcdHas(t, s, storage.ItemKey(a, storage.KindRole, "r-refused")) ||
-			etcdHas(t, s, storage.SubKey(a, storage.KindRolePerm, "r-refused", "p:read")) {
+		if storagetest.EtcdHas(t, s, storage.ItemKey(a, storage.KindRole, "r-refused")) ||
+			storagetest.EtcdHas(t, s, storage.SubKey(a, storage.KindRolePerm, "r-refused", "p:read")) {
 			t.Errorf("a refused PutItem wrote keys")
 		}
 	})
@@ -150,33 +151,33 @@ func testPutItem(t *testing.T, s *storage.Store) {
 // kind. u1x checks that deleting u1 does not touch names u1 is a prefix of.
 func itemFixture(t testing.TB, s *storage.Store, a string) {
 	t.Helper()
-	ctx := testCtx(t)
-	mustAccount(t, s, a, "")
+	ctx := storagetest.Ctx(t)
+	storagetest.MustAccount(t, s, a, "")
 	for _, u := range []string{"u1", "u2", "u1x"} {
-		mustItem(t, s, a, storage.KindUser, u)
-		mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}, "email", u+"@x")
-		if err := putKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
+		storagetest.MustItem(t, s, a, storage.KindUser, u)
+		storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}, "email", u+"@x")
+		if err := storagetest.PutKey(ctx, s, storage.ItemKey(a, storage.KindLogin, u), "1700000000"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u1"}, "phone", "1")
+	storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u1"}, "phone", "1")
 	for _, r := range []string{"r1", "r2"} {
-		mustItem(t, s, a, storage.KindRole, r)
+		storagetest.MustItem(t, s, a, storage.KindRole, r)
 	}
-	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r1"}, "p:read", "")
-	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r1"}, "p:write", "")
-	mustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r2"}, "p:read", "")
+	storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r1"}, "p:read", "")
+	storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r1"}, "p:write", "")
+	storagetest.MustSetAdd(t, s, storage.Coll{Account: a, Kind: storage.KindRolePerm, Owner: "r2"}, "p:read", "")
 	for _, g := range []string{"g1", "g2"} {
-		mustItem(t, s, a, storage.KindGroup, g)
+		storagetest.MustItem(t, s, a, storage.KindGroup, g)
 	}
 	for _, m := range [][2]string{{"u1", "r1"}, {"u1", "r2"}, {"u2", "r1"}, {"u1x", "r1"}} {
-		mustLink(t, s, a, storage.UserRoles, m[0], m[1])
+		storagetest.MustLink(t, s, a, storage.UserRoles, m[0], m[1])
 	}
 	for _, m := range [][2]string{{"u1", "g1"}, {"u2", "g1"}, {"u1", "g2"}} {
-		mustLink(t, s, a, storage.UserGroups, m[0], m[1])
+		storagetest.MustLink(t, s, a, storage.UserGroups, m[0], m[1])
 	}
 	for _, m := range [][2]string{{"g1", "r1"}, {"g2", "r1"}, {"g1", "r2"}} {
-		mustLink(t, s, a, storage.GroupRoles, m[0], m[1])
+		storagetest.MustLink(t, s, a, storage.GroupRoles, m[0], m[1])
 	}
 }
 
@@ -205,7 +206,7 @@ func testDeleteItem(t *testing.T, s *storage.Store) {
 		t.Run(tc.kind, func(t *testing.T) {
 			a := "di-" + tc.kind
 			itemFixture(t, s, a)
-			before := etcdSnapshot(t, s, storage.TenantRange(a))
+			before := storagetest.EtcdSnapshot(t, s, storage.TenantRange(a))
 			want := maps.Clone(before)
 			for _, r := range tc.removed {
 				k := storage.TenantRange(a) + r
@@ -214,11 +215,11 @@ func testDeleteItem(t *testing.T, s *storage.Store) {
 				}
 				delete(want, k)
 			}
-			if _, err := s.DeleteItem(testCtx(t), a, tc.kind, tc.name); err != nil {
+			if _, err := s.DeleteItem(storagetest.Ctx(t), a, tc.kind, tc.name); err != nil {
 				t.Fatalf("DeleteItem: %v", err)
 			}
-			after := etcdSnapshot(t, s, storage.TenantRange(a))
-			if d := diffKeySets(after, want); d != "" {
+			after := storagetest.EtcdSnapshot(t, s, storage.TenantRange(a))
+			if d := storagetest.DiffKeySets(after, want); d != "" {
 				t.Errorf("etcd after deleting %s %s:\n%s", tc.kind, tc.name, d)
 			}
 			for k, kv := range want {
@@ -226,10 +227,10 @@ func testDeleteItem(t *testing.T, s *storage.Store) {
 					t.Errorf("%s changed: %v → %v", k, kv, after[k])
 				}
 			}
-			if c := cacheKeys(t, s, storage.TenantRange(a)); len(c) != len(after) {
+			if c := storagetest.CacheKeys(t, s, storage.TenantRange(a)); len(c) != len(after) {
 				t.Errorf("cache holds %d keys of %s, etcd %d", len(c), a, len(after))
 			}
-			if _, err := s.DeleteItem(testCtx(t), a, tc.kind, tc.name); !errors.Is(err, storage.ErrNotFound) {
+			if _, err := s.DeleteItem(storagetest.Ctx(t), a, tc.kind, tc.name); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("second DeleteItem = %v, want ErrNotFound", err)
 			}
 		})
@@ -237,10 +238,10 @@ func testDeleteItem(t *testing.T, s *storage.Store) {
 }
 
 func testSets(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	a := "sets"
-	mustAccount(t, s, a, "")
-	mustItem(t, s, a, storage.KindUser, "u")
+	storagetest.MustAccount(t, s, a, "")
+	storagetest.MustItem(t, s, a, storage.KindUser, "u")
 	attrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}
 	prefix := storage.SubRange(a, storage.KindAttr, "u")
 	ghostAttrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "ghost"}
@@ -248,7 +249,7 @@ func testSets(t *testing.T, s *storage.Store) {
 
 	set := func() map[string]string {
 		out := map[string]string{}
-		for k, v := range etcdKeys(t, s, prefix) {
+		for k, v := range storagetest.EtcdKeys(t, s, prefix) {
 			out[strings.TrimPrefix(k, prefix)] = v
 		}
 		return out
@@ -281,7 +282,7 @@ func testSets(t *testing.T, s *storage.Store) {
 			if got := set(); !maps.Equal(got, tc.want) {
 				t.Errorf("set = %v, want %v", got, tc.want)
 			}
-			if g := etcdKeys(t, s, ghostPrefix); len(g) != 0 {
+			if g := storagetest.EtcdKeys(t, s, ghostPrefix); len(g) != 0 {
 				t.Errorf("wrote under a missing owner: %v", g)
 			}
 		})
@@ -308,7 +309,7 @@ func testSets(t *testing.T, s *storage.Store) {
 				t.Fatal(err)
 			}
 		}
-		cBefore := etcdSnapshot(t, s, prefix+"c")[prefix+"c"]
+		cBefore := storagetest.EtcdSnapshot(t, s, prefix+"c")[prefix+"c"]
 		want := map[string]string{"b": "b-new", "c": "c-old", "d": "d"}
 		if _, err := s.SetReplace(ctx, attrs, want); err != nil {
 			t.Fatal(err)
@@ -316,16 +317,16 @@ func testSets(t *testing.T, s *storage.Store) {
 		if got := set(); !maps.Equal(got, want) {
 			t.Errorf("set = %v, want %v", got, want)
 		}
-		if after := etcdSnapshot(t, s, prefix+"c")[prefix+"c"]; after != cBefore {
+		if after := storagetest.EtcdSnapshot(t, s, prefix+"c")[prefix+"c"]; after != cBefore {
 			t.Errorf("an unchanged member was rewritten: %v → %v", cBefore, after)
 		}
-		if got := cacheKeys(t, s, prefix); len(got) != 3 || got[prefix+"b"] != "b-new" {
+		if got := storagetest.CacheKeys(t, s, prefix); len(got) != 3 || got[prefix+"b"] != "b-new" {
 			t.Errorf("cache = %v", got)
 		}
 		if _, err := s.SetReplace(ctx, ghostAttrs, want); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("replace under a missing owner = %v, want ErrNotFound", err)
 		}
-		if g := etcdKeys(t, s, ghostPrefix); len(g) != 0 {
+		if g := storagetest.EtcdKeys(t, s, ghostPrefix); len(g) != 0 {
 			t.Errorf("wrote under a missing owner: %v", g)
 		}
 		if _, err := s.SetReplace(ctx, attrs, nil); err != nil {
@@ -340,7 +341,7 @@ func testSets(t *testing.T, s *storage.Store) {
 		if _, err := s.SetReplace(ctx, storage.Coll{Account: a, Kind: storage.KindCeiling}, map[string]string{"x:*": "", "y:read": ""}); err != nil {
 			t.Fatal(err)
 		}
-		if got := ceilingOf(t, s, a); !slices.Equal(got, []string{"x:*", "y:read"}) {
+		if got := storagetest.CeilingOf(t, s, a); !slices.Equal(got, []string{"x:*", "y:read"}) {
 			t.Errorf("ceiling = %q", got)
 		}
 		if _, _, err := s.SetAdd(ctx, storage.Coll{Account: "sets-nope", Kind: storage.KindCeiling}, "x", "", storage.Upsert); !errors.Is(err, storage.ErrNotFound) {

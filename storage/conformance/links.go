@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gatehouse/storage"
+	"gatehouse/storage/storagetest"
 )
 
 // linkCase names one membership kind and the items on each side.
@@ -25,28 +26,13 @@ var allLinks = []linkCase{
 // linkAccount creates account a with items f1 f2 of kind l.From and t1 t2
 // t3 of kind l.To.
 func linkAccount(t testing.TB, s *storage.Store, a string, l storage.Link) {
-	mustAccount(t, s, a, "")
+	storagetest.MustAccount(t, s, a, "")
 	for _, n := range []string{"f1", "f2"} {
-		mustItem(t, s, a, l.From, n)
+		storagetest.MustItem(t, s, a, l.From, n)
 	}
 	for _, n := range []string{"t1", "t2", "t3"} {
-		mustItem(t, s, a, l.To, n)
+		storagetest.MustItem(t, s, a, l.To, n)
 	}
-}
-
-// memberships returns the pairs (from, to) stored on the forward side and,
-// separately, those stored on the reverse side, straight from etcd.
-func memberships(t testing.TB, s *storage.Store, a string, l storage.Link) (fwd, rev map[[2]string]bool) {
-	fwd, rev = map[[2]string]bool{}, map[[2]string]bool{}
-	for k := range etcdKeys(t, s, storage.ItemRange(a, l.Fwd)) {
-		parts := strings.Split(strings.TrimPrefix(k, storage.ItemRange(a, l.Fwd)), "/")
-		fwd[[2]string{parts[0], parts[1]}] = true
-	}
-	for k := range etcdKeys(t, s, storage.ItemRange(a, l.Rev)) {
-		parts := strings.Split(strings.TrimPrefix(k, storage.ItemRange(a, l.Rev)), "/")
-		rev[[2]string{parts[1], parts[0]}] = true
-	}
-	return fwd, rev
 }
 
 func pairs(ps ...string) map[[2]string]bool {
@@ -60,7 +46,7 @@ func pairs(ps ...string) map[[2]string]bool {
 
 func checkMemberships(t testing.TB, s *storage.Store, a string, l storage.Link, want map[[2]string]bool) {
 	t.Helper()
-	fwd, rev := memberships(t, s, a, l)
+	fwd, rev := storagetest.Memberships(t, s, a, l)
 	if !maps.Equal(fwd, want) {
 		t.Errorf("forward side %s = %v, want %v", l.Fwd, fwd, want)
 	}
@@ -72,7 +58,7 @@ func checkMemberships(t testing.TB, s *storage.Store, a string, l storage.Link, 
 func testLinkAdd(t *testing.T, s *storage.Store) {
 	for _, lc := range allLinks {
 		t.Run(lc.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := storagetest.Ctx(t)
 			a := "la-" + strings.ToLower(lc.name)
 			linkAccount(t, s, a, lc.l)
 			steps := []struct {
@@ -101,7 +87,7 @@ func testLinkAdd(t *testing.T, s *storage.Store) {
 				}
 				checkMemberships(t, s, a, lc.l, st.want)
 				if st.wantErr == nil {
-					if _, ok := cacheGet(t, s, storage.SubKey(a, lc.l.Rev, st.to, st.from)); !ok {
+					if _, ok := storagetest.CacheGet(t, s, storage.SubKey(a, lc.l.Rev, st.to, st.from)); !ok {
 						t.Errorf("%s: cache lacks the reverse key", st.name)
 					}
 				}
@@ -113,17 +99,17 @@ func testLinkAdd(t *testing.T, s *storage.Store) {
 func testLinkRemove(t *testing.T, s *storage.Store) {
 	for _, lc := range allLinks {
 		t.Run(lc.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := storagetest.Ctx(t)
 			a := "lr-" + strings.ToLower(lc.name)
 			linkAccount(t, s, a, lc.l)
-			mustLink(t, s, a, lc.l, "f1", "t1")
-			mustLink(t, s, a, lc.l, "f1", "t2")
-			mustLink(t, s, a, lc.l, "f2", "t1")
+			storagetest.MustLink(t, s, a, lc.l, "f1", "t1")
+			storagetest.MustLink(t, s, a, lc.l, "f1", "t2")
+			storagetest.MustLink(t, s, a, lc.l, "f2", "t1")
 			if _, err := s.LinkRemove(ctx, a, lc.l, "f1", "t1"); err != nil {
 				t.Fatal(err)
 			}
 			checkMemberships(t, s, a, lc.l, pairs("f1>t2", "f2>t1"))
-			if _, ok := cacheGet(t, s, storage.SubKey(a, lc.l.Rev, "t1", "f1")); ok {
+			if _, ok := storagetest.CacheGet(t, s, storage.SubKey(a, lc.l.Rev, "t1", "f1")); ok {
 				t.Errorf("cache still shows the reverse key")
 			}
 			for _, bad := range []struct{ from, to string }{{"f1", "t1"}, {"fx", "t1"}, {"f2", "tx"}} {
@@ -139,34 +125,34 @@ func testLinkRemove(t *testing.T, s *storage.Store) {
 func testLinkReplace(t *testing.T, s *storage.Store) {
 	for _, lc := range allLinks {
 		t.Run(lc.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := storagetest.Ctx(t)
 			a := "lp-" + strings.ToLower(lc.name)
 			linkAccount(t, s, a, lc.l)
-			mustLink(t, s, a, lc.l, "f1", "t1")
-			mustLink(t, s, a, lc.l, "f1", "t2")
-			mustLink(t, s, a, lc.l, "f2", "t1")
+			storagetest.MustLink(t, s, a, lc.l, "f1", "t1")
+			storagetest.MustLink(t, s, a, lc.l, "f1", "t2")
+			storagetest.MustLink(t, s, a, lc.l, "f2", "t1")
 
 			if _, err := s.LinkReplace(ctx, a, lc.l, "f1", []string{"t2", "t3", "t3"}); err != nil {
 				t.Fatal(err)
 			}
 			checkMemberships(t, s, a, lc.l, pairs("f1>t2", "f1>t3", "f2>t1"))
 
-			before := etcdSnapshot(t, s, storage.TenantRange(a))
+			before := storagetest.EtcdSnapshot(t, s, storage.TenantRange(a))
 			if _, err := s.LinkReplace(ctx, a, lc.l, "f1", []string{"t1", "tx"}); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("replace with a missing target = %v, want ErrNotFound", err)
 			}
 			if _, err := s.LinkReplace(ctx, a, lc.l, "fx", []string{"t1"}); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("replace for a missing item = %v, want ErrNotFound", err)
 			}
-			if after := etcdSnapshot(t, s, storage.TenantRange(a)); !maps.Equal(before, after) {
-				t.Errorf("a failed replace changed etcd:\n%s", diffKeySets(after, before))
+			if after := storagetest.EtcdSnapshot(t, s, storage.TenantRange(a)); !maps.Equal(before, after) {
+				t.Errorf("a failed replace changed etcd:\n%s", storagetest.DiffKeySets(after, before))
 			}
 
 			if _, err := s.LinkReplace(ctx, a, lc.l, "f1", nil); err != nil {
 				t.Fatal(err)
 			}
 			checkMemberships(t, s, a, lc.l, pairs("f2>t1"))
-			if got := cacheKeys(t, s, storage.SubRange(a, lc.l.Fwd, "f1")); len(got) != 0 {
+			if got := storagetest.CacheKeys(t, s, storage.SubRange(a, lc.l.Fwd, "f1")); len(got) != 0 {
 				t.Errorf("cache still shows %v", got)
 			}
 		})
@@ -174,17 +160,17 @@ func testLinkReplace(t *testing.T, s *storage.Store) {
 }
 
 func testGroupUsersMirror(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	setup := func(a string) {
-		mustAccount(t, s, a, "")
+		storagetest.MustAccount(t, s, a, "")
 		for _, u := range []string{"u1", "u2", "u3"} {
-			mustItem(t, s, a, storage.KindUser, u)
+			storagetest.MustItem(t, s, a, storage.KindUser, u)
 		}
-		mustItem(t, s, a, storage.KindGroup, "g")
+		storagetest.MustItem(t, s, a, storage.KindGroup, "g")
 	}
 	relative := func(a string) map[string]string {
 		out := map[string]string{}
-		for k, v := range etcdKeys(t, s, storage.TenantRange(a)) {
+		for k, v := range storagetest.EtcdKeys(t, s, storage.TenantRange(a)) {
 			out[strings.TrimPrefix(k, storage.TenantRange(a))] = v
 		}
 		return out
@@ -231,11 +217,11 @@ func testGroupUsersMirror(t *testing.T, s *storage.Store) {
 			t.Fatalf("%s via GroupUsers: %v", st.name, err)
 		}
 		if a, b := relative("mirror-ug"), relative("mirror-gu"); !maps.Equal(a, b) {
-			t.Errorf("after %s the two sides differ:\nUserGroups %v\nGroupUsers %v", st.name, sortedKeys(a), sortedKeys(b))
+			t.Errorf("after %s the two sides differ:\nUserGroups %v\nGroupUsers %v", st.name, storagetest.SortedKeys(a), storagetest.SortedKeys(b))
 		}
 	}
-	if got := relative("mirror-gu"); len(got) != 6 || !etcdHas(t, s, "t/mirror-gu/ug/u2/g") || !etcdHas(t, s, "t/mirror-gu/gu/g/u2") {
-		t.Errorf("final keys = %v", sortedKeys(got))
+	if got := relative("mirror-gu"); len(got) != 6 || !storagetest.EtcdHas(t, s, "t/mirror-gu/ug/u2/g") || !storagetest.EtcdHas(t, s, "t/mirror-gu/gu/g/u2") {
+		t.Errorf("final keys = %v", storagetest.SortedKeys(got))
 	}
 }
 
@@ -244,18 +230,18 @@ func testGroupUsersMirror(t *testing.T, s *storage.Store) {
 // absent". An add that ignores it creates what the caller said must
 // already exist.
 func testUpdateOnlyOnSetsAndLinks(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	a := "uo"
-	mustAccount(t, s, a, "")
-	mustItem(t, s, a, storage.KindUser, "u")
-	mustItem(t, s, a, storage.KindRole, "r")
+	storagetest.MustAccount(t, s, a, "")
+	storagetest.MustItem(t, s, a, storage.KindUser, "u")
+	storagetest.MustItem(t, s, a, storage.KindRole, "r")
 	attrs, prefix := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}, storage.SubRange(a, storage.KindAttr, "u")
 	created, _, err := s.SetAdd(ctx, attrs, "absent", "v", storage.UpdateOnly)
-	if !errors.Is(err, storage.ErrNotFound) || etcdHas(t, s, prefix+"absent") {
+	if !errors.Is(err, storage.ErrNotFound) || storagetest.EtcdHas(t, s, prefix+"absent") {
 		t.Errorf("SetAdd(UpdateOnly) of an absent member = created %v, %v; want ErrNotFound and nothing written", created, err)
 	}
 	created, _, err = s.LinkAdd(ctx, a, storage.UserRoles, "u", "r", storage.UpdateOnly)
-	if !errors.Is(err, storage.ErrNotFound) || etcdHas(t, s, storage.SubKey(a, storage.KindUserRole, "u", "r")) {
+	if !errors.Is(err, storage.ErrNotFound) || storagetest.EtcdHas(t, s, storage.SubKey(a, storage.KindUserRole, "u", "r")) {
 		t.Errorf("LinkAdd(UpdateOnly) of an absent membership = created %v, %v; want ErrNotFound and nothing written", created, err)
 	}
 }

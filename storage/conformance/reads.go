@@ -7,17 +7,18 @@ import (
 	"testing"
 
 	"gatehouse/storage"
+	"gatehouse/storage/storagetest"
 )
 
 func testPage(t *testing.T, s *storage.Store) {
 	a := "pg"
-	mustAccount(t, s, a, "")
-	mustAccount(t, s, "pg2", "") // neighbour sorting right after pg
+	storagetest.MustAccount(t, s, a, "")
+	storagetest.MustAccount(t, s, "pg2", "") // neighbour sorting right after pg
 	for i := range 25 {
-		mustItem(t, s, a, storage.KindUser, fmt.Sprintf("u%02d", i))
+		storagetest.MustItem(t, s, a, storage.KindUser, fmt.Sprintf("u%02d", i))
 	}
-	mustItem(t, s, "pg2", storage.KindUser, "zz")
-	mustItem(t, s, a, storage.KindRole, "r")
+	storagetest.MustItem(t, s, "pg2", storage.KindUser, "zz")
+	storagetest.MustItem(t, s, a, storage.KindRole, "r")
 	names := func(from, to int) []string {
 		var out []string
 		for i := from; i < to; i++ {
@@ -45,7 +46,7 @@ func testPage(t *testing.T, s *storage.Store) {
 		{storage.ItemRange("pg2", storage.KindUser), 0, 10, []string{"zz"}, 1},
 		{storage.ItemRange("pg-none", storage.KindUser), 0, 10, nil, 0},
 	}
-	err := s.Read(testCtx(t), 0, func(v storage.View) error {
+	err := s.Read(storagetest.Ctx(t), 0, func(v storage.View) error {
 		for _, tc := range tests {
 			got, count := v.PageRange(tc.prefix, tc.offset, tc.limit)
 			if !slices.Equal(got, tc.want) || count != tc.wantCount {
@@ -74,11 +75,11 @@ func testPage(t *testing.T, s *storage.Store) {
 }
 
 func testFilterPage(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	a := "fp"
-	mustAccount(t, s, a, "")
+	storagetest.MustAccount(t, s, a, "")
 	for i := range 25 {
-		mustItem(t, s, a, storage.KindUser, fmt.Sprintf("u%02d", i))
+		storagetest.MustItem(t, s, a, storage.KindUser, fmt.Sprintf("u%02d", i))
 	}
 	users := storage.ItemRange(a, storage.KindUser)
 	match := func(n string) bool { return strings.Contains(n, "1") }
@@ -115,7 +116,7 @@ func testFilterPage(t *testing.T, s *storage.Store) {
 	})
 	// The memo must notice changes in the account: add a match, then
 	// delete one.
-	mustItem(t, s, a, storage.KindUser, "u31")
+	storagetest.MustItem(t, s, a, storage.KindUser, "u31")
 	read(func(v storage.View) {
 		got, count := v.FilterPageRange(users, "*1*", match, 10, 5)
 		if count != 13 || !slices.Equal(got, []string{"u19", "u21", "u31"}) {
@@ -138,8 +139,8 @@ func testFilterPage(t *testing.T, s *storage.Store) {
 // documented as "Page over the names that match").
 func testPageArgumentEdges(t *testing.T, s *storage.Store) {
 	a := "aa-edge" // sorts first among the accounts, near the start of the tree
-	mustAccount(t, s, a, "")
-	mustItem(t, s, a, storage.KindUser, "u")
+	storagetest.MustAccount(t, s, a, "")
+	storagetest.MustItem(t, s, a, storage.KindUser, "u")
 	users := storage.ItemRange(a, storage.KindUser)
 	call := func(name string, fn func() ([]string, int)) {
 		t.Helper()
@@ -162,7 +163,7 @@ func testPageArgumentEdges(t *testing.T, s *storage.Store) {
 		}()
 		fn()
 	}
-	err := s.Read(testCtx(t), 0, func(v storage.View) error {
+	err := s.Read(storagetest.Ctx(t), 0, func(v storage.View) error {
 		always := func(string) bool { return true }
 		call("Page(limit 0)", func() ([]string, int) { return v.PageRange(users, 0, 0) })
 		call("Page(limit -1)", func() ([]string, int) { return v.PageRange(users, 0, -1) })
@@ -181,10 +182,10 @@ func testPageArgumentEdges(t *testing.T, s *storage.Store) {
 
 func testSubtree(t *testing.T, s *storage.Store) {
 	// st1 → st2 → st4, st1 → st3
-	mustAccount(t, s, "st1", "")
-	mustAccount(t, s, "st2", "st1")
-	mustAccount(t, s, "st3", "st1")
-	mustAccount(t, s, "st4", "st2")
+	storagetest.MustAccount(t, s, "st1", "")
+	storagetest.MustAccount(t, s, "st2", "st1")
+	storagetest.MustAccount(t, s, "st3", "st1")
+	storagetest.MustAccount(t, s, "st4", "st2")
 	tests := []struct {
 		root string
 		want []string
@@ -193,7 +194,7 @@ func testSubtree(t *testing.T, s *storage.Store) {
 		{"st2", []string{"st2", "st4"}},
 		{"st4", []string{"st4"}},
 	}
-	err := s.Read(testCtx(t), 0, func(v storage.View) error {
+	err := s.Read(storagetest.Ctx(t), 0, func(v storage.View) error {
 		for _, tc := range tests {
 			if got := v.Subtree(tc.root); !slices.Equal(got, tc.want) {
 				t.Errorf("Subtree(%s) = %q, want %q", tc.root, got, tc.want)
@@ -209,7 +210,7 @@ func testSubtree(t *testing.T, s *storage.Store) {
 // testReadYourWrites: when a write returns, a read that waits for nothing
 // already shows it.
 func testReadYourWrites(t *testing.T, s *storage.Store) {
-	ctx := testCtx(t)
+	ctx := storagetest.Ctx(t)
 	for round := range 10 {
 		a := fmt.Sprintf("ryw%d", round)
 		attrs := storage.Coll{Account: a, Kind: storage.KindAttr, Owner: "u"}
@@ -230,11 +231,11 @@ func testReadYourWrites(t *testing.T, s *storage.Store) {
 				return err
 			}, func(v storage.View) bool { acc, _ := v.Account(a); return acc.Description == "d" }},
 			{"PutItem user", func() error {
-				_, _, err := s.PutItem(ctx, a, storage.KindUser, "u", storage.CreateOnly, setTo(recordFor(storage.KindUser, "u")), nil)
+				_, _, err := s.PutItem(ctx, a, storage.KindUser, "u", storage.CreateOnly, storagetest.SetTo(storagetest.RecordFor(storage.KindUser, "u")), nil)
 				return err
 			}, func(v storage.View) bool { usr, ok := v.User(a, "u"); return ok && usr.Enabled }},
 			{"PutItem role", func() error {
-				_, _, err := s.PutItem(ctx, a, storage.KindRole, "r", storage.CreateOnly, setTo("r"), nil)
+				_, _, err := s.PutItem(ctx, a, storage.KindRole, "r", storage.CreateOnly, storagetest.SetTo("r"), nil)
 				return err
 			}, func(v storage.View) bool { return v.Has(storage.ItemKey(a, storage.KindRole, "r")) }},
 			{"SetAdd", func() error {

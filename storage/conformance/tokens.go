@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatehouse/storage"
+	"gatehouse/storage/storagetest"
 )
 
 // testTokens: a token (storage.Tokens) can be created once, read until it
@@ -16,7 +17,7 @@ func testTokens(t *testing.T, s *storage.Store) {
 	const kind, ttl = "code", time.Hour
 
 	t.Run("create once", func(t *testing.T) {
-		ctx := testCtx(t)
+		ctx := storagetest.Ctx(t)
 		if err := tokens.CreateToken(ctx, kind, "c1", []byte("v1"), ttl); err != nil {
 			t.Fatalf("CreateToken: %v", err)
 		}
@@ -36,7 +37,7 @@ func testTokens(t *testing.T, s *storage.Store) {
 	})
 
 	t.Run("take once", func(t *testing.T) {
-		ctx := testCtx(t)
+		ctx := storagetest.Ctx(t)
 		if err := tokens.CreateToken(ctx, kind, "t1", []byte("secret"), ttl); err != nil {
 			t.Fatal(err)
 		}
@@ -53,13 +54,13 @@ func testTokens(t *testing.T, s *storage.Store) {
 		if err := tokens.DeleteToken(ctx, kind, "t1"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("DeleteToken after TakeToken = %v, want ErrNotFound", err)
 		}
-		if etcdHas(t, s, storage.TokenKey(kind, "t1")) {
+		if storagetest.EtcdHas(t, s, storage.TokenKey(kind, "t1")) {
 			t.Errorf("a taken token is still in etcd")
 		}
 	})
 
 	t.Run("concurrent takes", func(t *testing.T) {
-		ctx := testCtx(t)
+		ctx := storagetest.Ctx(t)
 		if err := tokens.CreateToken(ctx, kind, "race", []byte("once"), ttl); err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +90,7 @@ func testTokens(t *testing.T, s *storage.Store) {
 	})
 
 	t.Run("delete", func(t *testing.T) {
-		ctx := testCtx(t)
+		ctx := storagetest.Ctx(t)
 		if err := tokens.CreateToken(ctx, kind, "d1", []byte("v"), ttl); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +106,7 @@ func testTokens(t *testing.T, s *storage.Store) {
 		if got, err := tokens.TakeToken(ctx, kind, "d1"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("TakeToken after DeleteToken = %q, %v; want ErrNotFound", got, err)
 		}
-		if etcdHas(t, s, storage.TokenKey(kind, "d1")) {
+		if storagetest.EtcdHas(t, s, storage.TokenKey(kind, "d1")) {
 			t.Errorf("a deleted token is still in etcd")
 		}
 		// The id is free again.
@@ -115,7 +116,7 @@ func testTokens(t *testing.T, s *storage.Store) {
 	})
 
 	t.Run("absent", func(t *testing.T) {
-		ctx := testCtx(t)
+		ctx := storagetest.Ctx(t)
 		if _, err := tokens.GetToken(ctx, kind, "never"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("GetToken = %v, want ErrNotFound", err)
 		}
@@ -128,8 +129,8 @@ func testTokens(t *testing.T, s *storage.Store) {
 	})
 
 	t.Run("invalid", func(t *testing.T) {
-		ctx := testCtx(t)
-		rev := etcdRev(t, s)
+		ctx := storagetest.Ctx(t)
+		rev := storagetest.EtcdRev(t, s)
 		for _, c := range []struct{ kind, id string }{{"", "x"}, {kind, ""}, {"a/b", "x"}, {kind, "x/y"}} {
 			if err := tokens.CreateToken(ctx, c.kind, c.id, []byte("v"), ttl); !errors.Is(err, storage.ErrInvalid) {
 				t.Errorf("CreateToken(%q, %q) = %v, want ErrInvalid", c.kind, c.id, err)
@@ -138,7 +139,7 @@ func testTokens(t *testing.T, s *storage.Store) {
 		if err := tokens.CreateToken(ctx, kind, "no-ttl", []byte("v"), 0); !errors.Is(err, storage.ErrInvalid) {
 			t.Errorf("CreateToken with no TTL = %v, want ErrInvalid", err)
 		}
-		if r := etcdRev(t, s); r != rev {
+		if r := storagetest.EtcdRev(t, s); r != rev {
 			t.Errorf("refused creates moved etcd from revision %d to %d", rev, r)
 		}
 	})
@@ -146,7 +147,7 @@ func testTokens(t *testing.T, s *storage.Store) {
 	// Expiry goes by the token's TTL: poll until it is gone (never judge
 	// how long that took); an expired id can then be created again.
 	t.Run("expiry", func(t *testing.T) {
-		ctx := testCtx(t)
+		ctx := storagetest.Ctx(t)
 		if err := tokens.CreateToken(ctx, kind, "short", []byte("v"), 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
