@@ -1,7 +1,8 @@
 // Package storagetest starts real etcd servers for tests: the embedded
 // server of go.etcd.io/etcd/server/v3/embed on free loopback ports, the
 // same code path gatehouse uses by default. It is the one place tests get
-// storage from.
+// storage from, and holds the helpers they share to look at a store
+// straight in etcd or in its cache (inspect.go).
 package storagetest
 
 import (

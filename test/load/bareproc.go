@@ -43,24 +43,9 @@ type bareProc struct {
 }
 
 func startBareProc() (*bareProc, error) {
-	exe, err := os.Executable()
+	cmd, stdin, stdout, err := reexec(bareArg)
 	if err != nil {
 		return nil, fmt.Errorf("bare process: %w", err)
-	}
-	cmd := exec.Command(exe, bareArg)
-	cmd.Stderr = realStderr
-	cmd.Env = clientEnv()
-	setParentDeathSignal(cmd)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("cannot start the bare process: %w", err)
 	}
 	p := &bareProc{cmd: cmd, stdin: stdin}
 	line := make(chan string, 1)

@@ -123,29 +123,40 @@ type clientProc struct {
 	exit  chan error // receives the child's exit once it has ended
 }
 
-// startClient starts the client process (this executable, re-executed
-// with driveArg) and waits for it to say it is ready. The child is killed
-// if this process dies (Pdeathsig where the OS offers it) and exits by
-// itself when its stdin closes or cfg.Deadline passes.
-func startClient(cfg clientConfig) (*clientProc, error) {
+// reexec starts this executable again with arg (a child process of the
+// tool: the client, the bare handler), its stderr on ours, killed if this
+// process dies (Pdeathsig where the OS offers it), and returns its pipes.
+func reexec(arg string) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("load client: cannot find this executable to re-run it as the client: %w", err)
+		return nil, nil, nil, fmt.Errorf("cannot find this executable to re-run it: %w", err)
 	}
-	cmd := exec.Command(exe, driveArg)
+	cmd := exec.Command(exe, arg)
 	cmd.Stderr = realStderr
 	cmd.Env = clientEnv()
 	setParentDeathSignal(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("load client: cannot start the client process %s %s: %w", exe, driveArg, err)
+		return nil, nil, nil, fmt.Errorf("cannot start %s %s: %w", exe, arg, err)
+	}
+	return cmd, stdin, stdout, nil
+}
+
+// startClient starts the client process (this executable, re-executed
+// with driveArg) and waits for it to say it is ready. The child is killed
+// if this process dies (Pdeathsig where the OS offers it) and exits by
+// itself when its stdin closes or cfg.Deadline passes.
+func startClient(cfg clientConfig) (*clientProc, error) {
+	cmd, stdin, stdout, err := reexec(driveArg)
+	if err != nil {
+		return nil, fmt.Errorf("load client: %w", err)
 	}
 	c := &clientProc{cmd: cmd, stdin: stdin, enc: json.NewEncoder(stdin), dec: json.NewDecoder(bufio.NewReader(stdout)),
 		exit: make(chan error, 1)}
