@@ -154,16 +154,7 @@ func putAccount(c *call) error {
 	// between creating and updating until one of them commits, so
 	// parallel PUTs of one new name give one 201 and the rest 204.
 	im := c.r.Header.Get("If-Match")
-	ifMatch := func(v storage.View) error {
-		etag, err := c.currentETag(v)
-		if err != nil {
-			return err
-		}
-		if etag == "" || !matchesETag(im, etag) {
-			return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, etag)
-		}
-		return nil
-	}
+	ifMatch := c.ifMatch(im)
 	if im != "" {
 		c.check(ifMatch) // again inside the write's transaction
 	}

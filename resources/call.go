@@ -156,19 +156,7 @@ func (c *call) currentETag(v storage.View) (string, error) {
 func (c *call) precheck(exists func(v storage.View) bool) (bool, error) {
 	found := true
 	im := c.r.Header.Get("If-Match")
-	ifMatch := func(v storage.View) error {
-		if im == "" {
-			return nil
-		}
-		etag, err := c.currentETag(v)
-		if err != nil {
-			return err
-		}
-		if etag == "" || !matchesETag(im, etag) {
-			return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, etag)
-		}
-		return nil
-	}
+	ifMatch := c.ifMatch(im)
 	err := c.s.Store.Read(c.r.Context(), 0, func(v storage.View) error {
 		if err := c.visible(v); err != nil {
 			return err
@@ -185,6 +173,24 @@ func (c *call) precheck(exists func(v storage.View) bool) (bool, error) {
 		c.check(ifMatch)
 	}
 	return found, nil
+}
+
+// ifMatch is the If-Match precondition im (nothing when empty): the
+// document a GET of the path shows on view v must have an ETag im names.
+func (c *call) ifMatch(im string) func(v storage.View) error {
+	return func(v storage.View) error {
+		if im == "" {
+			return nil
+		}
+		etag, err := c.currentETag(v)
+		if err != nil {
+			return err
+		}
+		if etag == "" || !matchesETag(im, etag) {
+			return problem(http.StatusPreconditionFailed, "If-Match %s does not match the current ETag %s", im, etag)
+		}
+		return nil
+	}
 }
 
 // check adds a precondition that every later write of this request runs
