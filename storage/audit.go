@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -90,57 +89,6 @@ func auditFrom(ctx context.Context) *AuditEntry {
 	return e
 }
 
-// leases hands out one etcd lease per hour of entry time, granted with a
-// TTL of retention + 1h and reused by every entry of that hour, so an
-// entry lives between retention and retention + 1h and etcd holds about
-// retention/1h leases instead of one per entry.
-type leases struct {
-	retention time.Duration
-	mu        sync.Mutex
-	byHour    map[int64]clientv3.LeaseID
-}
-
-func (l *leases) get(ctx context.Context, client *clientv3.Client, t int64, timeout time.Duration) (clientv3.LeaseID, error) {
-	hour := t / int64(time.Hour)
-	l.mu.Lock()
-	id, ok := l.byHour[hour]
-	l.mu.Unlock()
-	if ok {
-		return id, nil
-	}
-	ttl := int64((l.retention + time.Hour) / time.Second)
-	gctx, cancel := context.WithTimeout(ctx, timeout)
-	resp, err := client.Grant(gctx, ttl)
-	cancel()
-	if err != nil {
-		return 0, classify(err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if prev, ok := l.byHour[hour]; ok {
-		// Another writer granted one first; use it (the spare lease
-		// holds no keys and simply expires).
-		return prev, nil
-	}
-	if l.byHour == nil {
-		l.byHour = map[int64]clientv3.LeaseID{}
-	}
-	for h := range l.byHour {
-		if h < hour-2 {
-			delete(l.byHour, h)
-		}
-	}
-	l.byHour[hour] = resp.ID
-	return resp.ID, nil
-}
-
-// forget drops a cached lease etcd no longer knows (e.g. after a restore).
-func (l *leases) forget(t int64) {
-	l.mu.Lock()
-	delete(l.byHour, t/int64(time.Hour))
-	l.mu.Unlock()
-}
-
 // created lists the keys the transaction puts that its view lacks. It
 // must run inside the Read that built the transaction.
 func (t *Txn) created() []string {
@@ -157,20 +105,16 @@ func (t *Txn) created() []string {
 	return out
 }
 
-// reset drops every cached lease.
-func (l *leases) reset() {
-	l.mu.Lock()
-	l.byHour = nil
-	l.mu.Unlock()
-}
-
-// auditOp prepares the put of e (stamping its time if unset) with its
-// hour's lease.
+// auditOp prepares the put of e (stamping its time if unset) with a
+// retention lease: the shared expiring-write leases (ttl.go) of a TTL of
+// audit retention from the entry's time, whose buckets are an hour wide,
+// so an entry lives between retention and retention + 1h and etcd holds
+// about retention/1h leases, not one per entry.
 func (s *Store) auditOp(ctx context.Context, e *AuditEntry) (clientv3.Op, error) {
 	if e.Time == 0 {
 		e.Time = time.Now().UnixNano()
 	}
-	lease, err := s.audit.get(ctx, s.client, e.Time, s.timeout)
+	lease, err := s.ttl.get(ctx, s.client, time.Unix(0, e.Time), s.auditRetention, s.timeout)
 	if err != nil {
 		return clientv3.Op{}, err
 	}
@@ -189,7 +133,7 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 		_, err = s.client.Txn(tctx).Then(op).Commit()
 		cancel()
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) && attempt == 0 {
-			s.audit.forget(e.Time)
+			s.ttl.reset() // etcd lost the lease (a restore): grant afresh
 			continue
 		}
 		return classify(err)

@@ -45,7 +45,7 @@ func (s *Store) auditTxn(ctx context.Context, entries []AuditEntry) error {
 		cancel()
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) && attempt == 0 {
 			// A cached lease is gone (etcd restored): grant afresh.
-			s.audit.reset()
+			s.ttl.reset()
 			continue
 		}
 		return classify(err)

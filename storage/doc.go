@@ -24,8 +24,8 @@
 //	apikeyidx/{id}          API key index: id → "{a}\{u}"
 //	audit/{id}              audit entry (AuditEntry); id is 16 hex digits of
 //	                        UnixNano, "-", 8 random hex digits, so the range
-//	                        is in time order. Written with a lease (one per
-//	                        hour of entries, TTL retention + 1h) in the same
+//	                        is in time order. Written with an expiring-write
+//	                        lease (retention, hour-wide buckets) in the same
 //	                        transaction as the change it records (WithAudit).
 //	                        NOT in the cache: read from etcd directly.
 //	tok/{kind}/{id}         short-lived token state (Tokens): a record of

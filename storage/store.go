@@ -33,14 +33,14 @@ type Options struct {
 
 // Store is gatehouse's state: etcd for writes, the Cache for reads.
 type Store struct {
-	client  *clientv3.Client
-	prefix  string
-	timeout time.Duration
-	cache   *Cache
-	cancel  context.CancelFunc
-	done    chan struct{}
-	audit   *leases
-	ttl     ttlLeases // leases of expiring puts (PutWithTTL, Tokens)
+	client         *clientv3.Client
+	prefix         string
+	timeout        time.Duration
+	cache          *Cache
+	cancel         context.CancelFunc
+	done           chan struct{}
+	auditRetention time.Duration // how long audit entries are kept (their lease TTL)
+	ttl            ttlLeases     // leases of expiring puts (PutWithTTL, Tokens)
 }
 
 // Open connects to etcd, loads the cache and starts the watch. It fails
@@ -92,7 +92,7 @@ func open(ctx context.Context, o Options, now func() time.Time) (*Store, error) 
 		o.AuditRetention = DefaultAuditRetention
 	}
 	s := &Store{client: client, prefix: o.Prefix, timeout: o.Timeout, done: make(chan struct{}),
-		audit: &leases{retention: o.AuditRetention}}
+		auditRetention: o.AuditRetention}
 	s.cache = newCache(client, o.Prefix, o.Timeout, o.Logger)
 	s.cache.now = now
 	runCtx, runCancel := context.WithCancel(context.Background())
@@ -320,9 +320,6 @@ func (s *Store) Update(ctx context.Context, build func(View, *Txn) error) (int64
 		cancel()
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) && (audit != nil || len(t.ttl) > 0) {
 			// A cached lease is gone (etcd restored): grant afresh.
-			if s.audit != nil {
-				s.audit.reset()
-			}
 			s.ttl.reset()
 			continue
 		}
