@@ -11,7 +11,7 @@ import (
 // (Options.Audit), never a goroutine per attempt.
 
 func (s *Server) auditRequest(req *Request) audit.Request {
-	return audit.Request{Principal: req.Principal, Account: req.Vars["a"], Path: req.R.URL.Path,
+	return audit.Request{Principal: req.Principal, Account: req.Vars.Get("a"), Path: req.R.URL.Path,
 		Address: s.ClientAddr(req.R), Time: s.Now().UnixNano()}
 }
 

@@ -145,20 +145,58 @@ type Request struct {
 	R         *http.Request
 	Route     *Route
 	Principal authn.Principal
-	Vars      map[string]string
+	Vars      Vars
 	// Status is the status the handler wrote, for metrics and the audit
 	// of refusals; handlers that write set it.
 	Status int
 	Server *Server
+	vars   [4]Var // Vars' storage for most routes
+}
+
+// Var is one variable of a route's path pattern and its value.
+type Var struct{ Name, Value string }
+
+// Vars are a request's path variables, in the pattern's order. A route
+// has a handful, so a slice searched in order beats a map (and costs no
+// allocation of its own).
+type Vars []Var
+
+// Get is the value of variable name, "" when the route has none.
+func (vs Vars) Get(name string) string {
+	x, _ := vs.Lookup(name)
+	return x
+}
+
+// Set gives variable name the value, adding it if the route has none.
+func (vs *Vars) Set(name, value string) {
+	for i := range *vs {
+		if (*vs)[i].Name == name {
+			(*vs)[i].Value = value
+			return
+		}
+	}
+	*vs = append(*vs, Var{Name: name, Value: value})
+}
+
+// Lookup is the value of variable name and whether the route has it.
+func (vs Vars) Lookup(name string) (string, bool) {
+	for _, v := range vs {
+		if v.Name == name {
+			return v.Value, true
+		}
+	}
+	return "", false
 }
 
 func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	vars := make(map[string]string, len(ep.vars))
-	for _, v := range ep.vars {
-		vars[v] = r.PathValue(v)
+	req := &Request{W: w, R: r, Status: http.StatusOK, Server: ep.s}
+	if len(ep.vars) <= len(req.vars) {
+		req.Vars = req.vars[:0]
 	}
-	req := &Request{W: w, R: r, Vars: vars, Status: http.StatusOK, Server: ep.s}
+	for _, v := range ep.vars {
+		req.Vars = append(req.Vars, Var{Name: v, Value: r.PathValue(v)})
+	}
 	if err := ep.serve(req); err != nil {
 		p := ProblemFor(err, ep.s.Logger, r)
 		req.Status = p.Status
@@ -200,22 +238,14 @@ func (ep *endpoint) serve(req *Request) error {
 	if err := s.authenticate(req); err != nil {
 		return err
 	}
-	a, scoped := req.Vars["a"]
-	p := req.Principal
-	tenancy := func(v storage.View) error {
-		if scoped && !authz.Visible(v, p, a) && !(rt.CreatesAccount && !v.AccountExists(a)) {
-			return Problemf(http.StatusNotFound, "account %q not found", a)
-		}
-		return nil
-	}
 	var decision authz.Decision
 	err := s.Store.Read(r.Context(), 0, func(v storage.View) error {
-		if err := tenancy(v); err != nil {
+		if err := req.tenancy(v); err != nil {
 			return err
 		}
 		// Tenancy is settled: the permission is decided in the caller's
 		// own account.
-		decision = s.Authority.Decide(v, p, rt.Permission, "")
+		decision = s.Authority.Decide(v, req.Principal, rt.Permission, "")
 		return nil
 	})
 	if err != nil {
@@ -235,12 +265,23 @@ func (ep *endpoint) serve(req *Request) error {
 		// The write's storage.Update commits this entry with the change.
 		ctx = storage.WithAudit(ctx, s.auditEntry(req, action))
 	}
-	if scoped && isWrite(rt) {
+	if _, scoped := req.Vars.Lookup("a"); scoped && isWrite(rt) {
 		// Tenancy holds on the revision the write commits on.
-		ctx = storage.WithCheck(ctx, tenancy)
+		ctx = storage.WithCheck(ctx, req.tenancy)
 	}
 	req.R = r.WithContext(ctx)
 	return rt.Handler(req)
+}
+
+// tenancy answers 404 unless the caller may act on the account the path
+// names (a route creating an account may name one that does not exist
+// yet). A foreign account looks exactly like a missing one.
+func (req *Request) tenancy(v storage.View) error {
+	a, scoped := req.Vars.Lookup("a")
+	if scoped && !authz.Visible(v, req.Principal, a) && !(req.Route.CreatesAccount && !v.AccountExists(a)) {
+		return Problemf(http.StatusNotFound, "account %q not found", a)
+	}
+	return nil
 }
 
 func isWrite(rt *Route) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"gatehouse/api"
 	"gatehouse/authz"
 	"gatehouse/storage"
 )
@@ -26,7 +27,7 @@ func textField(f Fields, name string) (string, error) {
 	return v, nil
 }
 
-var getAccounts = get(func(c *call, v nb) (Node, error) {
+var getAccounts = get(func(c *call, v *nb) (Node, error) {
 	n := v.accountsNode(c.p)
 	if c.p.Account != authz.SystemAccount {
 		n.Extra = nil // root rules belong to system principals
@@ -34,19 +35,19 @@ var getAccounts = get(func(c *call, v nb) (Node, error) {
 	return n, nil
 })
 
-var getRootRules = get(func(c *call, v nb) (Node, error) {
+var getRootRules = get(func(c *call, v *nb) (Node, error) {
 	if c.p.Account != authz.SystemAccount {
 		return nil, problem(http.StatusNotFound, "no resource at %s", c.r.URL.Path)
 	}
 	return v.rulesNode(path("accounts", "rules"), storage.RootRules()), nil
 })
 
-var getAccount = get(func(c *call, v nb) (Node, error) {
-	return v.accountNode(c.vars["a"]), nil
+var getAccount = get(func(c *call, v *nb) (Node, error) {
+	return v.accountNode(c.vars.Get("a")), nil
 })
 
-var getAccountRules = get(func(c *call, v nb) (Node, error) {
-	a := c.vars["a"]
+var getAccountRules = get(func(c *call, v *nb) (Node, error) {
+	a := c.vars.Get("a")
 	return v.rulesNode(path("accounts", a, "rules"), storage.Coll{Account: a, Kind: storage.KindRule}), nil
 })
 
@@ -132,14 +133,14 @@ func postAccount(c *call) error {
 }
 
 func (c *call) showCreatedAccount(rev int64, name string) error {
-	c.vars = map[string]string{"a": name}
-	return c.show(http.StatusCreated, rev, path("accounts", name), func(v nb) (Node, error) {
+	c.vars = api.Vars{{Name: "a", Value: name}}
+	return c.show(http.StatusCreated, rev, path("accounts", name), func(v *nb) (Node, error) {
 		return v.accountNode(name), nil
 	})
 }
 
 func putAccount(c *call) error {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	if err := validAccountName(a); err != nil {
 		return err
 	}
@@ -241,7 +242,7 @@ func (c *call) updateAccount(a string, old storage.Account, desc string, f Field
 }
 
 func deleteAccount(c *call) error {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	if _, err := c.precheck(nil); err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ import (
 //     storage (no write per request); it is empty until the key is used on
 //     the instance answering, and lost on restart.
 
-func (v nb) keyLastUsed(id string) string {
+func (v *nb) keyLastUsed(id string) string {
 	if t, ok := v.keyUse.Load(id); ok {
 		s := t.(time.Time).Format(time.RFC3339)
 		v.Mix("last-used:" + s)
@@ -56,30 +56,33 @@ func apiKeys(a, u string) storage.Coll {
 	return storage.Coll{Account: a, Kind: storage.KindAPIKey, Owner: u}
 }
 
-func (v nb) apiKeysNode(a, u string) *Collection {
-	return &Collection{Element: "api-keys", Href: apiKeysHref(a, u), Items: storedSource{v: v.View,
+func (v *nb) apiKeysNode(a, u string) *Collection { return v.apiKeysUnder(a, u, userHref(a, u)) }
+
+// apiKeysUnder is apiKeysNode for a user whose href is base.
+func (v *nb) apiKeysUnder(a, u, base string) *Collection {
+	return &Collection{Element: "api-keys", Href: base, HrefTail: "/api-keys", Items: storedSource{v: v.View,
 		coll: apiKeys(a, u),
 		item: func(id string) Node { return v.apiKeyNode(a, u, id, "") }}}
 }
 
 // apiKeyNode shows key id; secret, when not empty, is shown too (only the
 // 201 answer to a create passes it).
-func (v nb) apiKeyNode(a, u, id, secret string) *Entity {
+func (v *nb) apiKeyNode(a, u, id, secret string) *Entity {
 	href := apiKeysHref(a, u) + "/" + escapeSegment(id)
-	return &Entity{Element: "api-key", Identifier: id, Href: href, Fields: func() []Field {
+	return &Entity{Element: "api-key", Identifier: id, Href: href, Fields: func(f []Field) []Field {
 		k, _ := v.APIKey(a, u, id)
 		expires := ""
 		if k.Expires != 0 {
 			expires = time.Unix(k.Expires, 0).UTC().Format(time.RFC3339)
 		}
-		f := []Field{
-			{Name: "name", Text: k.Name, Always: true},
-			{Name: "description", Text: k.Description, Always: true},
-			{Name: "expires", Text: expires, Always: true},
-			{Name: "prefix", Text: k.Prefix},
-			{Name: "last-used", Text: v.keyLastUsed(id), Always: true},
-			{Node: v.keyPermsNode(href+"/permissions", k.Permissions)},
-		}
+		f = append(f,
+			Field{Name: "name", Text: k.Name, Always: true},
+			Field{Name: "description", Text: k.Description, Always: true},
+			Field{Name: "expires", Text: expires, Always: true},
+			Field{Name: "prefix", Text: k.Prefix},
+			Field{Name: "last-used", Text: v.keyLastUsed(id), Always: true},
+			Field{Node: v.keyPermsNode(href+"/permissions", k.Permissions)},
+		)
 		if secret != "" {
 			f = append(f, Field{Name: "secret", Text: secret})
 		}
@@ -87,7 +90,7 @@ func (v nb) apiKeyNode(a, u, id, secret string) *Entity {
 	}}
 }
 
-func (v nb) keyPermsNode(href string, perms []string) *Collection {
+func (v *nb) keyPermsNode(href string, perms []string) *Collection {
 	return &Collection{Element: "permissions", Href: href, Items: sliceSource{names: perms,
 		item: func(p string) Node { return v.storedPermissionNode(href, p) }}}
 }
@@ -261,24 +264,24 @@ func postAPIKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	a, u := c.vars["a"], ns[0]
+	a, u := c.vars.Get("a"), ns[0]
 	id, secret, rev, err := c.createKey(a, u)
 	if err != nil {
 		return err
 	}
 	c.w.Header().Set("Cache-Control", "no-store")
-	return c.show(http.StatusCreated, rev, apiKeysHref(a, u)+"/"+escapeSegment(id), func(v nb) (Node, error) {
+	return c.show(http.StatusCreated, rev, apiKeysHref(a, u)+"/"+escapeSegment(id), func(v *nb) (Node, error) {
 		return v.apiKeyNode(a, u, id, secret), nil
 	})
 }
 
-var getAPIKeys = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+var getAPIKeys = getUserPart(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.apiKeysNode(a, u), nil
 })
 
 // theKey is the key of the path, 404 when absent.
-func (c *call) theKey(v nb, a, u string) (storage.APIKey, string, error) {
-	id := c.vars["k"]
+func (c *call) theKey(v *nb, a, u string) (storage.APIKey, string, error) {
+	id := c.vars.Get("k")
 	k, ok := v.APIKey(a, u, id)
 	if !ok {
 		return k, id, problem(http.StatusNotFound, "API key %q of user %q not found", id, u)
@@ -288,7 +291,7 @@ func (c *call) theKey(v nb, a, u string) (storage.APIKey, string, error) {
 
 // The documents of one key, its permissions and one of them; served under
 // the user's path and under /me.
-func apiKeyDoc(c *call, v nb, a, u string) (Node, error) {
+func apiKeyDoc(c *call, v *nb, a, u string) (Node, error) {
 	_, id, err := c.theKey(v, a, u)
 	if err != nil {
 		return nil, err
@@ -296,7 +299,7 @@ func apiKeyDoc(c *call, v nb, a, u string) (Node, error) {
 	return v.apiKeyNode(a, u, id, ""), nil
 }
 
-func apiKeyPermsDoc(c *call, v nb, a, u string) (Node, error) {
+func apiKeyPermsDoc(c *call, v *nb, a, u string) (Node, error) {
 	k, id, err := c.theKey(v, a, u)
 	if err != nil {
 		return nil, err
@@ -304,12 +307,12 @@ func apiKeyPermsDoc(c *call, v nb, a, u string) (Node, error) {
 	return v.keyPermsNode(apiKeysHref(a, u)+"/"+escapeSegment(id)+"/permissions", k.Permissions), nil
 }
 
-func apiKeyPermDoc(c *call, v nb, a, u string) (Node, error) {
+func apiKeyPermDoc(c *call, v *nb, a, u string) (Node, error) {
 	k, id, err := c.theKey(v, a, u)
 	if err != nil {
 		return nil, err
 	}
-	p := c.vars["p"]
+	p := c.vars.Get("p")
 	if !slices.Contains(k.Permissions, p) {
 		return nil, problem(http.StatusNotFound, "API key %q does not carry permission %q", id, p)
 	}
@@ -330,7 +333,7 @@ func putAPIKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	a, u, id := c.vars["a"], ns[0], ns[1]
+	a, u, id := c.vars.Get("a"), ns[0], ns[1]
 	found, err := c.precheck(func(v storage.View) bool { return v.HasMember(apiKeys(a, u), id) })
 	if err != nil {
 		return err
@@ -360,7 +363,7 @@ func deleteAPIKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	a, u, id := c.vars["a"], ns[0], ns[1]
+	a, u, id := c.vars.Get("a"), ns[0], ns[1]
 	if _, err := c.precheck(nil); err != nil {
 		return err
 	}
@@ -380,11 +383,11 @@ func rebaseKeys(a, u string) meRebase {
 	return meRebase{from: path("accounts", a, "users", u), served: []string{"api-keys"}}
 }
 
-func getMyKeys(build func(c *call, v nb, a, u string) (Node, error)) func(*call) error {
+func getMyKeys(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
 	return func(c *call) error {
 		a, u := c.asMe()
 		rb := rebaseKeys(a, u)
-		return c.show(http.StatusOK, 0, "", func(v nb) (Node, error) {
+		return c.show(http.StatusOK, 0, "", func(v *nb) (Node, error) {
 			if !v.HasItem(a, storage.KindUser, u) {
 				return nil, unauthorized("the signed-in user no longer exists")
 			}
@@ -397,7 +400,7 @@ func getMyKeys(build func(c *call, v nb, a, u string) (Node, error)) func(*call)
 	}
 }
 
-var getMyAPIKeys = getMyKeys(func(c *call, v nb, a, u string) (Node, error) {
+var getMyAPIKeys = getMyKeys(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.apiKeysNode(a, u), nil
 })
 
@@ -416,7 +419,7 @@ func postMyAPIKey(c *call) error {
 	rb := rebaseKeys(a, u)
 	loc, _ := rb.href(apiKeysHref(a, u) + "/" + escapeSegment(id))
 	c.w.Header().Set("Cache-Control", "no-store")
-	return c.show(http.StatusCreated, rev, loc, func(v nb) (Node, error) {
+	return c.show(http.StatusCreated, rev, loc, func(v *nb) (Node, error) {
 		return rb.node(v.apiKeyNode(a, u, id, secret)), nil
 	})
 }

@@ -49,9 +49,9 @@ func createdTarget(rt *Route) func(req *api.Request) func([]string) string {
 	return func(req *api.Request) func([]string) string {
 		coll := storage.AllAccounts()
 		if rt.Path != "/accounts" {
-			coll = storage.Coll{Account: req.Vars["a"], Kind: k.kind}
+			coll = storage.Coll{Account: req.Vars.Get("a"), Kind: k.kind}
 			if k.parent != "" {
-				coll.Owner = req.Vars[k.parent]
+				coll.Owner = req.Vars.Get(k.parent)
 			}
 		}
 		base := strings.TrimSuffix(req.R.URL.EscapedPath(), "/")
@@ -89,17 +89,17 @@ func (c *call) auditVisible() func(string) bool {
 func auditHref(id string) string { return path("audit", id) }
 
 func auditNode(id string, e storage.AuditEntry) Node {
-	return &Entity{Element: "entry", Identifier: id, Href: auditHref(id), Fields: func() []Field {
-		return []Field{
-			{Name: "time", Text: time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano)},
-			{Name: "actor", Text: e.Actor},
-			{Name: "account", Text: e.Account},
-			{Name: "action", Text: e.Action},
-			{Node: &Entity{Element: "target", Href: e.Target}},
-			{Name: "address", Text: e.Address},
-			{Name: "outcome", Text: e.Outcome},
-			{Name: "detail", Text: e.Detail},
-		}
+	return &Entity{Element: "entry", Identifier: id, Href: auditHref(id), Fields: func(f []Field) []Field {
+		return append(f,
+			Field{Name: "time", Text: time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano)},
+			Field{Name: "actor", Text: e.Actor},
+			Field{Name: "account", Text: e.Account},
+			Field{Name: "action", Text: e.Action},
+			Field{Node: &Entity{Element: "target", Href: e.Target}},
+			Field{Name: "address", Text: e.Address},
+			Field{Name: "outcome", Text: e.Outcome},
+			Field{Name: "detail", Text: e.Detail},
+		)
 	}}
 }
 
@@ -205,7 +205,7 @@ func getAudit(c *call) error {
 }
 
 func getAuditEntry(c *call) error {
-	id := c.vars["id"]
+	id := c.vars.Get("id")
 	e, ok, err := c.s.Store.AuditGet(c.r.Context(), id)
 	if err != nil {
 		return err

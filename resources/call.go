@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,8 +15,8 @@ import (
 )
 
 // nodes returns the node builder for view v.
-func (c *call) nodes(v storage.View) nb {
-	return nb{View: v, raw: v, au: c.s.Authority, p: c.p, cat: c.s.Catalog, keyUse: &c.s.keyUse}
+func (c *call) nodes(v storage.View) *nb {
+	return &nb{View: v, raw: v, au: c.s.Authority, p: &c.p, cat: c.s.Catalog, keyUse: &c.s.keyUse}
 }
 
 // visible answers 404 unless the path's account exists and the caller may
@@ -24,7 +25,7 @@ func (c *call) nodes(v storage.View) nb {
 // it before the route's permission; handlers check it again on the view
 // they render from.
 func (c *call) visible(v storage.View) error {
-	a, ok := c.vars["a"]
+	a, ok := c.vars.Lookup("a")
 	if !ok {
 		return nil
 	}
@@ -44,7 +45,7 @@ func etagOf(v storage.View) string {
 }
 
 // show renders what build returns, once the cache has reached minRev.
-func (c *call) show(status int, minRev int64, location string, build func(v nb) (Node, error)) error {
+func (c *call) show(status int, minRev int64, location string, build func(v *nb) (Node, error)) error {
 	var body *output
 	var etag string
 	render := func(v storage.View) error {
@@ -98,9 +99,9 @@ func (c *call) show(status int, minRev int64, location string, build func(v nb) 
 }
 
 // get adapts a read handler.
-func get(build func(c *call, v nb) (Node, error)) func(*call) error {
+func get(build func(c *call, v *nb) (Node, error)) func(*call) error {
 	return func(c *call) error {
-		return c.show(http.StatusOK, 0, "", func(v nb) (Node, error) { return build(c, v) })
+		return c.show(http.StatusOK, 0, "", func(v *nb) (Node, error) { return build(c, v) })
 	}
 }
 
@@ -127,10 +128,7 @@ func (c *call) currentETag(v storage.View) (string, error) {
 	if getRt == nil {
 		return "", nil
 	}
-	vars := make(map[string]string, len(c.vars))
-	for k, x := range c.vars {
-		vars[k] = x
-	}
+	vars := slices.Clone(c.vars)
 	r := c.r.Clone(c.r.Context())
 	r.Method = http.MethodGet
 	r.Header.Del("If-None-Match")
@@ -246,7 +244,7 @@ func (c *call) noBody() error {
 
 // name returns path variable key, validated as a name.
 func (c *call) name(key string) (string, error) {
-	n := c.vars[key]
+	n := c.vars.Get(key)
 	if err := storage.ValidName(n); err != nil {
 		return "", problem(http.StatusBadRequest, "invalid name in the path: %v", err)
 	}
@@ -268,7 +266,7 @@ func (c *call) names(keys ...string) ([]string, error) {
 
 // permission returns path variable p, validated as a permission string.
 func (c *call) permission() (string, error) {
-	p := c.vars["p"]
+	p := c.vars.Get("p")
 	if err := authz.Validate(p); err != nil {
 		return "", problem(http.StatusBadRequest, "invalid permission in the path: %v", err)
 	}

@@ -219,10 +219,9 @@ func postCheck(c *call) error {
 		return err
 	}
 	root := &Entity{Element: "check", Attrs: [][2]string{{"count", strconv.Itoa(len(answers))}},
-		Fields: func() []Field {
-			f := make([]Field, len(answers))
+		Fields: func(f []Field) []Field {
 			for i := range answers {
-				f[i].Node = &answers[i]
+				f = append(f, Field{Node: &answers[i]})
 			}
 			return f
 		}}

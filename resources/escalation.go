@@ -91,7 +91,7 @@ func membershipGrants(v storage.View, a string, l storage.Link, from string, tos
 
 // checkMembershipGrant adds the escalation check of a membership write.
 func (c *call) checkMembershipGrant(m *memberKind, from string, tos []string) {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	c.checkGrant(a, func(v storage.View) []string {
 		return membershipGrants(v, a, m.link, from, tos)
 	}, authz.RoleGrant)

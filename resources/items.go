@@ -19,8 +19,8 @@ type itemKind struct {
 	varName    string // path variable of the item
 	createPerm string
 	schema     Schema
-	node       func(v nb, a, name string) *Entity
-	list       func(v nb, a string) *Collection
+	node       func(v *nb, a, name string) *Entity
+	list       func(v *nb, a string) *Collection
 	// prepare turns a decoded body into the stored-value update, doing
 	// slow work (hashing) before the storage transaction.
 	prepare func(c *call, f Fields, creating bool) (func(old string, ok bool) (string, error), error)
@@ -32,8 +32,8 @@ var roleKind = &itemKind{
 	kind: storage.KindRole, element: "role", varName: "r", createPerm: "auth:roles:create",
 	schema: Schema{Root: "role", Text: []string{"name", "description"},
 		Lists: map[string]string{"permissions": "permission"}},
-	node:    func(v nb, a, n string) *Entity { return v.roleNode(a, n) },
-	list:    func(v nb, a string) *Collection { return v.rolesNode(a) },
+	node:    func(v *nb, a, n string) *Entity { return v.roleNode(a, n) },
+	list:    func(v *nb, a string) *Collection { return v.rolesNode(a) },
 	prepare: describedRecord(func(d string) string { return storage.Role{Description: d}.Encode() }, decodeRoleDesc),
 	extra: func(c *call, a, name string, f Fields) (func(storage.View, *storage.Txn, bool) error, error) {
 		ps, ok := f.Lists["permissions"]
@@ -68,8 +68,8 @@ var roleKind = &itemKind{
 var groupKind = &itemKind{
 	kind: storage.KindGroup, element: "group", varName: "g", createPerm: "auth:groups:create",
 	schema:  Schema{Root: "group", Text: []string{"name", "description"}, Ignored: []string{"roles", "users"}},
-	node:    func(v nb, a, n string) *Entity { return v.groupNode(a, n) },
-	list:    func(v nb, a string) *Collection { return v.groupsNode(a) },
+	node:    func(v *nb, a, n string) *Entity { return v.groupNode(a, n) },
+	list:    func(v *nb, a string) *Collection { return v.groupsNode(a) },
 	prepare: describedRecord(func(d string) string { return storage.Group{Description: d}.Encode() }, decodeGroupDesc),
 }
 
@@ -78,8 +78,8 @@ var userKind = &itemKind{
 	schema: Schema{Root: "user", Text: []string{"name", "password", "email", "full-name", "enabled", "password-expired"},
 		Ignored: []string{"account", "attributes", "clients", "created", "federations", "groups", "last-login",
 			"permissions", "roles", "api-keys", "sessions"}},
-	node:    func(v nb, a, n string) *Entity { return v.userNode(a, n) },
-	list:    func(v nb, a string) *Collection { return v.usersNode(a) },
+	node:    func(v *nb, a, n string) *Entity { return v.userNode(a, n) },
+	list:    func(v *nb, a string) *Collection { return v.usersNode(a) },
 	prepare: prepareUser,
 }
 
@@ -127,7 +127,7 @@ func prepareUser(c *call, f Fields, creating bool) (func(string, bool) (string, 
 			return nil, err
 		}
 		hash = h
-		c.checkTakeover(c.vars["a"], c.vars["u"])
+		c.checkTakeover(c.vars.Get("a"), c.vars.Get("u"))
 	}
 	email, err := textField(f, "email")
 	if err != nil {
@@ -180,12 +180,12 @@ func prepareUser(c *call, f Fields, creating bool) (func(string, bool) (string, 
 }
 
 func getItems(k *itemKind) func(*call) error {
-	return get(func(c *call, v nb) (Node, error) { return k.list(v, c.vars["a"]), nil })
+	return get(func(c *call, v *nb) (Node, error) { return k.list(v, c.vars.Get("a")), nil })
 }
 
 func getItem(k *itemKind) func(*call) error {
-	return get(func(c *call, v nb) (Node, error) {
-		a, name := c.vars["a"], c.vars[k.varName]
+	return get(func(c *call, v *nb) (Node, error) {
+		a, name := c.vars.Get("a"), c.vars.Get(k.varName)
 		if !v.HasItem(a, k.kind, name) {
 			return nil, problem(http.StatusNotFound, "%s %q not found in account %q", k.element, name, a)
 		}
@@ -195,7 +195,7 @@ func getItem(k *itemKind) func(*call) error {
 
 // writeItem decodes the body and creates or updates the item.
 func (k *itemKind) write(c *call, name string, mode storage.Mode, f Fields) (bool, int64, error) {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	update, err := k.prepare(c, f, mode == storage.CreateOnly)
 	if err != nil {
 		return false, 0, err
@@ -214,9 +214,9 @@ func (k *itemKind) write(c *call, name string, mode storage.Mode, f Fields) (boo
 }
 
 func (k *itemKind) showCreated(c *call, rev int64, name string) error {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	href := path("accounts", a, k.element+"s", name)
-	return c.show(http.StatusCreated, rev, href, func(v nb) (Node, error) { return k.node(v, a, name), nil })
+	return c.show(http.StatusCreated, rev, href, func(v *nb) (Node, error) { return k.node(v, a, name), nil })
 }
 
 func postItem(k *itemKind) func(*call) error {
@@ -246,7 +246,7 @@ func putItem(k *itemKind) func(*call) error {
 		if err != nil {
 			return err
 		}
-		a := c.vars["a"]
+		a := c.vars.Get("a")
 		found, err := c.precheck(func(v storage.View) bool { return v.HasItem(a, k.kind, name) })
 		if err != nil {
 			return err
@@ -289,7 +289,7 @@ func deleteItem(k *itemKind) func(*call) error {
 		if err != nil {
 			return err
 		}
-		a := c.vars["a"]
+		a := c.vars.Get("a")
 		if _, err := c.precheck(nil); err != nil {
 			return err
 		}

@@ -30,7 +30,11 @@ func expiredMayCall(rt *Route) bool {
 // asMe names the signed-in user in the path variables, so the account
 // handlers, tenancy check and ETag apply to them, and returns the names.
 func (c *call) asMe() (a, u string) {
-	c.vars["a"], c.vars["u"] = c.p.Account, c.p.User
+	c.vars.Set("a", c.p.Account)
+	c.vars.Set("u", c.p.User)
+	if c.req != nil {
+		c.req.Vars = c.vars // what the audit entry names
+	}
 	return c.p.Account, c.p.User
 }
 
@@ -86,20 +90,22 @@ func (rb meRebase) node(n Node) Node {
 		e.Href = h
 		if n.Fields != nil {
 			fields := n.Fields
-			e.Fields = func() []Field {
-				fs := append([]Field(nil), fields()...)
-				for i := range fs {
-					if fs[i].Node != nil {
-						fs[i].Node = rb.node(fs[i].Node)
+			e.Fields = func(f []Field) []Field {
+				start := len(f)
+				f = fields(f)
+				for i := start; i < len(f); i++ {
+					if f[i].Node != nil {
+						f[i].Node = rb.node(f[i].Node)
 					}
 				}
-				return fs
+				return f
 			}
 		}
 		return &e
 	case *Collection:
 		col := *n
-		col.Href, _ = rb.href(n.Href)
+		col.Href, _ = rb.href(n.href())
+		col.HrefTail = ""
 		col.Items = rebasedSource{src: n.Items, rb: rb}
 		col.Extra = nil
 		for _, x := range n.Extra {
@@ -128,11 +134,11 @@ func (s rebasedSource) Page(filter string, offset, limit int) ([]Node, int) {
 
 // getMe adapts a read of the signed-in user's subtree: build describes
 // it at its account paths, and the answer shows it at its /me paths.
-func getMe(build func(c *call, v nb, a, u string) (Node, error)) func(*call) error {
+func getMe(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
 	return func(c *call) error {
 		a, u := c.asMe()
 		rb := rebaseFor(a, u)
-		return c.show(http.StatusOK, 0, "", func(v nb) (Node, error) {
+		return c.show(http.StatusOK, 0, "", func(v *nb) (Node, error) {
 			if !v.HasItem(a, storage.KindUser, u) {
 				return nil, unauthorized("the signed-in user no longer exists")
 			}
@@ -145,16 +151,16 @@ func getMe(build func(c *call, v nb, a, u string) (Node, error)) func(*call) err
 	}
 }
 
-var getMeUser = getMe(func(c *call, v nb, a, u string) (Node, error) {
+var getMeUser = getMe(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.userNode(a, u), nil
 })
 
-var getMyAttributes = getMe(func(c *call, v nb, a, u string) (Node, error) {
+var getMyAttributes = getMe(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.attributesNode(a, u), nil
 })
 
-var getMyAttribute = getMe(func(c *call, v nb, a, u string) (Node, error) {
-	n := c.vars["n"]
+var getMyAttribute = getMe(func(c *call, v *nb, a, u string) (Node, error) {
+	n := c.vars.Get("n")
 	if !v.HasMember(attributes(a, u), n) {
 		return nil, problem(http.StatusNotFound, "attribute %q of user %q not found", n, u)
 	}
@@ -164,14 +170,14 @@ var getMyAttribute = getMe(func(c *call, v nb, a, u string) (Node, error) {
 // getMyMembers and getMyMember show the user's side of a membership as
 // getMembers and getMember do.
 func getMyMembers(m *memberKind) func(*call) error {
-	return getMe(func(c *call, v nb, a, u string) (Node, error) {
+	return getMe(func(c *call, v *nb, a, u string) (Node, error) {
 		return v.membersNode(a, m.link, u, m.element, m.href(a, u)), nil
 	})
 }
 
 func getMyMember(m *memberKind) func(*call) error {
-	return getMe(func(c *call, v nb, a, u string) (Node, error) {
-		to := c.vars[m.toVar]
+	return getMe(func(c *call, v *nb, a, u string) (Node, error) {
+		to := c.vars.Get(m.toVar)
 		if !v.HasMember(m.link.Of(a, u), to) {
 			return nil, problem(http.StatusNotFound, "%s %q of user %q not found", m.item, to, u)
 		}
@@ -179,7 +185,7 @@ func getMyMember(m *memberKind) func(*call) error {
 	})
 }
 
-var getMyPermissions = getMe(func(c *call, v nb, a, u string) (Node, error) {
+var getMyPermissions = getMe(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.effectiveNode(a, u), nil
 })
 
@@ -225,10 +231,10 @@ func putMyAttribute(c *call) error {
 	}
 	// The cache already shows the write (putAttribute rendered it), and
 	// it only moves forward, so a read at any revision sees it.
-	n := c.vars["n"]
+	n := c.vars.Get("n")
 	rb := rebaseFor(a, u)
 	href, _ := rb.href(path("accounts", a, "users", u, "attributes", n))
-	return c.show(http.StatusCreated, 0, href, func(v nb) (Node, error) {
+	return c.show(http.StatusCreated, 0, href, func(v *nb) (Node, error) {
 		return rb.node(v.attributeNode(a, u, n)), nil
 	})
 }

@@ -17,18 +17,18 @@ type memberKind struct {
 	item     string // item element: "role"
 	// single renders GET of one member: the seed shows a user's role as
 	// the account role, and a user's group at its membership path.
-	single func(v nb, a, to, href string) Node
+	single func(v *nb, a, to, href string) Node
 }
 
 var (
 	userRoles = &memberKind{link: storage.UserRoles, fromVar: "u", fromPath: "users", toVar: "r", element: "roles", item: "role",
-		single: func(v nb, a, to, _ string) Node { return v.roleNode(a, to) }}
+		single: func(v *nb, a, to, _ string) Node { return v.roleNode(a, to) }}
 	userGroups = &memberKind{link: storage.UserGroups, fromVar: "u", fromPath: "users", toVar: "g", element: "groups", item: "group",
-		single: func(v nb, a, to, href string) Node { return v.groupAt(a, to, href) }}
+		single: func(v *nb, a, to, href string) Node { return v.groupAt(a, to, href) }}
 	groupRoles = &memberKind{link: storage.GroupRoles, fromVar: "g", fromPath: "groups", toVar: "r", element: "roles", item: "role",
-		single: func(v nb, a, to, _ string) Node { return v.roleNode(a, to) }}
+		single: func(v *nb, a, to, _ string) Node { return v.roleNode(a, to) }}
 	groupUsers = &memberKind{link: storage.GroupUsers, fromVar: "g", fromPath: "groups", toVar: "u", element: "users", item: "user",
-		single: func(v nb, a, to, _ string) Node { return v.userNode(a, to) }}
+		single: func(v *nb, a, to, _ string) Node { return v.userNode(a, to) }}
 )
 
 func (m *memberKind) href(a, from string) string {
@@ -37,7 +37,7 @@ func (m *memberKind) href(a, from string) string {
 
 // owner returns the validated owner name, answering 404 if it is absent.
 func (m *memberKind) owner(c *call, v storage.View) (string, error) {
-	a, from := c.vars["a"], c.vars[m.fromVar]
+	a, from := c.vars.Get("a"), c.vars.Get(m.fromVar)
 	if !v.HasItem(a, m.link.From, from) {
 		return "", problem(http.StatusNotFound, "%s %q not found in account %q", m.link.From, from, a)
 	}
@@ -45,23 +45,23 @@ func (m *memberKind) owner(c *call, v storage.View) (string, error) {
 }
 
 func getMembers(m *memberKind) func(*call) error {
-	return get(func(c *call, v nb) (Node, error) {
+	return get(func(c *call, v *nb) (Node, error) {
 		from, err := m.owner(c, v.raw)
 		if err != nil {
 			return nil, err
 		}
-		a := c.vars["a"]
+		a := c.vars.Get("a")
 		return v.membersNode(a, m.link, from, m.element, m.href(a, from)), nil
 	})
 }
 
 func getMember(m *memberKind) func(*call) error {
-	return get(func(c *call, v nb) (Node, error) {
+	return get(func(c *call, v *nb) (Node, error) {
 		from, err := m.owner(c, v.raw)
 		if err != nil {
 			return nil, err
 		}
-		a, to := c.vars["a"], c.vars[m.toVar]
+		a, to := c.vars.Get("a"), c.vars.Get(m.toVar)
 		if !v.HasMember(m.link.Of(a, from), to) {
 			return nil, problem(http.StatusNotFound, "%s %q of %s %q not found", m.item, to, m.link.From, from)
 		}
@@ -70,9 +70,9 @@ func getMember(m *memberKind) func(*call) error {
 }
 
 func (m *memberKind) showCreated(c *call, rev int64, from, to string) error {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	href := m.href(a, from) + "/" + escapeSegment(to)
-	return c.show(http.StatusCreated, rev, href, func(v nb) (Node, error) { return m.single(v, a, to, href), nil })
+	return c.show(http.StatusCreated, rev, href, func(v *nb) (Node, error) { return m.single(v, a, to, href), nil })
 }
 
 func postMember(m *memberKind) func(*call) error {
@@ -96,7 +96,7 @@ func postMember(m *memberKind) func(*call) error {
 			return err
 		}
 		c.checkMembershipGrant(m, from, []string{to})
-		_, rev, err := c.s.Store.LinkAdd(c.r.Context(), c.vars["a"], m.link, from, to, storage.CreateOnly)
+		_, rev, err := c.s.Store.LinkAdd(c.r.Context(), c.vars.Get("a"), m.link, from, to, storage.CreateOnly)
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func putMember(m *memberKind) func(*call) error {
 			return err
 		}
 		c.checkMembershipGrant(m, ns[0], ns[1:])
-		created, rev, err := c.s.Store.LinkAdd(c.r.Context(), c.vars["a"], m.link, ns[0], ns[1], storage.Upsert)
+		created, rev, err := c.s.Store.LinkAdd(c.r.Context(), c.vars.Get("a"), m.link, ns[0], ns[1], storage.Upsert)
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func putMembers(m *memberKind) func(*call) error {
 			}
 		}
 		c.checkMembershipGrant(m, from, tos)
-		if _, err := c.s.Store.LinkReplace(c.r.Context(), c.vars["a"], m.link, from, tos); err != nil {
+		if _, err := c.s.Store.LinkReplace(c.r.Context(), c.vars.Get("a"), m.link, from, tos); err != nil {
 			return err
 		}
 		return c.noContent()
@@ -167,7 +167,7 @@ func deleteMembers(m *memberKind) func(*call) error {
 		if _, err := c.precheck(nil); err != nil {
 			return err
 		}
-		if _, err := c.s.Store.LinkReplace(c.r.Context(), c.vars["a"], m.link, from, nil); err != nil {
+		if _, err := c.s.Store.LinkReplace(c.r.Context(), c.vars.Get("a"), m.link, from, nil); err != nil {
 			return err
 		}
 		return c.noContent()
@@ -183,7 +183,7 @@ func deleteMember(m *memberKind) func(*call) error {
 		if _, err := c.precheck(nil); err != nil {
 			return err
 		}
-		if _, err := c.s.Store.LinkRemove(c.r.Context(), c.vars["a"], m.link, ns[0], ns[1]); err != nil {
+		if _, err := c.s.Store.LinkRemove(c.r.Context(), c.vars.Get("a"), m.link, ns[0], ns[1]); err != nil {
 			return err
 		}
 		return c.noContent()

@@ -23,7 +23,7 @@ type nb struct {
 	storage.View
 	raw storage.View
 	au  *authz.Authority
-	p   authn.Principal  // the caller, for what it may see
+	p   *authn.Principal // the caller, for what it may see
 	cat *catalog.Catalog // to flag permissions no catalogue knows
 	// keyUse is the instance's in-memory last use of API keys.
 	keyUse *sync.Map
@@ -79,18 +79,18 @@ func (s sliceSource) Page(filter string, offset, limit int) ([]Node, int) {
 // what a path names exists and answer 404 otherwise, so a 200 document
 // shows nothing of the check, and the revision of what was checked (its
 // other fields) must not move the ETag.
-func (v nb) HasItem(a, kind, name string) bool { return v.raw.HasItem(a, kind, name) }
+func (v *nb) HasItem(a, kind, name string) bool { return v.raw.HasItem(a, kind, name) }
 
 // HasMember is storage.View.HasMember, read untracked (see HasItem).
-func (v nb) HasMember(c storage.Coll, name string) bool { return v.raw.HasMember(c, name) }
+func (v *nb) HasMember(c storage.Coll, name string) bool { return v.raw.HasMember(c, name) }
 
 // HasOwner is storage.View.HasOwner, read untracked (see HasItem).
-func (v nb) HasOwner(c storage.Coll) bool { return v.raw.HasOwner(c) }
+func (v *nb) HasOwner(c storage.Coll) bool { return v.raw.HasOwner(c) }
 
 // holding is user u's holding, read untracked and not memoised: a
 // document shows some user's permissions (effectiveNode, effectiveOne),
 // and rendering users must not pin memory after the response.
-func (v nb) holding(a, u string) *authz.Holding {
+func (v *nb) holding(a, u string) *authz.Holding {
 	return v.au.Holdings.Compute(v.raw, a, u)
 }
 
@@ -106,7 +106,7 @@ func boolText(b bool) string { return strconv.FormatBool(b) }
 
 // accountsNode is /accounts: the accounts the caller can see, and the
 // root rules collection.
-func (v nb) accountsNode(p authn.Principal) *Collection {
+func (v *nb) accountsNode(p authn.Principal) *Collection {
 	var src Source
 	if p.Account == authz.SystemAccount {
 		src = storedSource{v: v.View, coll: storage.AllAccounts(), item: func(a string) Node { return v.accountNode(a) }}
@@ -119,17 +119,16 @@ func (v nb) accountsNode(p authn.Principal) *Collection {
 		Extra: []Node{v.rulesNode(path("accounts", "rules"), storage.RootRules())}}
 }
 
-func (v nb) rulesNode(href string, rules storage.Coll) *Collection {
+func (v *nb) rulesNode(href string, rules storage.Coll) *Collection {
 	return &Collection{Element: "rules", Href: href, Items: storedSource{v: v.View, coll: rules,
 		item: func(r string) Node {
 			return &Entity{Element: "rule", Identifier: r, Href: href + "/" + escapeSegment(r)}
 		}}}
 }
 
-func (v nb) accountNode(a string) *Entity {
-	return &Entity{Element: "account", Identifier: a, Href: path("accounts", a), Fields: func() []Field {
+func (v *nb) accountNode(a string) *Entity {
+	return &Entity{Element: "account", Identifier: a, Href: path("accounts", a), Fields: func(f []Field) []Field {
 		acc, _ := v.Account(a)
-		var f []Field
 		if acc.Description != "" {
 			f = append(f, Field{Name: "description", Text: acc.Description})
 		}
@@ -156,7 +155,7 @@ func (v nb) accountNode(a string) *Entity {
 }
 
 // permissionSetNode is a stored permission set (ceiling, role).
-func (v nb) permissionSetNode(href string, set storage.Coll) *Collection {
+func (v *nb) permissionSetNode(href string, set storage.Coll) *Collection {
 	return &Collection{Element: "permissions", Href: href, Items: storedSource{v: v.View, coll: set,
 		item: func(p string) Node { return v.storedPermissionNode(href, p) }}}
 }
@@ -164,7 +163,7 @@ func (v nb) permissionSetNode(href string, set storage.Coll) *Collection {
 // storedPermissionNode is an assigned permission (ceiling, role): one
 // that no catalogue implies is flagged known="false", so consoles can
 // warn about typos.
-func (v nb) storedPermissionNode(collectionHref, p string) *Entity {
+func (v *nb) storedPermissionNode(collectionHref, p string) *Entity {
 	e := permissionNode(collectionHref, p)
 	if v.cat != nil && !v.cat.Known(p) {
 		e.Attrs = [][2]string{{"known", "false"}}
@@ -176,21 +175,20 @@ func permissionNode(collectionHref, p string) *Entity {
 	return &Entity{Element: "permission", Href: collectionHref + "/" + escapeSegment(p), Text: p}
 }
 
-func (v nb) rolesNode(a string) *Collection {
+func (v *nb) rolesNode(a string) *Collection {
 	return &Collection{Element: "roles", Href: path("accounts", a, "roles"), Items: storedSource{v: v.View,
 		coll: storage.Coll{Account: a, Kind: storage.KindRole}, item: func(r string) Node { return v.roleNode(a, r) }}}
 }
 
-func (v nb) roleNode(a, r string) *Entity {
+func (v *nb) roleNode(a, r string) *Entity {
 	return v.roleAt(a, r, path("accounts", a, "roles", r))
 }
 
 // roleAt is role r of account a shown at href (its own path, or a
 // membership path).
-func (v nb) roleAt(a, r, href string) *Entity {
-	return &Entity{Element: "role", Identifier: r, Href: href, Fields: func() []Field {
+func (v *nb) roleAt(a, r, href string) *Entity {
+	return &Entity{Element: "role", Identifier: r, Href: href, Fields: func(f []Field) []Field {
 		rec, _ := v.Role(a, r)
-		var f []Field
 		if rec.Description != "" {
 			f = append(f, Field{Name: "description", Text: rec.Description})
 		}
@@ -202,19 +200,18 @@ func (v nb) roleAt(a, r, href string) *Entity {
 	}}
 }
 
-func (v nb) groupsNode(a string) *Collection {
+func (v *nb) groupsNode(a string) *Collection {
 	return &Collection{Element: "groups", Href: path("accounts", a, "groups"), Items: storedSource{v: v.View,
 		coll: storage.Coll{Account: a, Kind: storage.KindGroup}, item: func(g string) Node { return v.groupNode(a, g) }}}
 }
 
-func (v nb) groupNode(a, g string) *Entity {
+func (v *nb) groupNode(a, g string) *Entity {
 	return v.groupAt(a, g, path("accounts", a, "groups", g))
 }
 
-func (v nb) groupAt(a, g, href string) *Entity {
-	return &Entity{Element: "group", Identifier: g, Href: href, Fields: func() []Field {
+func (v *nb) groupAt(a, g, href string) *Entity {
+	return &Entity{Element: "group", Identifier: g, Href: href, Fields: func(f []Field) []Field {
 		rec, _ := v.Group(a, g)
-		var f []Field
 		if rec.Description != "" {
 			f = append(f, Field{Name: "description", Text: rec.Description})
 		}
@@ -228,44 +225,55 @@ func (v nb) groupAt(a, g, href string) *Entity {
 
 // membersNode lists the items `from` holds through link l, each shown at
 // its membership path with the target's fields.
-func (v nb) membersNode(a string, l storage.Link, from, element, href string) *Collection {
-	return &Collection{Element: element, Href: href, Items: storedSource{v: v.View, coll: l.Of(a, from),
-		item: func(to string) Node { return v.memberNode(a, l.To, to, href+"/"+escapeSegment(to)) }}}
+func (v *nb) membersNode(a string, l storage.Link, from, element, href string) *Collection {
+	return v.membersUnder(a, l, from, element, href, "")
 }
 
-func (v nb) memberNode(a, kind, name, href string) *Entity {
+// membersUnder is membersNode at href base+tail.
+func (v *nb) membersUnder(a string, l storage.Link, from, element, base, tail string) *Collection {
+	return &Collection{Element: element, Href: base, HrefTail: tail, Items: storedSource{v: v.View, coll: l.Of(a, from),
+		item: func(to string) Node { return v.memberNode(a, l.To, to, base+tail+"/"+escapeSegment(to)) }}}
+}
+
+func (v *nb) memberNode(a, kind, name, href string) *Entity {
 	switch kind {
 	case storage.KindRole:
 		return v.roleAt(a, name, href)
 	case storage.KindGroup:
 		return v.groupAt(a, name, href)
 	default:
-		return v.userAt(a, name, href)
+		return v.userAt(a, name, href, "")
 	}
 }
 
-func (v nb) usersNode(a string) *Collection {
+func (v *nb) usersNode(a string) *Collection {
 	return &Collection{Element: "users", Href: path("accounts", a, "users"), Items: storedSource{v: v.View,
 		coll: storage.Coll{Account: a, Kind: storage.KindUser}, item: func(u string) Node { return v.userNode(a, u) }}}
 }
 
-func (v nb) userNode(a, u string) *Entity {
-	return v.userAt(a, u, path("accounts", a, "users", u))
+func (v *nb) userNode(a, u string) *Entity {
+	href := userHref(a, u)
+	return v.userAt(a, u, href, href)
 }
 
-// userAt shows user u. The field order is the seed's (alphabetical, with
-// name last), with gatehouse's further fields in alphabetical place.
-func (v nb) userAt(a, u, href string) *Entity {
-	return &Entity{Element: "user", Identifier: u, Href: href, Fields: func() []Field {
+// userHref is user u's own href.
+func userHref(a, u string) string { return path("accounts", a, "users", u) }
+
+// userAt shows user u at href; base is the user's own href, or "" to
+// compute it when the fields are shown (href is then a membership path).
+// The field order is the seed's (alphabetical, with name last), with
+// gatehouse's further fields in alphabetical place.
+func (v *nb) userAt(a, u, href, base string) *Entity {
+	return &Entity{Element: "user", Identifier: u, Href: href, Fields: func(f []Field) []Field {
 		rec, _ := v.User(a, u)
-		base := path("accounts", a, "users", u)
-		// Sized for every field a user shows, so it never regrows.
-		f := make([]Field, 0, 16)
+		if base == "" {
+			base = userHref(a, u)
+		}
 		f = append(f,
 			Field{Name: "account", Text: a},
-			Field{Node: v.apiKeysNode(a, u)},
-			Field{Node: v.attributesNode(a, u)},
-			Field{Node: &Collection{Element: "clients", Href: base + "/clients", Items: storedSource{v: v.View,
+			Field{Node: v.apiKeysUnder(a, u, base)},
+			Field{Node: v.attributesUnder(a, u, base)},
+			Field{Node: &Collection{Element: "clients", Href: base, HrefTail: "/clients", Items: storedSource{v: v.View,
 				coll: storage.Coll{Account: a, Kind: storage.KindClient, Owner: u},
 				item: func(id string) Node {
 					return &Entity{Element: "client", Identifier: id, Href: base + "/clients/" + escapeSegment(id)}
@@ -276,7 +284,7 @@ func (v nb) userAt(a, u, href string) *Entity {
 			f = append(f, Field{Name: "email", Text: rec.Email})
 		}
 		f = append(f, Field{Name: "enabled", Text: boolText(rec.Enabled)},
-			Field{Node: &Collection{Element: "federations", Href: base + "/federated", Items: storedSource{v: v.View,
+			Field{Node: &Collection{Element: "federations", Href: base, HrefTail: "/federated", Items: storedSource{v: v.View,
 				coll: storage.Coll{Account: a, Kind: storage.KindFederated, Owner: u},
 				item: func(id string) Node {
 					return &Entity{Element: "federated-user", Identifier: id, Href: path("federated", id)}
@@ -284,23 +292,25 @@ func (v nb) userAt(a, u, href string) *Entity {
 		if rec.FullName != "" {
 			f = append(f, Field{Name: "full-name", Text: rec.FullName})
 		}
-		f = append(f, Field{Node: v.membersNode(a, storage.UserGroups, u, "groups", base+"/groups")})
+		f = append(f, Field{Node: v.membersUnder(a, storage.UserGroups, u, "groups", base, "/groups")})
 		if last, ok := v.LastLogin(a, u); ok {
 			f = append(f, Field{Name: "last-login", Text: last})
 		}
 		return append(f,
 			Field{Name: "password", Always: true},
 			Field{Name: "password-expired", Text: boolText(rec.PasswordExpired)},
-			Field{Node: v.effectiveNode(a, u)},
-			Field{Node: v.membersNode(a, storage.UserRoles, u, "roles", base+"/roles")},
+			Field{Node: v.effectiveUnder(a, u, base)},
+			Field{Node: v.membersUnder(a, storage.UserRoles, u, "roles", base, "/roles")},
 			Field{Name: "name", Text: u},
 		)
 	}}
 }
 
-func (v nb) attributesNode(a, u string) *Collection {
-	href := path("accounts", a, "users", u, "attributes")
-	return &Collection{Element: "attributes", Href: href, Items: storedSource{v: v.View,
+func (v *nb) attributesNode(a, u string) *Collection { return v.attributesUnder(a, u, userHref(a, u)) }
+
+// attributesUnder is attributesNode for a user whose href is base.
+func (v *nb) attributesUnder(a, u, base string) *Collection {
+	return &Collection{Element: "attributes", Href: base, HrefTail: "/attributes", Items: storedSource{v: v.View,
 		coll: attributes(a, u), item: func(n string) Node { return v.attributeNode(a, u, n) }}}
 }
 
@@ -309,27 +319,29 @@ func attributes(a, u string) storage.Coll {
 	return storage.Coll{Account: a, Kind: storage.KindAttr, Owner: u}
 }
 
-func (v nb) attributeNode(a, u, n string) *Entity {
+func (v *nb) attributeNode(a, u, n string) *Entity {
 	attrs := attributes(a, u)
-	return &Entity{Element: "attribute", Identifier: n, Href: path("accounts", a, "users", u, "attributes", n), Fields: func() []Field {
+	return &Entity{Element: "attribute", Identifier: n, Href: path("accounts", a, "users", u, "attributes", n), Fields: func(f []Field) []Field {
 		val, _ := v.Member(attrs, n)
-		return []Field{
-			{Name: "id", Text: strconv.FormatInt(v.MemberID(attrs, n), 10)},
-			{Name: "name", Text: n},
-			{Name: "value", Text: val, Always: true},
-		}
+		return append(f,
+			Field{Name: "id", Text: strconv.FormatInt(v.MemberID(attrs, n), 10)},
+			Field{Name: "name", Text: n},
+			Field{Name: "value", Text: val, Always: true},
+		)
 	}}
 }
 
 // effectiveNode is a user's effective permissions.
-func (v nb) effectiveNode(a, u string) *Collection {
-	href := path("accounts", a, "users", u, "permissions")
+func (v *nb) effectiveNode(a, u string) *Collection { return v.effectiveUnder(a, u, userHref(a, u)) }
+
+// effectiveUnder is effectiveNode for a user whose href is base.
+func (v *nb) effectiveUnder(a, u, base string) *Collection {
 	var eff []string
 	if v.HasItem(a, storage.KindUser, u) {
 		h := v.holding(a, u)
 		v.Mix(h.Sum())
 		eff = h.Effective()
 	}
-	return &Collection{Element: "permissions", Href: href, Items: sliceSource{names: eff,
-		item: func(p string) Node { return permissionNode(href, p) }}}
+	return &Collection{Element: "permissions", Href: base, HrefTail: "/permissions", Items: sliceSource{names: eff,
+		item: func(p string) Node { return permissionNode(base+"/permissions", p) }}}
 }

@@ -50,17 +50,17 @@ func catalogNode(cat *catalog.Catalog) *Collection {
 }
 
 func catalogItemNode(cat *catalog.Catalog, p string) *Entity {
-	return &Entity{Element: "permission", Identifier: p, Href: path("permissions", p), Fields: func() []Field {
+	return &Entity{Element: "permission", Identifier: p, Href: path("permissions", p), Fields: func(f []Field) []Field {
 		it, _ := cat.Get(p)
-		return []Field{{Name: "module", Text: it.Module}, {Name: "description", Text: it.Description, Always: true}}
+		return append(f, Field{Name: "module", Text: it.Module}, Field{Name: "description", Text: it.Description, Always: true})
 	}}
 }
 
-var getCatalog = get(func(c *call, v nb) (Node, error) {
+var getCatalog = get(func(c *call, v *nb) (Node, error) {
 	return catalogNode(c.s.Catalog), nil
 })
 
-var getCatalogItem = get(func(c *call, v nb) (Node, error) {
+var getCatalogItem = get(func(c *call, v *nb) (Node, error) {
 	p, err := c.permission()
 	if err != nil {
 		return nil, err

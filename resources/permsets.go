@@ -18,12 +18,12 @@ type permSet struct {
 }
 
 var ceilingSet = &permSet{what: "account", ceiling: true, locate: func(c *call) (storage.Coll, string, error) {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	return storage.Coll{Account: a, Kind: storage.KindCeiling}, path("accounts", a, "permissions"), nil
 }}
 
 var rolePermSet = &permSet{what: "role", locate: func(c *call) (storage.Coll, string, error) {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	r, err := c.name("r")
 	if err != nil {
 		return storage.Coll{}, "", err
@@ -35,7 +35,7 @@ var rolePermSet = &permSet{what: "role", locate: func(c *call) (storage.Coll, st
 // removal) into set: a ceiling changes only by an ancestor's principal,
 // and what is added must be the caller's to grant.
 func (s *permSet) guard(c *call, set storage.Coll, ps []string) error {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	if s.ceiling {
 		if err := c.checkCeilingChange(a); err != nil {
 			return err
@@ -54,13 +54,13 @@ func (s *permSet) guard(c *call, set storage.Coll, ps []string) error {
 
 func (s *permSet) ownerMissing(c *call) error {
 	if s == rolePermSet {
-		return problem(http.StatusNotFound, "role %q not found in account %q", c.vars["r"], c.vars["a"])
+		return problem(http.StatusNotFound, "role %q not found in account %q", c.vars.Get("r"), c.vars.Get("a"))
 	}
-	return problem(http.StatusNotFound, "account %q not found", c.vars["a"])
+	return problem(http.StatusNotFound, "account %q not found", c.vars.Get("a"))
 }
 
 func getPermissionSet(s *permSet) func(*call) error {
-	return get(func(c *call, v nb) (Node, error) {
+	return get(func(c *call, v *nb) (Node, error) {
 		set, href, err := s.locate(c)
 		if err != nil {
 			return nil, err
@@ -73,7 +73,7 @@ func getPermissionSet(s *permSet) func(*call) error {
 }
 
 func getPermission(s *permSet) func(*call) error {
-	return get(func(c *call, v nb) (Node, error) {
+	return get(func(c *call, v *nb) (Node, error) {
 		set, href, err := s.locate(c)
 		if err != nil {
 			return nil, err
@@ -172,7 +172,7 @@ func putPermission(s *permSet) func(*call) error {
 			return c.noContent()
 		}
 		loc := href + "/" + escapeSegment(p)
-		return c.show(http.StatusCreated, rev, loc, func(v nb) (Node, error) { return v.storedPermissionNode(href, p), nil })
+		return c.show(http.StatusCreated, rev, loc, func(v *nb) (Node, error) { return v.storedPermissionNode(href, p), nil })
 	}
 }
 

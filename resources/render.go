@@ -22,9 +22,11 @@ type Entity struct {
 	Attrs [][2]string
 	// Text is the element's text when expanded (a permission's string).
 	Text string
-	// Fields are the value fields and children, in document order,
-	// computed only when the entity is expanded.
-	Fields func() []Field
+	// Fields appends the value fields and children, in document order,
+	// to f and returns it; it is called only when the entity is expanded.
+	// The renderer passes a slice it reuses for every entity at the same
+	// nesting level, so Fields must not keep it.
+	Fields func(f []Field) []Field
 }
 
 func (e *Entity) element() string { return e.Element }
@@ -52,13 +54,19 @@ type Source interface {
 type Collection struct {
 	Element string
 	Href    string
-	Items   Source
+	// HrefTail, when set, is appended to Href: a user's collections are
+	// its href and "/groups", "/roles" …, written without joining them.
+	HrefTail string
+	Items    Source
 	// Extra are further children shown after the items when expanded
 	// (the root rules collection inside <accounts>).
 	Extra []Node
 }
 
 func (c *Collection) element() string { return c.Element }
+
+// href is the collection's whole href.
+func (c *Collection) href() string { return c.Href + c.HrefTail }
 
 // renderer writes one document.
 type renderer struct {
@@ -69,7 +77,12 @@ type renderer struct {
 // output is a rendered document in a pooled buffer. Whoever writes it
 // hands it back with release once it is written, and keeps no reference
 // to Bytes after that.
-type output struct{ b []byte }
+type output struct {
+	b []byte
+	// fields are the renderer's reused Field slices, one per nesting
+	// level, kept with the buffer.
+	fields [][]Field
+}
 
 // maxPooled bounds the buffers kept for reuse, so that one huge page does
 // not stay in the pool.
@@ -103,14 +116,14 @@ const xmlDecl = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
 // a pooled buffer; the caller releases it once written.
 func (rd renderer) document(n Node) *output {
 	o := outputs.Get().(*output)
-	w := xmlWriter{b: o.b[:0]}
+	w := xmlWriter{b: o.b[:0], fields: o.fields}
 	w.b = append(w.b, xmlDecl...)
 	w.b = append(w.b, '\n')
 	if n != nil {
 		rd.node(&w, n, rd.q.Depth, true, 1)
 		w.b = append(w.b, '\n')
 	}
-	o.b = w.b
+	o.b, o.fields = w.b, w.fields
 	return o
 }
 
@@ -145,7 +158,8 @@ func (rd renderer) entity(w *xmlWriter, e *Entity, depth, level int) {
 	}
 	var fields []Field
 	if e.Fields != nil {
-		fields = e.Fields()
+		fields = e.Fields(w.fieldsAt(level))
+		defer w.keepFields(level, fields)
 	}
 	if e.Text == "" && len(fields) == 0 {
 		w.selfClose()
@@ -184,7 +198,7 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 			count = c.Items.Count()
 		}
 		w.intAttr("count", count)
-		w.attr("href", c.Href)
+		w.attr2("href", c.Href, c.HrefTail)
 		w.selfClose()
 		return
 	}
@@ -195,7 +209,7 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 	}
 	items, count := c.Items.Page(filter, offset, limit)
 	w.intAttr("count", count)
-	w.attr("href", c.Href)
+	w.attr2("href", c.Href, c.HrefTail)
 	// Paging attributes appear on the requested collection when the
 	// client paged or when there is more than one page; a single default
 	// page looks exactly like the seed's examples.
@@ -203,11 +217,11 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 		w.intAttr("page-size", rd.q.PageSize)
 		w.intAttr("current-page", rd.q.CurrentPage)
 		if offset+limit < count {
-			w.attr("next", rd.q.pageHref(c.Href, rd.q.CurrentPage+1, rd.depthGiven))
+			w.attr("next", rd.q.pageHref(c.href(), rd.q.CurrentPage+1, rd.depthGiven))
 		}
 		if rd.q.CurrentPage > 1 {
 			prev := min(rd.q.CurrentPage-1, max(1, (count+limit-1)/limit))
-			w.attr("previous", rd.q.pageHref(c.Href, prev, rd.depthGiven))
+			w.attr("previous", rd.q.pageHref(c.href(), prev, rd.depthGiven))
 		}
 	}
 	if !anyNode(items) && !anyNode(c.Extra) {
@@ -242,7 +256,33 @@ func anyNode(ns []Node) bool {
 }
 
 // xmlWriter appends XML to b.
-type xmlWriter struct{ b []byte }
+type xmlWriter struct {
+	b      []byte
+	fields [][]Field // reused per nesting level (see Entity.Fields)
+}
+
+// maxKeptFields bounds a kept Field slice, so one entity with very many
+// fields does not stay in the pool.
+const maxKeptFields = 64
+
+// fieldsAt is an empty slice to build the fields of an entity at level
+// in, reused from the last entity expanded at that level.
+func (w *xmlWriter) fieldsAt(level int) []Field {
+	for len(w.fields) <= level {
+		w.fields = append(w.fields, nil)
+	}
+	return w.fields[level][:0]
+}
+
+// keepFields takes f back for the next entity at level, cleared so that
+// it holds on to nothing the document showed.
+func (w *xmlWriter) keepFields(level int, f []Field) {
+	if cap(f) > maxKeptFields {
+		return
+	}
+	clear(f)
+	w.fields[level] = f[:0]
+}
 
 // indentation is a newline and enough spaces for most documents; deeper
 // levels repeat spaces.
@@ -329,6 +369,16 @@ func (w *xmlWriter) attr(name, value string) {
 	w.b = append(w.b, '"')
 }
 
+// attr2 writes an attribute whose value is v1+v2.
+func (w *xmlWriter) attr2(name, v1, v2 string) {
+	w.b = append(w.b, ' ')
+	w.name(name)
+	w.b = append(w.b, '=', '"')
+	w.text(v1)
+	w.text(v2)
+	w.b = append(w.b, '"')
+}
+
 func (w *xmlWriter) intAttr(name string, v int) {
 	w.b = append(w.b, ' ')
 	w.name(name)
@@ -344,28 +394,13 @@ func (w *xmlWriter) text(s string) { w.b = xmltext.Append(w.b, s) }
 // escapeSegment percent-escapes one path segment, keeping every
 // character RFC 3986 allows in a segment (so "*", ":" and "," stay).
 func escapeSegment(s string) string {
-	const hex = "0123456789ABCDEF"
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if !segmentSafe(s[i]) {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	n := escapedLen(s)
+	if n == len(s) {
 		return s
 	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if segmentSafe(c) {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
+	b.Grow(n)
+	writeSegment(&b, s)
 	return b.String()
 }
 
@@ -379,11 +414,43 @@ func segmentSafe(c byte) bool {
 
 // path joins escaped segments under /auth/v2.
 func path(segments ...string) string {
+	const root = "/auth/v2"
+	n := len(root)
+	for _, s := range segments {
+		n += 1 + escapedLen(s)
+	}
 	var b strings.Builder
-	b.WriteString("/auth/v2")
+	b.Grow(n)
+	b.WriteString(root)
 	for _, s := range segments {
 		b.WriteByte('/')
-		b.WriteString(escapeSegment(s))
+		writeSegment(&b, s)
 	}
 	return b.String()
+}
+
+// escapedLen is len(escapeSegment(s)).
+func escapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !segmentSafe(s[i]) {
+			n += 2
+		}
+	}
+	return n
+}
+
+// writeSegment writes escapeSegment(s) to b.
+func writeSegment(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if segmentSafe(c) {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
 }

@@ -48,7 +48,7 @@ func etreeEntity(rd renderer, parent *etree.Element, e *Entity, depth int) {
 	if e.Fields == nil {
 		return
 	}
-	for _, f := range e.Fields() {
+	for _, f := range e.Fields(nil) {
 		if f.Node != nil {
 			etreeNode(rd, el, f.Node, depth-1, false)
 			continue
@@ -72,7 +72,7 @@ func etreeCollection(rd renderer, parent *etree.Element, c *Collection, depth in
 			count = c.Items.Count()
 		}
 		el.CreateAttr("count", strconv.Itoa(count))
-		el.CreateAttr("href", c.Href)
+		el.CreateAttr("href", c.href())
 		return
 	}
 	filter, offset, limit := "", 0, rd.q.PageSize
@@ -82,16 +82,16 @@ func etreeCollection(rd renderer, parent *etree.Element, c *Collection, depth in
 	}
 	items, count := c.Items.Page(filter, offset, limit)
 	el.CreateAttr("count", strconv.Itoa(count))
-	el.CreateAttr("href", c.Href)
+	el.CreateAttr("href", c.href())
 	if top && (rd.q.paged || count > limit || rd.q.CurrentPage > 1) {
 		el.CreateAttr("page-size", strconv.Itoa(rd.q.PageSize))
 		el.CreateAttr("current-page", strconv.Itoa(rd.q.CurrentPage))
 		if offset+limit < count {
-			el.CreateAttr("next", rd.q.pageHref(c.Href, rd.q.CurrentPage+1, rd.depthGiven))
+			el.CreateAttr("next", rd.q.pageHref(c.href(), rd.q.CurrentPage+1, rd.depthGiven))
 		}
 		if rd.q.CurrentPage > 1 {
 			prev := min(rd.q.CurrentPage-1, max(1, (count+limit-1)/limit))
-			el.CreateAttr("previous", rd.q.pageHref(c.Href, prev, rd.depthGiven))
+			el.CreateAttr("previous", rd.q.pageHref(c.href(), prev, rd.depthGiven))
 		}
 	}
 	for _, it := range items {

@@ -122,7 +122,7 @@ func (g *treeGen) node(budget int) Node {
 				fields = append(fields, Field{Name: g.name(), Text: g.text(), Always: c%2 == 0})
 			}
 		}
-		e.Fields = func() []Field { return fields }
+		e.Fields = func(f []Field) []Field { return append(f, fields...) }
 	}
 	return e
 }
@@ -167,7 +167,7 @@ func TestRenderDeepIndent(t *testing.T) {
 	for i := range 45 {
 		inner := n
 		if i%2 == 0 {
-			n = &Entity{Element: "e", Href: "/h", Fields: func() []Field { return []Field{{Name: "v", Text: "t"}, {Node: inner}} }}
+			n = &Entity{Element: "e", Href: "/h", Fields: func(f []Field) []Field { return append(f, Field{Name: "v", Text: "t"}, Field{Node: inner}) }}
 		} else {
 			n = &Collection{Element: "c", Href: "/c", Items: listSource{inner}}
 		}
@@ -220,7 +220,7 @@ func userLike() Node {
 		coll("roles", base+"/roles", 0),
 		{Name: "name", Text: "user-0000042"},
 	}
-	return &Entity{Element: "user", Identifier: "user-0000042", Href: base, Fields: func() []Field { return fields }}
+	return &Entity{Element: "user", Identifier: "user-0000042", Href: base, Fields: func(f []Field) []Field { return append(f, fields...) }}
 }
 
 // BenchmarkRender renders a user-like document with the streaming writer
@@ -251,5 +251,7 @@ func TestRenderNameQuirks(t *testing.T) {
 	rd := renderer{q: query{Depth: 1, PageSize: 5, CurrentPage: 1}}
 	renderBoth(t, rd, &Entity{Element: ":e", Attrs: [][2]string{
 		{"b", "1"}, {":b", "2"}, {"a:b", "3"}, {":a:b", "4"}, {"a:", "5"}, {"b", "6"}, {"a:b", "7"},
-	}, Fields: func() []Field { return []Field{{Name: ":f", Text: "x"}, {Name: "g:h:i", Always: true}} }})
+	}, Fields: func(f []Field) []Field {
+		return append(f, Field{Name: ":f", Text: "x"}, Field{Name: "g:h:i", Always: true})
+	}})
 }

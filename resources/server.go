@@ -98,7 +98,7 @@ type call struct {
 	r          *http.Request
 	route      *Route
 	p          authn.Principal
-	vars       map[string]string
+	vars       api.Vars
 	q          query
 	depthGiven bool
 	status     int

@@ -9,13 +9,13 @@ import (
 
 // userMissing is the 404 for a user path whose user does not exist.
 func userMissing(c *call) error {
-	return problem(http.StatusNotFound, "user %q not found in account %q", c.vars["u"], c.vars["a"])
+	return problem(http.StatusNotFound, "user %q not found in account %q", c.vars.Get("u"), c.vars.Get("a"))
 }
 
 // getUserPart adapts a read handler of a user's sub-resource.
-func getUserPart(build func(c *call, v nb, a, u string) (Node, error)) func(*call) error {
-	return get(func(c *call, v nb) (Node, error) {
-		a, u := c.vars["a"], c.vars["u"]
+func getUserPart(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
+	return get(func(c *call, v *nb) (Node, error) {
+		a, u := c.vars.Get("a"), c.vars.Get("u")
 		if !v.HasItem(a, storage.KindUser, u) {
 			return nil, userMissing(c)
 		}
@@ -66,7 +66,7 @@ func deletePassword(c *call) error {
 // setPassword stores a new hash (or none); an administrator's change
 // clears password-expired, and cached credentials are dropped at once.
 func (c *call) setPassword(u, hash string) error {
-	a := c.vars["a"]
+	a := c.vars.Get("a")
 	c.checkTakeover(a, u)
 	_, _, err := c.s.Store.PutItem(c.r.Context(), a, storage.KindUser, u, storage.UpdateOnly, func(old string, _ bool) (string, error) {
 		rec, err := storage.DecodeUser(old)
@@ -105,15 +105,15 @@ func attrSet(c *call) (storage.Coll, error) {
 	if err != nil {
 		return storage.Coll{}, err
 	}
-	return attributes(c.vars["a"], ns[0]), nil
+	return attributes(c.vars.Get("a"), ns[0]), nil
 }
 
-var getAttributes = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+var getAttributes = getUserPart(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.attributesNode(a, u), nil
 })
 
-var getAttribute = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
-	n := c.vars["n"]
+var getAttribute = getUserPart(func(c *call, v *nb, a, u string) (Node, error) {
+	n := c.vars.Get("n")
 	if !v.HasMember(attributes(a, u), n) {
 		return nil, problem(http.StatusNotFound, "attribute %q of user %q not found", n, u)
 	}
@@ -121,8 +121,8 @@ var getAttribute = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
 })
 
 func (c *call) showAttribute(rev int64, name string) error {
-	a, u := c.vars["a"], c.vars["u"]
-	return c.show(http.StatusCreated, rev, path("accounts", a, "users", u, "attributes", name), func(v nb) (Node, error) {
+	a, u := c.vars.Get("a"), c.vars.Get("u")
+	return c.show(http.StatusCreated, rev, path("accounts", a, "users", u, "attributes", name), func(v *nb) (Node, error) {
 		return v.attributeNode(a, u, name), nil
 	})
 }
@@ -268,7 +268,7 @@ func deleteAttribute(c *call) error {
 	return c.noContent()
 }
 
-var getEffective = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+var getEffective = getUserPart(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.effectiveNode(a, u), nil
 })
 
@@ -278,7 +278,7 @@ var getEffectiveOne = getUserPart(effectiveOne)
 
 // effectiveOne answers whether user u of account a holds the path's
 // permission: its document names the granting role, or 404.
-func effectiveOne(c *call, v nb, a, u string) (Node, error) {
+func effectiveOne(c *call, v *nb, a, u string) (Node, error) {
 	p, err := c.permission()
 	if err != nil {
 		return nil, err
@@ -293,17 +293,17 @@ func effectiveOne(c *call, v nb, a, u string) (Node, error) {
 	return n, nil
 }
 
-var getClients = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+var getClients = getUserPart(func(c *call, v *nb, a, u string) (Node, error) {
 	return findField(v.userNode(a, u), "clients"), nil
 })
 
-var getUserFederated = getUserPart(func(c *call, v nb, a, u string) (Node, error) {
+var getUserFederated = getUserPart(func(c *call, v *nb, a, u string) (Node, error) {
 	return findField(v.userNode(a, u), "federations"), nil
 })
 
 // findField returns the child node of e whose element is name.
 func findField(e *Entity, name string) Node {
-	for _, f := range e.Fields() {
+	for _, f := range e.Fields(nil) {
 		if f.Node != nil && f.Node.element() == name {
 			return f.Node
 		}

@@ -41,7 +41,8 @@ func (k APIKey) Encode() string {
 
 // DecodeAPIKey reads an APIKey record.
 func DecodeAPIKey(v string) (APIKey, error) {
-	f, err := decodeFields(v, 6)
+	var f [6]string
+	err := decodeFields(v, f[:])
 	if err != nil {
 		return APIKey{}, err
 	}

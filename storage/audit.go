@@ -51,7 +51,8 @@ func (e AuditEntry) Encode() string {
 
 // DecodeAuditEntry reads an AuditEntry record.
 func DecodeAuditEntry(v string) (AuditEntry, error) {
-	f, err := decodeFields(v, 8)
+	var f [8]string
+	err := decodeFields(v, f[:])
 	if err != nil {
 		return AuditEntry{}, err
 	}

@@ -49,26 +49,44 @@ func encodeFields(f fields) string {
 	return string(b)
 }
 
-func decodeFields(v string, want int) (fields, error) {
+// decodeFields reads record v into f: its fields are substrings of v (no
+// copies). Fields added by later versions beyond len(f) are ignored;
+// missing trailing fields read as empty, so older records still decode.
+func decodeFields(v string, f []string) error {
 	if len(v) == 0 || v[0] != recordVersion {
-		return nil, fmt.Errorf("record: unknown version")
+		return fmt.Errorf("record: unknown version")
 	}
-	out := make(fields, 0, want)
-	b := []byte(v[1:])
-	for len(b) > 0 {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || uint64(len(b)-n) < l {
-			return nil, fmt.Errorf("record: truncated field %d", len(out))
+	clear(f)
+	rest := v[1:]
+	for i := 0; len(rest) > 0; i++ {
+		l, n := uvarint(rest)
+		if n <= 0 || uint64(len(rest)-n) < l {
+			return fmt.Errorf("record: truncated field %d", i)
 		}
-		out = append(out, string(b[n:n+int(l)]))
-		b = b[n+int(l):]
+		if i < len(f) {
+			f[i] = rest[n : n+int(l)]
+		}
+		rest = rest[n+int(l):]
 	}
-	// Fields added by later versions are appended; missing trailing
-	// fields read as empty so older records still decode.
-	for len(out) < want {
-		out = append(out, "")
+	return nil
+}
+
+// uvarint is binary.Uvarint over a string.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -(i + 1) // overflow
+			}
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
 	}
-	return out, nil
+	return 0, 0
 }
 
 func boolField(b bool) string {
@@ -83,7 +101,8 @@ func (a Account) Encode() string { return encodeFields(fields{a.Description, a.P
 
 // DecodeAccount reads an Account record.
 func DecodeAccount(v string) (Account, error) {
-	f, err := decodeFields(v, 2)
+	var f [2]string
+	err := decodeFields(v, f[:])
 	if err != nil {
 		return Account{}, err
 	}
@@ -98,7 +117,8 @@ func (u User) Encode() string {
 
 // DecodeUser reads a User record.
 func DecodeUser(v string) (User, error) {
-	f, err := decodeFields(v, 6)
+	var f [6]string
+	err := decodeFields(v, f[:])
 	if err != nil {
 		return User{}, err
 	}
@@ -112,7 +132,8 @@ func (r Role) Encode() string { return encodeFields(fields{r.Description}) }
 
 // DecodeRole reads a Role record.
 func DecodeRole(v string) (Role, error) {
-	f, err := decodeFields(v, 1)
+	var f [1]string
+	err := decodeFields(v, f[:])
 	if err != nil {
 		return Role{}, err
 	}
@@ -124,7 +145,8 @@ func (g Group) Encode() string { return encodeFields(fields{g.Description}) }
 
 // DecodeGroup reads a Group record.
 func DecodeGroup(v string) (Group, error) {
-	f, err := decodeFields(v, 1)
+	var f [1]string
+	err := decodeFields(v, f[:])
 	if err != nil {
 		return Group{}, err
 	}

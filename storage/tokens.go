@@ -57,7 +57,8 @@ func encodeToken(expires time.Time, value []byte) string {
 // decodeToken returns the value of a stored token that has not expired
 // at now.
 func decodeToken(stored []byte, now time.Time) ([]byte, bool) {
-	f, err := decodeFields(string(stored), 2)
+	var f [2]string
+	err := decodeFields(string(stored), f[:])
 	if err != nil {
 		return nil, false
 	}

@@ -249,12 +249,16 @@ const smallRange = 64
 // walk calls fn with each item of the range, in order, until fn returns
 // false; nothing is folded.
 func (v View) walk(prefix string, fn func(it *item) bool) {
-	v.s.tree.Ascend(&item{key: prefix}, func(it *item) bool {
+	p := pivots.Get().(*item) // see get
+	p.key = prefix
+	v.s.tree.Ascend(p, func(it *item) bool {
 		if !strings.HasPrefix(it.key, prefix) {
 			return false
 		}
 		return fn(it)
 	})
+	p.key = ""
+	pivots.Put(p)
 }
 
 // count is CountRange without folding; walked reports whether it walked the
