@@ -5,15 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/btree"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // item is one cached key. Keys and values are strings so that readers can
@@ -176,48 +180,53 @@ func (c *Cache) run(ctx context.Context) {
 	}
 }
 
-// relist reads the whole prefix at one revision, in pages, and swaps it in.
+// relistPage is how many keys a relist reads per request when etcd
+// cannot stream a range (before etcd 3.7).
+const relistPage = 5000
+
+// relist reads the whole prefix at one revision and swaps it in.
+//
+// It streams the range (etcd's RangeStream: chunks of a few MiB at one
+// pinned revision) rather than paging it with limited Gets: etcd counts
+// the whole rest of the range for every limited Get, so paging a
+// million keys costs a quadratic walk of etcd's index (27 s for a
+// million users here). Servers without RangeStream are paged.
+//
+// Memory: a relist never holds two full copies. Until it ends no read is
+// served (the snapshot it publishes first is not listed: reads wait, as
+// they must on a cache that may be stale), so it drops the old tree at
+// once and publishes an empty one; the old tree lives on only as long as
+// reads already in flight hold their snapshots. Each chunk's decoded
+// response is garbage once its keys and values are copied into the tree,
+// so the peak is one tree plus a chunk or two.
 func (c *Cache) relist(ctx context.Context) (int64, error) {
 	c.mu.Lock()
 	c.listed = false
+	c.tree = newTree()
+	c.dirty = true
 	c.publishLocked()
 	c.mu.Unlock()
+	c.clearFilterMemo()
 
+	// The revision everything is read at: a one-key read's header.
+	gctx, cancel := context.WithTimeout(ctx, c.timeout)
+	head, err := c.client.Get(gctx, c.prefix)
+	cancel()
+	if err != nil {
+		return 0, err
+	}
+	rev := head.Header.Revision
 	tree := newTree()
-	var rev int64
-	from := c.prefix
-	end := rangeEnd(c.prefix)
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(10000)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		gctx, cancel := context.WithTimeout(ctx, 4*c.timeout)
-		resp, err := c.client.Get(gctx, from, opts...)
-		cancel()
-		if err != nil {
-			return 0, err
-		}
-		if rev == 0 {
-			rev = resp.Header.Revision
-		}
-		skip := false
-		for _, kv := range resp.Kvs {
+	load := func(kvs []*mvccpb.KeyValue) {
+		for _, kv := range kvs {
 			key := string(kv.Key[len(c.prefix):])
-			if r, ok := uncachedRange(key); ok {
-				// An uncached range stays in etcd only: jump past it.
-				from, skip = rangeEnd(c.prefix+r), true
-				break
-			}
 			tree.Load(&item{key: key, value: string(kv.Value), mod: kv.ModRevision, create: kv.CreateRevision})
 		}
-		if skip {
-			continue
+	}
+	for _, seg := range cachedSegments(c.prefix) {
+		if err := c.listSegment(ctx, seg[0], seg[1], rev, load); err != nil {
+			return 0, err
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			break
-		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
 
 	// Every memo keyed by a kind revision changes after a relist:
@@ -252,6 +261,64 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	c.mu.Unlock()
 	c.clearFilterMemo()
 	return rev, nil
+}
+
+// cachedSegments splits the range of prefix into the ranges the cache
+// holds, in key order: everything but the uncached ranges.
+func cachedSegments(prefix string) [][2]string {
+	skips := slices.Clone(uncachedRanges[:])
+	slices.Sort(skips)
+	var out [][2]string
+	from := prefix
+	for _, r := range skips {
+		out = append(out, [2]string{from, prefix + r})
+		from = rangeEnd(prefix + r)
+	}
+	return append(out, [2]string{from, rangeEnd(prefix)})
+}
+
+// listSegment reads [from, end) at rev and passes its keys, in order, to
+// load: streamed, or paged where etcd cannot stream. The stream may take
+// as long as it needs, but not 4 storage timeouts without a chunk.
+func (c *Cache) listSegment(ctx context.Context, from, end string, rev int64, load func([]*mvccpb.KeyValue)) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idle := time.AfterFunc(4*c.timeout, cancel)
+	defer idle.Stop()
+	stream, err := c.client.GetStream(sctx, from, clientv3.WithRange(end), clientv3.WithRev(rev))
+	if err == nil {
+		for chunk := range stream {
+			if err = chunk.Err(); err != nil {
+				break
+			}
+			idle.Reset(4 * c.timeout)
+			load(chunk.Kvs)
+		}
+	}
+	if status.Code(err) == codes.Unimplemented {
+		return c.listPaged(ctx, from, end, rev, load)
+	}
+	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("listing stalled: no answer from etcd for %s: %w", 4*c.timeout, err)
+	}
+	return err
+}
+
+// listPaged is listSegment with limited Gets.
+func (c *Cache) listPaged(ctx context.Context, from, end string, rev int64, load func([]*mvccpb.KeyValue)) error {
+	for {
+		gctx, cancel := context.WithTimeout(ctx, 4*c.timeout)
+		resp, err := c.client.Get(gctx, from, clientv3.WithRange(end), clientv3.WithLimit(relistPage), clientv3.WithRev(rev))
+		cancel()
+		if err != nil {
+			return err
+		}
+		load(resp.Kvs)
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
 }
 
 // watch applies events after rev until the watch fails or is compacted.

@@ -330,22 +330,45 @@ func TestCacheRebuildsAfterCompaction(t *testing.T) {
 	}
 }
 
-// hookedKV runs hook once, after the first Get (the cache's list) has
-// read etcd and before the cache sees the answer.
+// hookedKV runs hook once, after the cache's first list has read etcd
+// (the last of the streams a list reads, one per cached segment) and
+// before the cache sees the end of it. gets counts the lists.
 type hookedKV struct {
 	clientv3.KV
-	gets atomic.Int64
-	once sync.Once
-	hook func(listRev int64)
+	streams atomic.Int64
+	gets    atomic.Int64
+	once    sync.Once
+	hook    func(listRev int64)
 }
 
-func (k *hookedKV) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
-	resp, err := k.KV.Get(ctx, key, opts...)
-	if err == nil {
-		k.gets.Add(1)
-		k.once.Do(func() { k.hook(resp.Header.Revision) })
+func (k *hookedKV) GetStream(ctx context.Context, key string, opts ...clientv3.OpOption) (clientv3.GetStreamChan, error) {
+	in, err := k.KV.GetStream(ctx, key, opts...)
+	if err != nil {
+		return nil, err
 	}
-	return resp, err
+	out := make(chan clientv3.RangeStreamResponse, 1)
+	go func() {
+		defer close(out)
+		var held []clientv3.RangeStreamResponse
+		var rev int64
+		failed := false
+		for r := range in {
+			if r.Err() != nil {
+				failed = true
+			} else if r.Header != nil {
+				rev = r.Header.Revision
+			}
+			held = append(held, r)
+		}
+		if !failed && k.streams.Add(1)%int64(len(cachedSegments(""))) == 0 {
+			k.gets.Add(1)
+			k.once.Do(func() { k.hook(rev) })
+		}
+		for _, r := range held {
+			out <- r
+		}
+	}()
+	return out, nil
 }
 
 // countedWatcher counts watches and the compacted responses they get.
