@@ -94,6 +94,14 @@ func (v *nb) holding(a, u string) *authz.Holding {
 	return v.au.Holdings.Compute(v.raw, a, u)
 }
 
+// questioned is user u's holding for a permission question (GET
+// …/permissions/{p}, like a /check question): read untracked and
+// memoised, since services ask about the same principals again and again
+// (the memo is bounded; see authz.Holdings).
+func (v *nb) questioned(a, u string) *authz.Holding {
+	return v.au.Holdings.Of(v.raw, a, u)
+}
+
 func nodesOf(names []string, item func(string) Node) []Node {
 	out := make([]Node, len(names))
 	for i, x := range names {

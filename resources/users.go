@@ -283,7 +283,7 @@ func effectiveOne(c *call, v *nb, a, u string) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	role, ok := v.holding(a, u).Decide(p)
+	role, ok := v.questioned(a, u).Decide(p)
 	v.Mix("granted-by:" + role)
 	if !ok {
 		return nil, problem(http.StatusNotFound, "user %q does not hold permission %q", u, p)
