@@ -153,7 +153,13 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 // (/gc/heap/live:bytes: the heap marked live by the last cycle).
 func liveHeap() uint64 {
 	runtime.GC()
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	return readUint64Metric("/gc/heap/live:bytes")
+}
+
+// readUint64Metric reads one uint64 runtime metric as it is, without a
+// collection (0 if the runtime does not have it).
+func readUint64Metric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0

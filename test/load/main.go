@@ -67,6 +67,31 @@
 // last-sign-in times per second to the account during every scenario, the
 // write a password sign-in makes, to show what invalidating the
 // per-account memos costs.
+//
+// Restart (-restart, on by default): after the scenarios of each N the
+// tool closes its gatehouse, collects garbage and reads the live heap the
+// server process keeps with no instance (the closed instance's leftovers:
+// etcd's package-level metrics keep its old store reachable), then starts
+// a new gatehouse on the same configuration and data directory in a
+// process of its own, as a real restart: this program re-executed with
+// the argument "restart", which receives the data directory, the revision
+// to wait for and its deadline as a JSON line on its stdin and answers
+// with its figures as a JSON line on its stdout. It is killed when the
+// server process dies and exits by itself when its stdin closes or its
+// deadline passes. There the embedded etcd reopens the seeded data and
+// the storage cache lists all of it at start-up (the start-up relist).
+// The restart process reads its live heap and RSS after a forced GC right
+// before instance.Start (the baseline), then a sampler reads
+// runtime/metrics and VmRSS every 2 ms from the start until 2 s after the
+// new instance serves reads at the revision the old one had reached (so
+// a late relist would show). The tool reports the time to ready, the
+// peak of /memory/classes/heap/objects (live objects and garbage not yet
+// swept: the heap the process really reached), the peak of
+// /gc/heap/live, the live heap and RSS after a forced GC at the end
+// (steady), peak heap objects / steady live heap, the peak RSS, and how
+// many warnings the new instance logged about a relist or about etcd
+// being silent ("no word from etcd"). These figures are the whole
+// restart process's: etcd rebuilding its own index counts too.
 package main
 
 import (
@@ -105,6 +130,9 @@ func main() {
 	if isBareMode() {
 		os.Exit(bareMain())
 	}
+	if isRestartMode() {
+		os.Exit(restartMain())
+	}
 	os.Exit(run())
 }
 
@@ -125,6 +153,7 @@ type options struct {
 	churn       float64
 	memo        bool
 	prewarm     time.Duration
+	restart     bool
 }
 
 func parseFlags() (options, error) {
@@ -144,6 +173,7 @@ func parseFlags() (options, error) {
 	flag.BoolVar(&o.verbose, "v", false, "log the server at info level to stderr")
 	flag.Float64Var(&o.churn, "churn", 0, "during every scenario, also write this many last-sign-in times per second to account load (what a password sign-in writes), to show the cost of memo invalidation")
 	flag.BoolVar(&o.memo, "memo", true, "after seeding, measure the holdings memo's memory per user (fills an authz.Holdings for every user)")
+	flag.BoolVar(&o.restart, "restart", true, "after the scenarios of each N, restart gatehouse on its data in a process of its own and report the memory the start-up relist of the cache peaks at")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each measured scenario to this directory (N-scenario.pprof)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -194,6 +224,9 @@ func parseFlags() (options, error) {
 		perN := 2*time.Minute + o.prewarm + 6*(o.duration+o.warmup+15*time.Second)
 		for _, n := range o.users {
 			o.timeout += perN + time.Duration(n/1000)*time.Second
+			if o.restart {
+				o.timeout += restartBudget(n)
+			}
 		}
 	}
 	return o, nil
@@ -289,6 +322,7 @@ type seedReport struct {
 	liveUnder           uint64 // highest live heap after a scenario
 	memoPerUser         float64
 	memoCompute         time.Duration
+	restart             *restartReport // the restart phase's figures (nil without -restart)
 }
 
 // measureMemo fills an authz.Holdings — the structure the server keeps
@@ -315,6 +349,17 @@ func measureMemo(st *storage.Store, n int) (float64, time.Duration) {
 	return float64(int64(after.heap)-int64(before.heap)) / float64(n), took / time.Duration(n)
 }
 
+// loadConfig is gatehouse's configuration for a run on the data
+// directory dir: the restart process builds its instance from it too.
+func loadConfig(dir string) conf.Config {
+	cfg := conf.Defaults()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.ShutdownTimeout = 5 * time.Second
+	cfg.Storage.DataDir = dir
+	cfg.Admin.Password = "load-admin-password-1"
+	return cfg
+}
+
 func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]result, *seedReport, error) {
 	dir, err := os.MkdirTemp("", "gatehouse-load-")
 	if err != nil {
@@ -322,11 +367,7 @@ func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]res
 	}
 	defer os.RemoveAll(dir)
 
-	cfg := conf.Defaults()
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.HTTP.ShutdownTimeout = 5 * time.Second
-	cfg.Storage.DataDir = dir
-	cfg.Admin.Password = "load-admin-password-1"
+	cfg := loadConfig(dir)
 	var logw io.Writer = io.Discard
 	if o.verbose {
 		logw = realStderr
@@ -339,7 +380,13 @@ func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]res
 	if err != nil {
 		return nil, nil, fmt.Errorf("start gatehouse: %w", err)
 	}
-	defer in.Close()
+	// The restart phase closes in (and clears it): close it at the end
+	// unless it did.
+	defer func() {
+		if in != nil {
+			in.Close()
+		}
+	}()
 	addr := in.Addr()
 
 	// Seed.
@@ -496,6 +543,13 @@ func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]res
 	if o.memo {
 		sr.memoPerUser, sr.memoCompute = measureMemo(in.Store, n)
 		fmt.Fprintf(realStderr, "load: N=%d holdings memo: %.0f B/user, %s per computed holding\n", n, sr.memoPerUser, sr.memoCompute)
+	}
+	// After everything else: it closes the instance.
+	if o.restart {
+		sr.restart, err = restartPhase(&in, dir, o.verbose, n)
+		if err != nil {
+			return out, sr, fmt.Errorf("restart: %w", err)
+		}
 	}
 	return out, sr, nil
 }
@@ -775,6 +829,17 @@ func readMem(live bool) memStat {
 		runtime.GC()
 		debug.FreeOSMemory()
 	}
+	m := readProcMem()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.heap = ms.HeapInuse
+	return m
+}
+
+// readProcMem reads VmRSS, RssAnon and RssFile (KiB) from
+// /proc/self/status, without the stop-the-world of ReadMemStats (heap is
+// left 0): cheap enough for the restart phase's sampler.
+func readProcMem() memStat {
 	var m memStat
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -797,8 +862,5 @@ func readMem(live bool) memStat {
 			}
 		}
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	m.heap = ms.HeapInuse
 	return m
 }

@@ -161,4 +161,43 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 			fmtBytes(float64(int64(s.liveAfter)-int64(s.liveBefore)) / float64(s.n)), liveUnder, memo})
 	}
 	table(w, o.out, header, rows)
+	printRestarts(w, o, seeds)
+}
+
+// printRestarts writes the restart phase's table.
+func printRestarts(w io.Writer, o options, seeds []seedReport) {
+	var rows [][]string
+	for _, s := range seeds {
+		r := s.restart
+		if r == nil {
+			continue
+		}
+		ready, ratio := "failed", ""
+		if r.Ready > 0 {
+			ready = fmtDur(r.Ready)
+		}
+		if r.SteadyLive > 0 {
+			ratio = fmt.Sprintf("%.2f×", r.ratio())
+		}
+		rows = append(rows, []string{fmt.Sprint(r.n), mibBytes(r.liveClosed), fmtDur(r.Start), ready,
+			mibBytes(r.BaseLive), mib(r.BaseRSS), mibBytes(r.PeakObjects), mibBytes(r.PeakLive), mibBytes(r.SteadyLive), ratio,
+			mib(r.PeakRSS), mib(r.SteadyRSS), fmt.Sprint(r.Warnings)})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "restart: the instance is closed and a new one started on the same data directory in a process of its own, as a real restart")
+	fmt.Fprintln(w, "(embedded etcd reopens it, the cache lists it all at start-up); parent leftover live = /gc/heap/live of the server process after closing")
+	fmt.Fprintln(w, "its instance and a forced GC (what the closed instance leaves behind there; not part of the restart's figures);")
+	fmt.Fprintf(w, "all other columns are the restart process's (gatehouse and etcd), sampled every %s from before instance.Start until %s after the new instance serves reads at the old revision;\n", restartSampleEvery, restartLinger)
+	fmt.Fprintln(w, "start = instance.Start's own time; ready = until Store.Read served at the revision the old instance had reached;")
+	fmt.Fprintln(w, "base live, base RSS = the restart process's /gc/heap/live and VmRSS right before instance.Start, after a forced GC and debug.FreeOSMemory;")
+	fmt.Fprintln(w, "peak objects = highest /memory/classes/heap/objects (live objects + garbage not yet swept); peak live = highest /gc/heap/live (marked by a completed cycle);")
+	fmt.Fprintln(w, "steady live, steady RSS = after a forced GC and debug.FreeOSMemory at the end; peak/steady = peak objects / steady live;")
+	fmt.Fprintln(w, "warnings = server warnings (level ≥ Warn) mentioning a relist or \"no word from etcd\" from the start until the end of the sampling")
+	fmt.Fprintln(w)
+	header := []string{"N", "parent leftover live MiB", "start", "ready", "base live MiB", "base RSS MiB", "peak objects MiB", "peak live MiB", "steady live MiB", "peak/steady",
+		"peak RSS MiB", "steady RSS MiB", "relist/silence warnings"}
+	table(w, o.out, header, rows)
 }
