@@ -29,7 +29,19 @@ type item struct {
 	create int64 // etcd create revision
 }
 
-func itemLess(a, b *item) bool { return a.key < b.key }
+func itemLess(a, b item) bool { return a.key < b.key }
+
+// newItem copies key and value into one allocation that both strings
+// share: half the objects for the collector to mark, and a key's value
+// next to it in memory.
+func newItem(key, value []byte, mod, create int64) item {
+	var b strings.Builder
+	b.Grow(len(key) + len(value))
+	b.Write(key)
+	b.Write(value)
+	kv := b.String()
+	return item{key: kv[:len(key)], value: kv[len(key):], mod: mod, create: create}
+}
 
 // kindEntry is the last revision that changed one kind range of one
 // account.
@@ -54,7 +66,7 @@ func kindLess(a, b kindEntry) bool {
 // reader likes while the cache moves on.
 type snapshot struct {
 	c           *Cache
-	tree        *btree.BTreeG[*item]
+	tree        *btree.BTreeG[item]
 	kinds       *btree.BTreeG[kindEntry]
 	rev         int64         // every event up to rev is applied
 	accountsRev int64         // last revision that changed any account record
@@ -87,7 +99,7 @@ type Cache struct {
 	// watch goroutine writes; tests hold it to freeze the cache). Readers
 	// never take it.
 	mu          sync.Mutex
-	tree        *btree.BTreeG[*item]
+	tree        *btree.BTreeG[item]
 	kinds       *btree.BTreeG[kindEntry]
 	rev         int64
 	accountsRev int64
@@ -126,7 +138,7 @@ func newCache(client *clientv3.Client, prefix string, timeout time.Duration, log
 // either the watch goroutine's own (one writer) or a published copy that
 // is never written, so no tree is ever used by a writer and a reader at
 // once; the nodes they share are never written after a Copy.
-func newTree() *btree.BTreeG[*item] {
+func newTree() *btree.BTreeG[item] {
 	return btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 64})
 }
 
@@ -219,8 +231,7 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	tree := newTree()
 	load := func(kvs []*mvccpb.KeyValue) {
 		for _, kv := range kvs {
-			key := string(kv.Key[len(c.prefix):])
-			tree.Load(&item{key: key, value: string(kv.Value), mod: kv.ModRevision, create: kv.CreateRevision})
+			tree.Load(newItem(kv.Key[len(c.prefix):], kv.Value, kv.ModRevision, kv.CreateRevision))
 		}
 	}
 	for _, seg := range cachedSegments(c.prefix) {
@@ -239,7 +250,7 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	})
 	c.mu.Unlock()
 	var last kindKey
-	tree.Scan(func(it *item) bool {
+	tree.Scan(func(it item) bool {
 		if k, ok := kindOf(it.key); ok && k != last {
 			kinds.Set(kindEntry{kindKey: k, rev: rev})
 			if isDecisionKind(k.kind) {
@@ -388,9 +399,9 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 			continue
 		}
 		if ev.Type == clientv3.EventTypeDelete {
-			c.tree.Delete(&item{key: key})
+			c.tree.Delete(item{key: key})
 		} else {
-			c.tree.Set(&item{key: key, value: string(ev.Kv.Value), mod: r, create: ev.Kv.CreateRevision})
+			c.tree.Set(newItem(ev.Kv.Key[len(c.prefix):], ev.Kv.Value, r, ev.Kv.CreateRevision))
 		}
 		if k, ok := kindOf(key); ok {
 			c.kinds.Set(kindEntry{kindKey: k, rev: r})

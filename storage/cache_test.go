@@ -111,7 +111,7 @@ func etcdState(t testing.TB, c *clientv3.Client, prefix string) (map[string]kvSt
 func cacheState(c *Cache) map[string]kvState {
 	tree := c.snap.Load().tree
 	out := make(map[string]kvState, tree.Len())
-	tree.Scan(func(it *item) bool {
+	tree.Scan(func(it item) bool {
 		out[it.key] = kvState{it.value, it.mod, it.create}
 		return true
 	})

@@ -92,7 +92,7 @@ func memView(keys ...string) View {
 	defer c.mu.Unlock()
 	for i, k := range keys {
 		rev := int64(i + 1)
-		c.tree.Set(&item{key: k, value: k, mod: rev, create: rev})
+		c.tree.Set(item{key: k, value: k, mod: rev, create: rev})
 		c.rev = rev
 	}
 	c.dirty = true

@@ -24,7 +24,7 @@ func (v View) UserState(a, u string) (exists, enabled bool) {
 		// the key as a guard, so it gets a string of its own).
 		b := keyBufs.Get().(*[]byte)
 		*b = append(append(append(append(append((*b)[:0], "t/"...), a...), '/'), KindUser+"/"...), u...)
-		var it *item
+		var it item
 		if it, ok = v.get(unsafe.String(unsafe.SliceData(*b), len(*b))); ok {
 			val = it.value
 		}

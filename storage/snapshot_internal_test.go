@@ -15,7 +15,7 @@ func treeDigest(s *snapshot) (uint64, error) {
 	h := fnv.New64a()
 	i := 0
 	var err error
-	s.tree.Scan(func(it *item) bool {
+	s.tree.Scan(func(it item) bool {
 		if at, ok := s.tree.GetAt(i); !ok || at != it {
 			err = fmt.Errorf("GetAt(%d) disagrees with the scan", i)
 			return false
@@ -91,9 +91,9 @@ func TestSnapshotsStayFrozen(t *testing.T) {
 			k := rng.IntN(3000)
 			key := fmt.Sprintf("t/a%d/user/u%04d", k%7, k)
 			if rng.IntN(3) == 0 {
-				c.tree.Delete(&item{key: key})
+				c.tree.Delete(item{key: key})
 			} else {
-				c.tree.Set(&item{key: key, value: fmt.Sprint(b), mod: b})
+				c.tree.Set(item{key: key, value: fmt.Sprint(b), mod: b})
 			}
 			kk, _ := kindOf(key)
 			c.kinds.Set(kindEntry{kindKey: kk, rev: b})

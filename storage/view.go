@@ -3,7 +3,6 @@ package storage
 import (
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // View is a consistent read of one snapshot of the cache. It never
@@ -80,7 +79,7 @@ func (r *recorder) key(key string, mod int64) {
 }
 
 // entry folds (and guards) a key visited in a range.
-func (r *recorder) entry(it *item) {
+func (r *recorder) entry(it item) {
 	r.tag(tagEntry)
 	r.str(it.key)
 	r.num(it.mod)
@@ -175,21 +174,12 @@ func (v View) DecisionRev(a string) int64 {
 func (v View) AccountsRev() int64 { return v.s.accountsRev }
 
 // get reads key without folding or guarding it.
-func (v View) get(key string) (*item, bool) {
-	// The pivot comes from a pool: the tree's comparison is a func
-	// value, so a pivot made here would escape to the heap on every read.
-	p := pivots.Get().(*item)
-	p.key = key
-	it, ok := v.s.tree.Get(p)
-	p.key = ""
-	pivots.Put(p)
-	return it, ok
+func (v View) get(key string) (item, bool) {
+	return v.s.tree.Get(item{key: key})
 }
 
-var pivots = sync.Pool{New: func() any { return new(item) }}
-
 // read is get, folded and guarded on a tracking view.
-func (v View) read(key string) (*item, bool) {
+func (v View) read(key string) (item, bool) {
 	it, ok := v.get(key)
 	if v.r != nil {
 		var mod int64
@@ -248,24 +238,20 @@ const smallRange = 64
 
 // walk calls fn with each item of the range, in order, until fn returns
 // false; nothing is folded.
-func (v View) walk(prefix string, fn func(it *item) bool) {
-	p := pivots.Get().(*item) // see get
-	p.key = prefix
-	v.s.tree.Ascend(p, func(it *item) bool {
+func (v View) walk(prefix string, fn func(it item) bool) {
+	v.s.tree.Ascend(item{key: prefix}, func(it item) bool {
 		if !strings.HasPrefix(it.key, prefix) {
 			return false
 		}
 		return fn(it)
 	})
-	p.key = ""
-	pivots.Put(p)
 }
 
 // count is CountRange without folding; walked reports whether it walked the
 // whole range (at most smallRange keys).
 func (v View) count(prefix string) (n int, walked bool) {
 	walked = true
-	v.walk(prefix, func(*item) bool {
+	v.walk(prefix, func(item) bool {
 		n++
 		if n > smallRange {
 			walked = false
@@ -287,7 +273,7 @@ func (v View) CountRange(prefix string) int {
 	if r := v.r; r != nil {
 		r.rangeStart(prefix)
 		if walked {
-			v.walk(prefix, func(it *item) bool { r.entry(it); return true })
+			v.walk(prefix, func(it item) bool { r.entry(it); return true })
 		}
 		r.tag(tagCount)
 		r.str(prefix)
@@ -302,11 +288,11 @@ func (v View) CountRange(prefix string) int {
 func (v View) EachRange(prefix string, fn func(name, value string) bool) {
 	r := v.r
 	if r == nil {
-		v.walk(prefix, func(it *item) bool { return fn(it.key[len(prefix):], it.value) })
+		v.walk(prefix, func(it item) bool { return fn(it.key[len(prefix):], it.value) })
 		return
 	}
 	r.rangeStart(prefix)
-	v.walk(prefix, func(it *item) bool {
+	v.walk(prefix, func(it item) bool {
 		r.entry(it)
 		return fn(it.key[len(prefix):], it.value)
 	})
@@ -333,29 +319,23 @@ func (v View) PageRange(prefix string, offset, limit int) (names []string, count
 	if r == nil {
 		return v.page(prefix, offset, limit, nil)
 	}
-	var got []*item
-	names, count = v.page(prefix, offset, limit, func(it *item) { got = append(got, it) })
-	{
-		r.rangeStart(prefix)
-		r.tag(tagPage)
-		r.str(prefix)
-		for _, it := range got {
-			r.entry(it)
-		}
-		r.num(int64(count))
-	}
+	r.rangeStart(prefix)
+	r.tag(tagPage)
+	r.str(prefix)
+	names, count = v.page(prefix, offset, limit, r.entry) // folds each item returned
+	r.num(int64(count))
 	return names, count
 }
 
 // page is PageRange without folding; seen, if not nil, is called with each
 // item returned.
-func (v View) page(prefix string, offset, limit int, seen func(*item)) (names []string, count int) {
+func (v View) page(prefix string, offset, limit int, seen func(item)) (names []string, count int) {
 	offset = max(offset, 0)
 	if offset == 0 {
 		// The first page needs no rank: walk from the range's start.
 		if limit > 0 {
 			names = make([]string, 0, min(limit, 64))
-			v.walk(prefix, func(it *item) bool {
+			v.walk(prefix, func(it item) bool {
 				names = append(names, it.key[len(prefix):])
 				if seen != nil {
 					seen(it)
@@ -373,7 +353,7 @@ func (v View) page(prefix string, offset, limit int, seen func(*item)) (names []
 	}
 	first, _ := v.s.tree.GetAt(start + offset)
 	names = make([]string, 0, min(limit, count-offset))
-	v.s.tree.Ascend(first, func(it *item) bool {
+	v.s.tree.Ascend(first, func(it item) bool {
 		if len(names) == limit || !strings.HasPrefix(it.key, prefix) {
 			return false
 		}
