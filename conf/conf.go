@@ -20,6 +20,15 @@ type Config struct {
 	Permissions Permissions
 	Audit       Audit
 	Log         Log
+	Runtime     Runtime
+}
+
+// Runtime tunes the Go runtime of the gatehouse process (runtime.*).
+type Runtime struct {
+	// GCHeadroomMiB keeps the garbage collector's heap goal at least this
+	// many MiB above the live heap (runtime.gc-headroom-mib; 0 leaves GOGC
+	// alone; see package heapgoal).
+	GCHeadroomMiB int
 }
 
 // Audit configures the audit log (audit.*).
@@ -166,8 +175,9 @@ func Defaults() Config {
 				AddressWindow:   time.Minute,
 			},
 		},
-		Audit: Audit{Retention: 2160 * time.Hour},
-		Log:   Log{Format: "text", Level: "info"},
+		Audit:   Audit{Retention: 2160 * time.Hour},
+		Log:     Log{Format: "text", Level: "info"},
+		Runtime: Runtime{GCHeadroomMiB: 256},
 	}
 }
 

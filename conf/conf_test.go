@@ -146,6 +146,8 @@ audit:
 log:
   format: json
   level: debug
+runtime:
+  gc-headroom-mib: 64
 `
 
 func TestSources(t *testing.T) {
@@ -184,9 +186,10 @@ func TestSources(t *testing.T) {
 						Password: PasswordPolicy{MinLength: 12},
 						Throttle: Throttle{UserFailures: 3, UserWindow: time.Hour, AddressFailures: 100, AddressWindow: 30 * time.Second},
 					},
-					Admin: Admin{Password: "correct-horse-battery"},
-					Audit: Audit{Retention: 720 * time.Hour},
-					Log:   Log{Format: "json", Level: "debug"},
+					Admin:   Admin{Password: "correct-horse-battery"},
+					Audit:   Audit{Retention: 720 * time.Hour},
+					Log:     Log{Format: "json", Level: "debug"},
+					Runtime: Runtime{GCHeadroomMiB: 64},
 				}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got  %+v\nwant %+v", c, want)

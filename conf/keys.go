@@ -93,6 +93,9 @@ func table() []setting {
 			func(c *Config) any { return &c.Log.Format }},
 		{"log.level", "", "log level: debug, info, warn or error",
 			func(c *Config) any { return &c.Log.Level }},
+
+		{"runtime.gc-headroom-mib", "", "keep the garbage collector's heap goal at least this many MiB above the live heap, trading memory for fewer collections (0..65536; 0 leaves GOGC alone; a GOGC environment variable wins)",
+			func(c *Config) any { return &c.Runtime.GCHeadroomMiB }},
 	}
 }
 

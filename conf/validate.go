@@ -89,6 +89,7 @@ func (c Config) Validate() error {
 	// log.*
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.intRange("runtime.gc-headroom-mib", c.Runtime.GCHeadroomMiB, 0, 65536)
 
 	return errors.Join(v.errs...)
 }

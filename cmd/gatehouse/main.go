@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"gatehouse/conf"
+	"gatehouse/heapgoal"
 	"gatehouse/instance"
 )
 
@@ -49,6 +50,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	for _, name := range conf.UnknownEnv(environ) {
 		log.Warn("ignoring an environment variable that names no setting", "variable", name)
 	}
+	// The process's collector, not an instance's: tuned here.
+	defer heapgoal.Start(uint64(cfg.Runtime.GCHeadroomMiB) << 20).Stop()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	in, err := instance.Start(ctx, cfg, log, stderr)

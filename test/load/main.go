@@ -119,6 +119,7 @@ import (
 
 	"gatehouse/authz"
 	"gatehouse/conf"
+	"gatehouse/heapgoal"
 	"gatehouse/instance"
 	"gatehouse/storage"
 )
@@ -156,6 +157,9 @@ type options struct {
 	restart     bool
 }
 
+// headroomMiB is -gc-headroom-mib.
+var headroomMiB int
+
 func parseFlags() (options, error) {
 	var o options
 	users := flag.String("users", "1000,100000", "comma-separated user counts N; a fresh gatehouse is started for each")
@@ -172,6 +176,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit for the whole run (0: computed from the other flags)")
 	flag.BoolVar(&o.verbose, "v", false, "log the server at info level to stderr")
 	flag.Float64Var(&o.churn, "churn", 0, "during every scenario, also write this many last-sign-in times per second to account load (what a password sign-in writes), to show the cost of memo invalidation")
+	flag.IntVar(&headroomMiB, "gc-headroom-mib", conf.Defaults().Runtime.GCHeadroomMiB, "the server process keeps its GC heap goal this many MiB above the live heap, as the gatehouse binary does (runtime.gc-headroom-mib; 0: GOGC alone)")
 	flag.BoolVar(&o.memo, "memo", true, "after seeding, measure the holdings memo's memory per user (fills an authz.Holdings for every user)")
 	flag.BoolVar(&o.restart, "restart", true, "after the scenarios of each N, restart gatehouse on its data in a process of its own and report the memory the start-up relist of the cache peaks at")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each measured scenario to this directory (N-scenario.pprof)")
@@ -253,6 +258,8 @@ func run() int {
 	})
 	defer deadline.Stop()
 
+	// The server process paces its collector as the binary does.
+	defer heapgoal.Start(uint64(headroomMiB) << 20).Stop()
 	bare, err := startBare()
 	if err != nil {
 		fmt.Fprintln(realStderr, "load:", err)

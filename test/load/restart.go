@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gatehouse/heapgoal"
 	"gatehouse/instance"
 	"gatehouse/storage"
 )
@@ -58,9 +59,10 @@ type restartConfig struct {
 	DataDir     string        `json:"dataDir"`
 	Rev         int64         `json:"rev"` // wait until the store serves reads at this revision
 	SampleEvery time.Duration `json:"sampleEvery"`
-	Linger      time.Duration `json:"linger"`   // sampling after ready
-	Deadline    time.Time     `json:"deadline"` // the process's own limit
-	Verbose     bool          `json:"verbose"`  // log the server at info level to stderr
+	Linger      time.Duration `json:"linger"`      // sampling after ready
+	Deadline    time.Time     `json:"deadline"`    // the process's own limit
+	Verbose     bool          `json:"verbose"`     // log the server at info level to stderr
+	HeadroomMiB int           `json:"headroomMiB"` // the server process's heapgoal headroom (-gc-headroom-mib)
 }
 
 // restartResult is the restart process's answer, its one stdout line.
@@ -105,7 +107,7 @@ func restartPhase(inp **instance.Instance, dir string, verbose bool, n int) (*re
 	rr.rssClosed = readMem(true).rss // runtime.GC + debug.FreeOSMemory
 	rr.liveClosed = readUint64Metric("/gc/heap/live:bytes")
 
-	res, err := runRestartProc(restartConfig{DataDir: dir, Rev: rr.rev, SampleEvery: restartSampleEvery,
+	res, err := runRestartProc(restartConfig{DataDir: dir, Rev: rr.rev, HeadroomMiB: headroomMiB, SampleEvery: restartSampleEvery,
 		Linger: restartLinger, Deadline: time.Now().Add(budget), Verbose: verbose})
 	if res != nil {
 		rr.restartResult = *res
@@ -246,6 +248,7 @@ func restartRun(cfg restartConfig) *restartResult {
 		res.PeakObjects, res.PeakLive, res.PeakRSS, res.Samples = s.objects, s.live, s.rss, s.n
 		res.Warnings, res.FirstWarn = counter.get()
 	}
+	defer heapgoal.Start(uint64(cfg.HeadroomMiB) << 20).Stop() // as the binary does
 	t0 := time.Now()
 	in, err := instance.Start(ctx, loadConfig(cfg.DataDir), log, io.Discard)
 	res.Start = time.Since(t0)
