@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/authz"
 )
@@ -115,6 +119,25 @@ type endpoint struct {
 	vars    []string // names of the path's variables
 	methods map[string]*Route
 	allow   string
+	// observers memoises the request histogram's child per method and
+	// status: WithLabelValues hashes its labels on every call.
+	observers sync.Map // observerKey → prometheus.Observer
+}
+
+type observerKey struct {
+	method string
+	status int
+}
+
+// observer is the request histogram's child for method and status.
+func (ep *endpoint) observer(method string, status int) prometheus.Observer {
+	k := observerKey{method, status}
+	if o, ok := ep.observers.Load(k); ok {
+		return o.(prometheus.Observer)
+	}
+	o := ep.s.requests.WithLabelValues(ep.path, method, strconv.Itoa(status))
+	ep.observers.Store(observerKey{strings.Clone(method), status}, o)
+	return o
 }
 
 func (g *Registry) endpoints(s *Server) []*endpoint {

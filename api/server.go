@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -205,7 +204,7 @@ func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		WriteProblem(w, r, p)
 	}
-	ep.s.requests.WithLabelValues(ep.path, r.Method, strconv.Itoa(req.Status)).Observe(time.Since(start).Seconds())
+	ep.observer(r.Method, req.Status).Observe(time.Since(start).Seconds())
 }
 
 // serve runs the pipeline in its fixed order: 405/OPTIONS by the table →

@@ -23,13 +23,22 @@ func (s *Server) unauthorized(detail string) *Problem {
 
 // Credentials takes what the request presents from its headers.
 func (s *Server) Credentials(r *http.Request) authn.Credentials {
-	cr := authn.Credentials{Address: s.ClientAddr(r), APIKey: strings.TrimSpace(r.Header.Get("X-API-Key"))}
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+	// The server canonicalises header names: read the map directly.
+	cr := authn.Credentials{Address: s.ClientAddr(r), APIKey: strings.TrimSpace(firstHeader(r.Header, "X-Api-Key"))}
+	if h := firstHeader(r.Header, "Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
 		cr.Bearer = strings.TrimSpace(h[7:])
-	} else if s.BasicAuth {
+	} else if s.BasicAuth && h != "" {
 		cr.Name, cr.Password, cr.Basic = r.BasicAuth()
 	}
 	return cr
+}
+
+// firstHeader is h.Get(key) for a key already in canonical form.
+func firstHeader(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // authenticate signs the request in through the authenticator chain and
