@@ -82,12 +82,12 @@ func (rb meRebase) href(h string) (string, bool) {
 func (rb meRebase) node(n Node) Node {
 	switch n := n.(type) {
 	case *Entity:
-		h, moved := rb.href(n.Href)
+		h, moved := rb.href(n.href())
 		if !moved && n.Element == "user" {
-			return &Entity{Element: n.Element, Identifier: n.Identifier, Href: n.Href}
+			return &Entity{Element: n.Element, Identifier: n.Identifier, Href: n.Href, HrefTail: n.HrefTail}
 		}
 		e := *n
-		e.Href = h
+		e.Href, e.HrefTail = h, ""
 		if n.Fields != nil {
 			fields := n.Fields
 			e.Fields = func(f []Field) []Field {

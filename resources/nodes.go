@@ -255,8 +255,14 @@ func (v *nb) memberNode(a, kind, name, href string) *Entity {
 }
 
 func (v *nb) usersNode(a string) *Collection {
-	return &Collection{Element: "users", Href: path("accounts", a, "users"), Items: storedSource{v: v.View,
-		coll: storage.Coll{Account: a, Kind: storage.KindUser}, item: func(u string) Node { return v.userNode(a, u) }}}
+	href := path("accounts", a, "users")
+	prefix := href + "/" // each user's href is prefix + its escaped name
+	return &Collection{Element: "users", Href: href, Items: storedSource{v: v.View,
+		coll: storage.Coll{Account: a, Kind: storage.KindUser}, item: func(u string) Node {
+			e := v.userAt(a, u, prefix, "")
+			e.HrefTail = escapeSegment(u)
+			return e
+		}}}
 }
 
 func (v *nb) userNode(a, u string) *Entity {

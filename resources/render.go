@@ -17,6 +17,9 @@ type Entity struct {
 	Element    string
 	Identifier string // rendered as identifier="…" when not empty
 	Href       string
+	// HrefTail, when set, is appended to Href: the items of a page share
+	// their collection's href and add their own escaped name.
+	HrefTail string
 	// Attrs are extra attributes shown whenever the entity is shown
 	// (granted-by, known).
 	Attrs [][2]string
@@ -30,6 +33,9 @@ type Entity struct {
 }
 
 func (e *Entity) element() string { return e.Element }
+
+// href is the entity's whole href.
+func (e *Entity) href() string { return e.Href + e.HrefTail }
 
 // Field is one child of an expanded entity: a text value or a node.
 type Field struct {
@@ -140,18 +146,25 @@ func (rd renderer) node(w *xmlWriter, n Node, depth int, top bool, level int) {
 
 func (rd renderer) entity(w *xmlWriter, e *Entity, depth, level int) {
 	w.open(e.Element)
-	var attrs [8][2]string
-	as := attrs[:0]
-	if e.Identifier != "" {
-		as = append(as, [2]string{"identifier", e.Identifier})
+	if len(e.Attrs) == 0 {
+		// identifier and href only: no repeated names to resolve.
+		if e.Identifier != "" {
+			w.attr("identifier", e.Identifier)
+		}
+		if e.Href != "" || e.HrefTail != "" {
+			w.attr2("href", e.Href, e.HrefTail)
+		}
+	} else {
+		var attrs [8][2]string
+		as := attrs[:0]
+		if e.Identifier != "" {
+			as = append(as, [2]string{"identifier", e.Identifier})
+		}
+		if h := e.href(); h != "" {
+			as = append(as, [2]string{"href", h})
+		}
+		w.attrs(append(as, e.Attrs...))
 	}
-	if e.Href != "" {
-		as = append(as, [2]string{"href", e.Href})
-	}
-	if len(e.Attrs) > 0 {
-		as = append(as, e.Attrs...)
-	}
-	w.attrs(as)
 	if depth <= 0 || (e.Text == "" && e.Fields == nil) {
 		w.selfClose()
 		return
@@ -404,13 +417,20 @@ func escapeSegment(s string) string {
 	return b.String()
 }
 
-func segmentSafe(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
+func segmentSafe(c byte) bool { return segmentSafeBytes[c] }
+
+// segmentSafeBytes marks the bytes a path segment keeps as they are.
+var segmentSafeBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			t[c] = true
+		default:
+			t[c] = strings.IndexByte("-._~!$&'()*+,;=:@", byte(c)) >= 0
+		}
 	}
-	return strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0
-}
+	return t
+}()
 
 // path joins escaped segments under /auth/v2.
 func path(segments ...string) string {
@@ -440,17 +460,20 @@ func escapedLen(s string) int {
 	return n
 }
 
-// writeSegment writes escapeSegment(s) to b.
+// writeSegment writes escapeSegment(s) to b, the safe runs whole.
 func writeSegment(b *strings.Builder, s string) {
 	const hex = "0123456789ABCDEF"
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if segmentSafe(c) {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
+			continue
 		}
+		b.WriteString(s[start:i])
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+		start = i + 1
 	}
+	b.WriteString(s[start:])
 }

@@ -33,8 +33,8 @@ func etreeEntity(rd renderer, parent *etree.Element, e *Entity, depth int) {
 	if e.Identifier != "" {
 		el.CreateAttr("identifier", e.Identifier)
 	}
-	if e.Href != "" {
-		el.CreateAttr("href", e.Href)
+	if e.href() != "" {
+		el.CreateAttr("href", e.href())
 	}
 	for _, a := range e.Attrs {
 		el.CreateAttr(a[0], a[1])
