@@ -177,7 +177,7 @@ func Defaults() Config {
 		},
 		Audit:   Audit{Retention: 2160 * time.Hour},
 		Log:     Log{Format: "text", Level: "info"},
-		Runtime: Runtime{GCHeadroomMiB: 256},
+		Runtime: Runtime{GCHeadroomMiB: 64},
 	}
 }
 

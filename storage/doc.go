@@ -88,6 +88,20 @@
 // be behind (no watch progress within the storage timeout) reads fail with
 // ErrUnavailable instead of answering from stale state.
 //
+// A relist (start-up, compaction, a silent watch) streams the range at
+// one revision with etcd's RangeStream (limited Gets where the server
+// lacks it: each of them makes etcd count the rest of the range, which is
+// quadratic in the store's size — 27 s instead of 3 s for a million
+// users). It drops the old tree before it starts, since no read is served
+// until it ends, so the heap holds one tree and a chunk or two of
+// decoded responses (BenchmarkRelist: the live heap peaks at 1.1x the
+// steady one for a million users).
+//
+// Memory: the tree holds items by value, and an item's key and value
+// share one allocation; about 550 bytes of live heap per stored user at a
+// million users, the embedded etcd's index included (the load tool
+// measures it).
+//
 // Snapshots: readers never wait for the writer. The watch goroutine
 // mutates a tree of its own and, after every watch response and every
 // relist, publishes an immutable snapshot through an atomic pointer: the
