@@ -287,11 +287,7 @@ func (v *nb) userAt(a, u, href, base string) *Entity {
 			Field{Name: "account", Text: a},
 			Field{Node: v.apiKeysUnder(a, u, base)},
 			Field{Node: v.attributesUnder(a, u, base)},
-			Field{Node: &Collection{Element: "clients", Href: base, HrefTail: "/clients", Items: storedSource{v: v.View,
-				coll: storage.Coll{Account: a, Kind: storage.KindClient, Owner: u},
-				item: func(id string) Node {
-					return &Entity{Element: "client", Identifier: id, Href: base + "/clients/" + escapeSegment(id)}
-				}}}},
+			Field{Node: v.clientsUnder(a, u, base)},
 			Field{Name: "created", Text: time.Unix(rec.Created, 0).UTC().Format(time.RFC3339)},
 		)
 		if rec.Email != "" {

@@ -22,6 +22,9 @@
 //	t/{a}/rg/{r}/{g}        role r is held by group g
 //	t/{a}/apikey/{u}/{id}   API key id (its public prefix) of user u
 //	apikeyidx/{id}          API key index: id → "{a}\{u}"
+//	t/{a}/client/{u}/{id}   OAuth client id of user u (Client)
+//	clientidx/{id}          OAuth client index: id → "{a}\{u}"
+//	serverkey/{name}        server key (hex of 32 random bytes; ServerKey)
 //	audit/{id}              audit entry (AuditEntry); id is 16 hex digits of
 //	                        UnixNano, "-", 8 random hex digits, so the range
 //	                        is in time order. Written with an expiring-write
@@ -31,6 +34,20 @@
 //	tok/{kind}/{id}         short-lived token state (Tokens): a record of
 //	                        its expiry and value, written with a shared
 //	                        lease (PutWithTTL). NOT in the cache.
+//
+// OAuth clients are stored like API keys: the record in its owner's set
+// (deleted with the user or the account), and a global index entry
+// clientidx/{id} written and deleted with it in one transaction, left
+// dangling when the user or account goes (ClientOwner loads the record
+// through it, and a missing record is an unknown client). A client
+// secret (256 random bits) is never stored: the record keeps its
+// HMAC-SHA-256 under the server key "client-secret" (ClientSecretHash,
+// Client.SecretMatches, which compares in constant time). Server keys
+// live in etcd so every instance hashes alike; the first instance to ask
+// creates one with a write guarded on its absence, and a loser of that
+// race rebuilds and returns the winner's key. They are in the cache like
+// password hashes, and an export or backup that leaves etcd must treat
+// serverkey/ as a secret.
 //
 // Names never contain "/" (see ValidName), so each collection is one key
 // range and everything an account owns is the range "t/{a}/": deleting an

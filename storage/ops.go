@@ -27,7 +27,7 @@ func (l Link) Reverse() Link { return Link{Fwd: l.Rev, Rev: l.Fwd, From: l.To, T
 
 // owned lists the per-item sets an item kind owns (deleted with it).
 var owned = map[string][]string{
-	KindUser: {KindAttr, KindAPIKey},
+	KindUser: {KindAttr, KindAPIKey, KindClient},
 	KindRole: {KindRolePerm},
 }
 

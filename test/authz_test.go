@@ -39,6 +39,10 @@ var azVars = map[string]string{"u": "u1", "r": "r1", "g": "g1", "p": azPerm, "n"
 // azEnsure), for path variable {k}.
 var azKeys = map[string]string{}
 
+// azClients is the id of the fixture OAuth client of u1 in each account
+// (see azEnsure), for path variable {c}.
+var azClients = map[string]string{}
+
 var azVarRE = regexp.MustCompile(`\{([^}]*)\}`)
 
 // azFill turns a route pattern into a concrete path in account a. It
@@ -50,12 +54,17 @@ func azFill(pattern, a string) (string, bool) {
 		if name == "a" {
 			return url.PathEscape(a)
 		}
-		if name == "k" {
-			// API keys have random ids: azEnsure made one per account.
-			id, found := azKeys[a]
+		if name == "k" || name == "c" {
+			// API keys and clients have random ids: azEnsure made one
+			// of each per account.
+			ids := azKeys
+			if name == "c" {
+				ids = azClients
+			}
+			id, found := ids[a]
 			if !found {
-				// A missing account: any well-formed key id.
-				id, found = azKeys["acme"]
+				// A missing account: any well-formed id.
+				id, found = ids["acme"]
 			}
 			if found {
 				return url.PathEscape(id)
@@ -97,6 +106,8 @@ func azBody(method, pattern string, uniq int) string {
 			return "<permissions><permission>" + azPerm + "</permission></permissions>"
 		case last == "attributes" && method == "POST":
 			return fmt.Sprintf("<attribute><name>new-attr-%d</name><value>v</value></attribute>", uniq)
+		case last == "clients" && method == "POST":
+			return fmt.Sprintf("<client><description>new-client-%d</description></client>", uniq)
 		case last == "attributes" && method == "PUT":
 			return "<attributes><attribute><name>n1</name><value>v1</value></attribute></attributes>"
 		case entity[last] != "" && ownedByAccount && method == "POST":
@@ -115,6 +126,8 @@ func azBody(method, pattern string, uniq int) string {
 		return "<attribute><value>w</value></attribute>"
 	case last == "{p}":
 		return ""
+	case last == "{c}":
+		return "<client><description>touched</description></client>"
 	case entity[prev] != "" && (len(segs) == 2 || segs[len(segs)-3] == "{a}"):
 		// An entity of the account (or the account itself).
 		switch entity[prev] {
@@ -236,6 +249,12 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 		r := azAdmin(t, s, "POST", base+"/users/u1/api-keys",
 			"<api-key><name>k1</name>"+azPermsBody(azPerm)+"</api-key>", 201)
 		azKeys[a] = r.Root().SelectAttrValue("identifier", "")
+	}
+	// u1's OAuth client (ids are random too: {c} maps per account).
+	if id, ok := azClients[a]; !ok || s.Admin("GET", base+"/users/u1/clients/"+id, "").Status != 200 {
+		r := azAdmin(t, s, "POST", base+"/users/u1/clients",
+			"<client><description>c1</description><uris><uri>https://c1.example/cb</uri></uris></client>", 201)
+		azClients[a] = r.Root().SelectAttrValue("identifier", "")
 	}
 }
 
