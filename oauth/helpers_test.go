@@ -1,0 +1,134 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"gatehouse/storage"
+)
+
+// clients is a ClientSource over a map; Delete makes a client unknown.
+type clients struct {
+	mu sync.Mutex
+	m  map[string]fosite.Client
+}
+
+func newClients(ids ...string) *clients {
+	c := &clients{m: map[string]fosite.Client{}}
+	for _, id := range ids {
+		c.m[id] = &fosite.DefaultClient{ID: id, GrantTypes: []string{"authorization_code", "refresh_token"},
+			ResponseTypes: []string{"code"}, Scopes: []string{"openid", "offline_access", "print:*"},
+			RedirectURIs: []string{"https://app.example/cb"}}
+	}
+	return c
+}
+
+func (c *clients) Client(_ context.Context, id string) (fosite.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.m[id]
+	if !ok {
+		return nil, fosite.ErrNotFound
+	}
+	return cl, nil
+}
+
+func (c *clients) Delete(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+// clock is an adjustable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// etcdKeys is a KeyStore straight on etcd for the tests: create-only by a
+// guarded transaction (absent: create revision 0), never expiring.
+type etcdKeys struct{ st *storage.Store }
+
+func (e etcdKeys) key(name string) string { return e.st.Prefix() + "oauthkeys/" + name }
+
+func (e etcdKeys) Get(ctx context.Context, name string) ([]byte, bool, error) {
+	resp, err := e.st.Client().Get(ctx, e.key(name))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, false, nil
+	}
+	return resp.Kvs[0].Value, true, nil
+}
+
+func (e etcdKeys) CreateOnly(ctx context.Context, name string, value []byte) (bool, error) {
+	k := e.key(name)
+	resp, err := e.st.Client().Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(value))).Commit()
+	if err != nil {
+		return false, err
+	}
+	return resp.Succeeded, nil
+}
+
+// memKeys is an in-memory KeyStore (the fuzz test's: no etcd per input).
+type memKeys struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (m *memKeys) Get(_ context.Context, name string) ([]byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.m[name]
+	return v, ok, nil
+}
+
+func (m *memKeys) CreateOnly(_ context.Context, name string, value []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		m.m = map[string][]byte{}
+	}
+	if _, ok := m.m[name]; ok {
+		return false, nil
+	}
+	m.m[name] = value
+	return true, nil
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: error %v; want %v", what, err, want)
+	}
+}
+
+func mustOK(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}

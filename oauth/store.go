@@ -1,0 +1,538 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+
+	"gatehouse/storage"
+)
+
+// TokenBackend is the leased, uncached token API of storage.Store
+// (storage/tokens.go): each value expires by itself after its TTL, and
+// TakeToken reads and deletes in one etcd transaction.
+type TokenBackend interface {
+	CreateToken(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error
+	GetToken(ctx context.Context, kind, id string) ([]byte, error)
+	DeleteToken(ctx context.Context, kind, id string) error
+	TakeToken(ctx context.Context, kind, id string) ([]byte, error)
+}
+
+var _ TokenBackend = (*storage.Store)(nil)
+
+// Token kinds (storage token kinds: letters, digits, . _ ~ -).
+const (
+	kindCode          = "oauth-code"   // authorization code → requester (Used once redeemed)
+	kindPKCE          = "oauth-pkce"   // authorization code → requester with the PKCE challenge
+	kindOIDC          = "oauth-oidc"   // authorization code → OpenID Connect requester
+	kindAccess        = "oauth-at"     // access token signature (jti for JWTs) → requester
+	kindRefresh       = "oauth-rt"     // refresh token signature → requester (Used once rotated)
+	kindFamilyRefresh = "oauth-fam-rt" // family id → refresh tokens revoked at
+	kindFamilyAccess  = "oauth-fam-at" // family id → access tokens issued until then revoked
+)
+
+// revocationMargin keeps a family's revocation marker a little past the
+// longest life of a token it covers.
+const revocationMargin = time.Minute
+
+// TokenStore is fosite's token state over storage's leased tokens: every
+// code, PKCE and OpenID Connect session, access and refresh token is one
+// etcd key whose TTL is its lifetime, so nothing lives only in memory and
+// any instance sharing the etcd can finish a flow another started.
+//
+// Implements oauth2.CoreStorage (authorization codes, access and refresh
+// tokens), oauth2.TokenRevocationStorage, pkce.PKCERequestStorage and
+// openid.OpenIDConnectRequestStorage.
+type TokenStore struct {
+	tokens  TokenBackend
+	clients ClientSource
+	life    Lifetimes
+	now     func() time.Time
+}
+
+var (
+	_ oauth2.CoreStorage                 = (*TokenStore)(nil)
+	_ oauth2.TokenRevocationStorage      = (*TokenStore)(nil)
+	_ pkce.PKCERequestStorage            = (*TokenStore)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*TokenStore)(nil)
+)
+
+// StoreConfig configures a TokenStore.
+type StoreConfig struct {
+	Tokens    TokenBackend // usually the *storage.Store
+	Clients   ClientSource
+	Lifetimes Lifetimes        // zero fields take DefaultLifetimes
+	Now       func() time.Time // the clock expiries are judged by; time.Now if nil
+}
+
+// NewTokenStore returns a TokenStore.
+func NewTokenStore(c StoreConfig) *TokenStore {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &TokenStore{tokens: c.Tokens, clients: c.Clients, life: c.Lifetimes.withDefaults(), now: c.Now}
+}
+
+// Lifetimes returns the store's lifetimes (defaults filled in).
+func (s *TokenStore) Lifetimes() Lifetimes { return s.life }
+
+// record is the stored form of a requester.
+type record struct {
+	ID                string          `json:"id"` // the request id: the token family
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScope    []string        `json:"requested_scope,omitempty"`
+	GrantedScope      []string        `json:"granted_scope,omitempty"`
+	RequestedAudience []string        `json:"requested_audience,omitempty"`
+	GrantedAudience   []string        `json:"granted_audience,omitempty"`
+	Form              url.Values      `json:"form,omitempty"`
+	Subject           string          `json:"subject,omitempty"` // account\user
+	Session           json.RawMessage `json:"session"`
+	Stored            time.Time       `json:"stored"`  // when this record was written
+	Expires           time.Time       `json:"expires"` // the token's expiry; the lease's too
+	Used              bool            `json:"used,omitempty"`
+	AccessSignature   string          `json:"access_signature,omitempty"` // refresh: the access token issued with it
+}
+
+// tokenID is the storage id of a token signature, code or family id: the
+// base64url SHA-256 of it, so every id is 43 valid characters whatever
+// the client sent, and etcd keys do not hold the signatures themselves.
+func tokenID(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// expiry is when a token of type tt of req expires: its session's expiry
+// if set, else lifetime from now.
+func expiry(req fosite.Requester, tt fosite.TokenType, now time.Time, lifetime time.Duration) time.Time {
+	if sess := req.GetSession(); sess != nil {
+		if exp := sess.GetExpiresAt(tt); !exp.IsZero() {
+			return exp
+		}
+	}
+	return now.Add(lifetime)
+}
+
+func encodeRecord(req fosite.Requester, now, exp time.Time) (*record, error) {
+	if req == nil || req.GetClient() == nil {
+		return nil, errors.New("oauth: storing a requester without a client")
+	}
+	sess, err := json.Marshal(req.GetSession())
+	if err != nil {
+		return nil, fmt.Errorf("oauth: encoding session: %w", err)
+	}
+	r := &record{
+		ID:                req.GetID(),
+		RequestedAt:       req.GetRequestedAt(),
+		ClientID:          req.GetClient().GetID(),
+		RequestedScope:    req.GetRequestedScopes(),
+		GrantedScope:      req.GetGrantedScopes(),
+		RequestedAudience: req.GetRequestedAudience(),
+		GrantedAudience:   req.GetGrantedAudience(),
+		Form:              req.GetRequestForm(),
+		Session:           sess,
+		Stored:            now,
+		Expires:           exp,
+	}
+	if req.GetSession() != nil {
+		r.Subject = req.GetSession().GetSubject()
+	}
+	return r, nil
+}
+
+// put stores rec as kind/tokenID(key) until rec.Expires.
+func (s *TokenStore) put(ctx context.Context, kind, key string, rec *record) error {
+	ttl := rec.Expires.Sub(s.now())
+	if ttl <= 0 {
+		return fmt.Errorf("oauth: %s expired before it was stored: %w", kind, fosite.ErrTokenExpired)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.tokens.CreateToken(ctx, kind, tokenID(key), b, ttl)
+}
+
+func (s *TokenStore) create(ctx context.Context, kind, key string, req fosite.Requester, tt fosite.TokenType, lifetime time.Duration, fill func(*record)) error {
+	now := s.now()
+	rec, err := encodeRecord(req, now, expiry(req, tt, now, lifetime))
+	if err != nil {
+		return err
+	}
+	if fill != nil {
+		fill(rec)
+	}
+	return s.put(ctx, kind, key, rec)
+}
+
+// notFound maps storage's absent or invalid to fosite.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		return fosite.ErrNotFound.WithWrap(err)
+	}
+	return err
+}
+
+func decodeRecord(b []byte) (*record, error) {
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("oauth: decoding stored token: %w", err)
+	}
+	return &rec, nil
+}
+
+// load reads kind/tokenID(key): the record, expired records as absent.
+func (s *TokenStore) load(ctx context.Context, kind, key string) (*record, error) {
+	b, err := s.tokens.GetToken(ctx, kind, tokenID(key))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(rec.Expires) {
+		return nil, fosite.ErrNotFound.WithDebug("the token has expired")
+	}
+	return rec, nil
+}
+
+// requester rebuilds the request of rec, its session decoded into sess
+// (a new *Session if nil) and its client re-resolved: a client that no
+// longer exists makes the token unknown.
+func (s *TokenStore) requester(ctx context.Context, rec *record, sess fosite.Session) (*fosite.Request, error) {
+	client, err := s.clients.Client(ctx, rec.ClientID)
+	if errors.Is(err, fosite.ErrNotFound) || errors.Is(err, storage.ErrNotFound) {
+		return nil, fosite.ErrNotFound.WithWrap(err).WithDebug("the token's client no longer exists")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sess == nil {
+		sess = new(Session)
+	}
+	if len(rec.Session) > 0 && string(rec.Session) != "null" {
+		if err := json.Unmarshal(rec.Session, sess); err != nil {
+			return nil, fmt.Errorf("oauth: decoding stored session: %w", err)
+		}
+	}
+	return &fosite.Request{
+		ID:                rec.ID,
+		RequestedAt:       rec.RequestedAt,
+		Client:            client,
+		RequestedScope:    fosite.Arguments(rec.RequestedScope),
+		GrantedScope:      fosite.Arguments(rec.GrantedScope),
+		RequestedAudience: fosite.Arguments(rec.RequestedAudience),
+		GrantedAudience:   fosite.Arguments(rec.GrantedAudience),
+		Form:              rec.Form,
+		Session:           sess,
+	}, nil
+}
+
+func (s *TokenStore) get(ctx context.Context, kind, key string, sess fosite.Session) (*fosite.Request, *record, error) {
+	rec, err := s.load(ctx, kind, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := s.requester(ctx, rec, sess)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req, rec, nil
+}
+
+// remove deletes kind/tokenID(key); absent is success (fosite deletes
+// what may already have expired).
+func (s *TokenStore) remove(ctx context.Context, kind, key string) error {
+	err := s.tokens.DeleteToken(ctx, kind, tokenID(key))
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		return nil
+	}
+	return err
+}
+
+// markUsed takes kind/tokenID(key) (exactly one caller gets it) and puts
+// it back marked used until keep. It returns the record as it was
+// taken; fosite.ErrNotFound if it was absent or expired (or another
+// caller holds it at this moment).
+func (s *TokenStore) markUsed(ctx context.Context, kind, key string, keep time.Time) (*record, error) {
+	b, err := s.tokens.TakeToken(ctx, kind, tokenID(key))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	was := *rec
+	rec.Used = true
+	if keep.After(rec.Expires) {
+		rec.Expires = keep
+	}
+	if rec.Expires.After(s.now()) {
+		if err := s.put(ctx, kind, key, rec); err != nil && !errors.Is(err, storage.ErrNameTaken) {
+			return nil, err
+		}
+	}
+	return &was, nil
+}
+
+// --- authorization codes (oauth2.AuthorizeCodeStorage) ---
+
+// CreateAuthorizeCodeSession stores the request of an authorization code
+// for the code's lifetime.
+func (s *TokenStore) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.create(ctx, kindCode, code, req, fosite.AuthorizeCode, s.life.Code, nil)
+}
+
+// GetAuthorizeCodeSession returns the request of code; a redeemed code
+// returns it with fosite.ErrInvalidatedAuthorizeCode (fosite then
+// revokes what the first redemption issued).
+func (s *TokenStore) GetAuthorizeCodeSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
+	req, rec, err := s.get(ctx, kindCode, code, sess)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Used {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession redeems code: the record is taken in
+// one etcd transaction, so of two concurrent redemptions exactly one
+// succeeds, and put back marked used (for replay detection) for at least
+// a code lifetime.
+func (s *TokenStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	was, err := s.markUsed(ctx, kindCode, code, s.now().Add(s.life.Code))
+	if err != nil {
+		return err
+	}
+	if was.Used {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return nil
+}
+
+// --- PKCE (pkce.PKCERequestStorage) ---
+
+// CreatePKCERequestSession stores the request holding code's PKCE
+// challenge (form values code_challenge, code_challenge_method).
+func (s *TokenStore) CreatePKCERequestSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.create(ctx, kindPKCE, code, req, fosite.AuthorizeCode, s.life.Code, nil)
+}
+
+// GetPKCERequestSession returns the PKCE request of code.
+func (s *TokenStore) GetPKCERequestSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
+	req, _, err := s.get(ctx, kindPKCE, code, sess)
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeletePKCERequestSession removes the PKCE request of code.
+func (s *TokenStore) DeletePKCERequestSession(ctx context.Context, code string) error {
+	return s.remove(ctx, kindPKCE, code)
+}
+
+// --- OpenID Connect (openid.OpenIDConnectRequestStorage) ---
+
+// CreateOpenIDConnectSession stores the OpenID Connect request of an
+// authorization code.
+func (s *TokenStore) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.create(ctx, kindOIDC, code, req, fosite.AuthorizeCode, s.life.Code, nil)
+}
+
+// GetOpenIDConnectSession returns the OpenID Connect request of code
+// (its session decoded into the given requester's session);
+// openid.ErrNoSessionFound if there is none.
+func (s *TokenStore) GetOpenIDConnectSession(ctx context.Context, code string, requester fosite.Requester) (fosite.Requester, error) {
+	var sess fosite.Session
+	if requester != nil {
+		sess = requester.GetSession()
+	}
+	req, _, err := s.get(ctx, kindOIDC, code, sess)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return nil, openid.ErrNoSessionFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeleteOpenIDConnectSession removes the OpenID Connect request of code.
+func (s *TokenStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.remove(ctx, kindOIDC, code)
+}
+
+// --- access tokens (oauth2.AccessTokenStorage) ---
+
+// CreateAccessTokenSession stores an access token's request under its
+// signature for the token's life. For gatehouse's JWT access tokens the
+// signature is the token's jti, so the API and introspection look a JWT
+// up (and see its revocation) by jti.
+func (s *TokenStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.create(ctx, kindAccess, signature, req, fosite.AccessToken, s.life.Access, nil)
+}
+
+// GetAccessTokenSession returns the request of an access token;
+// fosite.ErrNotFound if it is unknown, expired, deleted, its client is
+// gone, or its family's access tokens were revoked after it was issued.
+func (s *TokenStore) GetAccessTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	rec, err := s.load(ctx, kindAccess, signature)
+	if err != nil {
+		return nil, err
+	}
+	revoked, at, err := s.familyRevoked(ctx, kindFamilyAccess, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	if revoked && !rec.Stored.After(at) {
+		return nil, fosite.ErrNotFound.WithDebug("the token was revoked")
+	}
+	return s.requester(ctx, rec, sess)
+}
+
+// DeleteAccessTokenSession removes an access token (absent is success).
+func (s *TokenStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.remove(ctx, kindAccess, signature)
+}
+
+// --- refresh tokens (oauth2.RefreshTokenStorage) ---
+
+// CreateRefreshTokenSession stores a refresh token's request, with the
+// signature of the access token issued alongside (rotation deletes it).
+func (s *TokenStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
+	return s.create(ctx, kindRefresh, signature, req, fosite.RefreshToken, s.life.Refresh, func(r *record) {
+		r.AccessSignature = accessSignature
+	})
+}
+
+// GetRefreshTokenSession returns the request of a refresh token. A
+// rotated token comes back with fosite.ErrInactiveToken (fosite then
+// revokes its family: reuse detection); a token of a revoked family is
+// fosite.ErrNotFound.
+func (s *TokenStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	req, rec, err := s.get(ctx, kindRefresh, signature, sess)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Used {
+		return req, fosite.ErrInactiveToken
+	}
+	revoked, _, err := s.familyRevoked(ctx, kindFamilyRefresh, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, fosite.ErrNotFound.WithDebug("the token's family was revoked")
+	}
+	return req, nil
+}
+
+// DeleteRefreshTokenSession removes a refresh token (absent is success).
+func (s *TokenStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.remove(ctx, kindRefresh, signature)
+}
+
+// RotateRefreshToken retires the refresh token being exchanged: it is
+// taken in one etcd transaction (of two concurrent refreshes with one
+// token exactly one proceeds; the other gets fosite.ErrNotFound or
+// fosite.ErrInactiveToken, which fosite answers "retry"), put back
+// marked used until its own expiry so a later reuse is detected, and the
+// access token issued with it is deleted.
+func (s *TokenStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	was, err := s.markUsed(ctx, kindRefresh, signature, time.Time{})
+	if err != nil {
+		return err
+	}
+	if was.Used {
+		return fosite.ErrInactiveToken
+	}
+	if was.ID != requestID {
+		return fosite.ErrNotFound.WithDebug("the refresh token belongs to another request")
+	}
+	if was.AccessSignature != "" {
+		return s.remove(ctx, kindAccess, was.AccessSignature)
+	}
+	return nil
+}
+
+// --- revocation (oauth2.TokenRevocationStorage) ---
+
+// The request id fosite gives a grant is kept by every refresh of it
+// (fosite sets the refreshed request's id to the original's), so it names
+// the grant's token family: revocation is by family, recorded as a
+// leased marker that every read of a token in the family checks, so it
+// takes effect at once on every instance, also for a token a concurrent
+// rotation writes after the marker.
+
+func (s *TokenStore) familyRevoked(ctx context.Context, kind, family string) (bool, time.Time, error) {
+	b, err := s.tokens.GetToken(ctx, kind, tokenID(family))
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		return false, time.Time{}, nil
+	}
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	at, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return true, time.Time{}.Add(1<<63 - 1), nil // unreadable: revoked for good
+	}
+	return true, at, nil
+}
+
+// markFamily records that kind of family was revoked now (replacing an
+// earlier mark, so tokens issued since are covered too).
+func (s *TokenStore) markFamily(ctx context.Context, kind, family string) error {
+	ttl := max(s.life.Refresh, s.life.Access) + revocationMargin
+	at := []byte(s.now().UTC().Format(time.RFC3339Nano))
+	id := tokenID(family)
+	var err error
+	for range 4 {
+		err = s.tokens.CreateToken(ctx, kind, id, at, ttl)
+		if !errors.Is(err, storage.ErrNameTaken) {
+			return err
+		}
+		if kind == kindFamilyRefresh {
+			return nil // revoked already, for good
+		}
+		if err = s.tokens.DeleteToken(ctx, kind, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	return err
+}
+
+// RevokeRefreshToken revokes every refresh token of the family
+// requestID, present and future.
+func (s *TokenStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.markFamily(ctx, kindFamilyRefresh, requestID)
+}
+
+// RevokeAccessToken revokes every access token of the family requestID
+// issued until now.
+func (s *TokenStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.markFamily(ctx, kindFamilyAccess, requestID)
+}
+
+// RevokeFamily revokes a whole token family (a sign-in session's
+// grant): its refresh tokens and the access tokens issued so far.
+func (s *TokenStore) RevokeFamily(ctx context.Context, family string) error {
+	if err := s.RevokeRefreshToken(ctx, family); err != nil {
+		return err
+	}
+	return s.RevokeAccessToken(ctx, family)
+}
