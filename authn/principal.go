@@ -3,11 +3,12 @@ package authn
 // Method says how a principal signed in.
 type Method string
 
-// The sign-in methods gatehouse knows. OAuth bearer tokens, LDAP and SAML
-// add theirs when they arrive.
+// The sign-in methods gatehouse knows. LDAP and SAML add theirs when they
+// arrive.
 const (
 	MethodPassword Method = "password" // HTTP Basic or the sign-in page: a local password, then any further step
 	MethodAPIKey   Method = "api-key"  // an API key (X-API-Key or Bearer gh_…)
+	MethodOAuth    Method = "oauth"    // an OAuth access token (Bearer JWT) issued by /oauth2/token
 )
 
 // Principal is an authenticated caller: the local user it acts as, how it
@@ -25,6 +26,9 @@ type Principal struct {
 	// KeyID is the public id (prefix) of the API key the principal signed
 	// in with; "" for other methods.
 	KeyID string
+	// ClientID is the OAuth client whose access token the principal
+	// presented (MethodOAuth); "" for other methods.
+	ClientID string
 	// PasswordExpired is set when the user's password has expired: the
 	// HTTP layer admits such a principal only to change its password.
 	PasswordExpired bool
@@ -34,10 +38,14 @@ type Principal struct {
 func (p Principal) Name() string { return p.Account + `\` + p.User }
 
 // Actor is how the audit log names the principal: "api-key:<id>" for an
-// API key (the id is public; the secret never is), account\user otherwise.
+// API key (the id is public; the secret never is), "client:<id>" for an
+// OAuth access token, account\user otherwise.
 func (p Principal) Actor() string {
 	if p.Method == MethodAPIKey && p.KeyID != "" {
 		return "api-key:" + p.KeyID
+	}
+	if p.Method == MethodOAuth && p.ClientID != "" {
+		return "client:" + p.ClientID
 	}
 	return p.Name()
 }

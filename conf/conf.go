@@ -19,6 +19,7 @@ type Config struct {
 	Admin       Admin
 	Permissions Permissions
 	Audit       Audit
+	OAuth       OAuth
 	Log         Log
 	Runtime     Runtime
 }
@@ -29,6 +30,34 @@ type Runtime struct {
 	// many MiB above the live heap (runtime.gc-headroom-mib; 0 leaves GOGC
 	// alone; see package heapgoal).
 	GCHeadroomMiB int
+}
+
+// OAuth configures the OAuth 2.0 authorization server (oauth.*).
+type OAuth struct {
+	// Issuer is the issuer URL (iss of every token, the base of the
+	// discovery document's endpoints); empty means "http://" + the address
+	// the HTTP server listens on (IssuerFor). Every instance of one
+	// installation must use the same.
+	Issuer string
+	// Lifetimes of access tokens, refresh tokens and authorization codes.
+	Lifetimes OAuthLifetimes
+	// KeyRotation is the age at which the signing key is replaced by a new
+	// one (the old one stays published until its tokens expire); 0 never.
+	KeyRotation time.Duration
+}
+
+// OAuthLifetimes are token lifetimes (oauth.lifetimes.*).
+type OAuthLifetimes struct {
+	Access, Refresh, Code time.Duration
+}
+
+// IssuerFor is the OAuth issuer of an instance listening on listen (host
+// and port): oauth.issuer if set, else "http://" + listen.
+func (c Config) IssuerFor(listen string) string {
+	if c.OAuth.Issuer != "" {
+		return strings.TrimSuffix(c.OAuth.Issuer, "/")
+	}
+	return "http://" + listen
 }
 
 // Audit configures the audit log (audit.*).
@@ -175,7 +204,11 @@ func Defaults() Config {
 				AddressWindow:   time.Minute,
 			},
 		},
-		Audit:   Audit{Retention: 2160 * time.Hour},
+		Audit: Audit{Retention: 2160 * time.Hour},
+		OAuth: OAuth{
+			Lifetimes:   OAuthLifetimes{Access: 10 * time.Minute, Refresh: 720 * time.Hour, Code: time.Minute},
+			KeyRotation: 720 * time.Hour,
+		},
 		Log:     Log{Format: "text", Level: "info"},
 		Runtime: Runtime{GCHeadroomMiB: 64},
 	}

@@ -143,6 +143,13 @@ admin:
   password: correct-horse-battery
 audit:
   retention: 720h
+oauth:
+  issuer: https://id.example.com
+  lifetimes:
+    access: 5m
+    refresh: 24h
+    code: 30s
+  key-rotation: 0s
 log:
   format: json
   level: debug
@@ -186,8 +193,10 @@ func TestSources(t *testing.T) {
 						Password: PasswordPolicy{MinLength: 12},
 						Throttle: Throttle{UserFailures: 3, UserWindow: time.Hour, AddressFailures: 100, AddressWindow: 30 * time.Second},
 					},
-					Admin:   Admin{Password: "correct-horse-battery"},
-					Audit:   Audit{Retention: 720 * time.Hour},
+					Admin: Admin{Password: "correct-horse-battery"},
+					Audit: Audit{Retention: 720 * time.Hour},
+					OAuth: OAuth{Issuer: "https://id.example.com",
+						Lifetimes: OAuthLifetimes{Access: 5 * time.Minute, Refresh: 24 * time.Hour, Code: 30 * time.Second}},
 					Log:     Log{Format: "json", Level: "debug"},
 					Runtime: Runtime{GCHeadroomMiB: 64},
 				}
@@ -668,6 +677,13 @@ func TestValidate(t *testing.T) {
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "localhost" }, []string{"http.listen:"}},
 		{"listen bad port", func(c *Config) { c.HTTP.Listen = ":99999" }, []string{"http.listen:", "invalid port"}},
 		{"listen all interfaces", func(c *Config) { c.HTTP.Listen = ":8080" }, nil},
+		{"oauth issuer https", func(c *Config) { c.OAuth.Issuer = "https://id.example.com/gh" }, nil},
+		{"oauth issuer not a URL", func(c *Config) { c.OAuth.Issuer = "id.example.com" }, []string{"oauth.issuer:"}},
+		{"oauth issuer with query", func(c *Config) { c.OAuth.Issuer = "https://id.example.com/?x=1" }, []string{"oauth.issuer:"}},
+		{"oauth access lifetime zero", func(c *Config) { c.OAuth.Lifetimes.Access = 0 }, []string{"oauth.lifetimes.access:"}},
+		{"oauth code lifetime long", func(c *Config) { c.OAuth.Lifetimes.Code = time.Hour }, []string{"oauth.lifetimes.code:"}},
+		{"oauth key rotation negative", func(c *Config) { c.OAuth.KeyRotation = -time.Hour }, []string{"oauth.key-rotation:"}},
+		{"oauth key rotation never", func(c *Config) { c.OAuth.KeyRotation = 0 }, nil},
 		{"good proxies", func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "fd00::/8", "192.0.2.1", "::1"} }, nil},
 		{"bad CIDR", func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "10.0.0.0/33"} }, []string{"http.trusted-proxies:", "item 2", "10.0.0.0/33"}},
 		{"proxy host name", func(c *Config) { c.HTTP.TrustedProxies = []string{"proxy.local"} }, []string{"http.trusted-proxies:", "proxy.local"}},
@@ -858,5 +874,16 @@ func TestKeysRoundTripYAML(t *testing.T) {
 		if !reflect.DeepEqual(c, d) {
 			t.Errorf("%s: round trip changed the configuration: %+v", s.name, c)
 		}
+	}
+}
+
+func TestIssuerFor(t *testing.T) {
+	c := Defaults()
+	if got := c.IssuerFor("127.0.0.1:4000"); got != "http://127.0.0.1:4000" {
+		t.Errorf("default issuer %q", got)
+	}
+	c.OAuth.Issuer = "https://id.example.com/"
+	if got := c.IssuerFor("127.0.0.1:4000"); got != "https://id.example.com" {
+		t.Errorf("configured issuer %q", got)
 	}
 }

@@ -89,6 +89,17 @@ func table() []setting {
 		{"audit.retention", "", "how long audit entries are kept (each expires by etcd lease); 0 means the default, 90 days",
 			func(c *Config) any { return &c.Audit.Retention }},
 
+		{"oauth.issuer", "", "OAuth issuer URL (http:// or https://, no query or fragment), the same on every instance; empty means http:// + http.listen",
+			func(c *Config) any { return &c.OAuth.Issuer }},
+		{"oauth.lifetimes.access", "", "lifetime of OAuth access tokens (> 0)",
+			func(c *Config) any { return &c.OAuth.Lifetimes.Access }},
+		{"oauth.lifetimes.refresh", "", "lifetime of OAuth refresh tokens (> 0)",
+			func(c *Config) any { return &c.OAuth.Lifetimes.Refresh }},
+		{"oauth.lifetimes.code", "", "lifetime of OAuth authorization codes (> 0, at most 10m)",
+			func(c *Config) any { return &c.OAuth.Lifetimes.Code }},
+		{"oauth.key-rotation", "", "age at which the token signing key is replaced (the old one stays published until its tokens expire); 0 never rotates",
+			func(c *Config) any { return &c.OAuth.KeyRotation }},
+
 		{"log.format", "", "log format: text or json",
 			func(c *Config) any { return &c.Log.Format }},
 		{"log.level", "", "log level: debug, info, warn or error",

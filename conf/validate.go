@@ -69,6 +69,22 @@ func (c Config) Validate() error {
 		v.add("api.default-page-size", "%d is greater than api.max-page-size (%d)", api.DefaultPageSize, api.MaxPageSize)
 	}
 
+	// oauth.*
+	if iss := c.OAuth.Issuer; iss != "" {
+		u, err := url.Parse(iss)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			v.add("oauth.issuer", "%q is not an http:// or https:// URL without query, fragment or user", iss)
+		}
+	}
+	lt := c.OAuth.Lifetimes
+	v.durationMin("oauth.lifetimes.access", lt.Access, true)
+	v.durationMin("oauth.lifetimes.refresh", lt.Refresh, true)
+	v.durationMin("oauth.lifetimes.code", lt.Code, true)
+	if lt.Code > 10*time.Minute {
+		v.add("oauth.lifetimes.code", "%s is longer than 10m (RFC 6749 §4.1.2)", formatDuration(lt.Code))
+	}
+	v.durationMin("oauth.key-rotation", c.OAuth.KeyRotation, false)
+
 	// auth.*
 	v.durationMin("auth.basic.cache-ttl", c.Auth.Basic.CacheTTL, false)
 	minLen := c.Auth.Password.MinLength

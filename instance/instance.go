@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,7 @@ import (
 	"gatehouse/authz"
 	"gatehouse/catalog"
 	"gatehouse/conf"
+	"gatehouse/oauth"
 	"gatehouse/resources"
 	"gatehouse/storage"
 )
@@ -44,6 +46,8 @@ type Instance struct {
 	Store     *storage.Store
 	Server    *api.Server
 	Resources *resources.Server
+	OAuth     *oauth.Provider
+	stopOAuth func()
 	audit     *audit.Queue
 	embedded  *storage.Embedded
 	http      *http.Server
@@ -89,18 +93,22 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 		return nil, err
 	}
 
-	parts, err := Assemble(in.Store, cfg, log, opts...)
-	if err != nil {
-		in.Close()
-		return nil, err
-	}
-	in.Server, in.Resources, in.audit = parts.API, parts.Resources, parts.Audit
-
+	// Listen first: the OAuth issuer defaults to the address listened on
+	// (a port of 0 is known only now).
 	in.listener, err = net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		in.Close()
 		return nil, fmt.Errorf("http.listen %q: %w", cfg.HTTP.Listen, err)
 	}
+	cfg.OAuth.Issuer = cfg.IssuerFor(in.listener.Addr().String())
+	parts, err := Assemble(in.Store, cfg, log, opts...)
+	if err != nil {
+		_ = in.listener.Close()
+		in.Close()
+		return nil, err
+	}
+	in.Server, in.Resources, in.audit, in.OAuth, in.stopOAuth = parts.API, parts.Resources, parts.Audit, parts.OAuth, parts.stopOAuth
+
 	in.http = &http.Server{
 		Handler:           in.Server,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -120,6 +128,7 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 func Routes() *api.Registry {
 	routes := api.NewRegistry()
 	routes.Mount(resources.New(resources.Options{}).Routes()...)
+	routes.Mount((&oauth.Provider{}).Routes()...)
 	return routes
 }
 
@@ -139,6 +148,9 @@ func (in *Instance) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), max(in.cfg.HTTP.ShutdownTimeout, time.Second))
 		_ = in.http.Shutdown(ctx)
 		cancel()
+	}
+	if in.stopOAuth != nil {
+		in.stopOAuth()
 	}
 	if in.audit != nil {
 		if err := in.audit.Close(); err != nil {
@@ -239,6 +251,15 @@ type Parts struct {
 	API       *api.Server
 	Resources *resources.Server
 	Audit     *audit.Queue // Close it before the store
+	OAuth     *oauth.Provider
+	stopOAuth func() // stops the key rotation
+}
+
+// StopOAuth stops the signing key rotation (before the store closes).
+func (p *Parts) StopOAuth() {
+	if p.stopOAuth != nil {
+		p.stopOAuth()
+	}
 }
 
 // Assemble builds the HTTP side on store from cfg: the authority, the
@@ -285,15 +306,27 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		Logger:            log,
 		Now:               now,
 	})
+	issuer := cfg.IssuerFor(cfg.HTTP.Listen)
+	pctx, cancel := context.WithTimeout(context.Background(), 4*max(cfg.Storage.Timeout, time.Second))
+	provider, err := oauth.NewProvider(pctx, oauth.ProviderConfig{Store: store, Issuer: issuer,
+		Lifetimes: oauth.Lifetimes{Access: cfg.OAuth.Lifetimes.Access, Refresh: cfg.OAuth.Lifetimes.Refresh, Code: cfg.OAuth.Lifetimes.Code},
+		Now:       now})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
 	routes := api.NewRegistry()
 	routes.Mount(res.Routes()...)
+	routes.Mount(provider.Routes()...)
 	if res.Catalog, err = resources.NewCatalog(routes.Routes(), extra); err != nil {
 		return nil, fmt.Errorf("permissions.catalogues: %w", err)
 	}
 
 	// The sign-in chain: API keys first (they may come as a Bearer
-	// token), then HTTP Basic passwords; OAuth bearer tokens join here.
-	chain := authn.Chain{authn.APIKeyAuthenticator{Keys: apiKeys{store}, Throttle: throttle, Now: now, OnUse: res.NoteKeyUse}}
+	// token, gh_…), then OAuth access tokens (Bearer JWTs), then HTTP
+	// Basic passwords.
+	chain := authn.Chain{authn.APIKeyAuthenticator{Keys: apiKeys{store}, Throttle: throttle, Now: now, OnUse: res.NoteKeyUse},
+		oauth.BearerAuthenticator{Provider: provider, Throttle: throttle}}
 	if cfg.Auth.Basic.Enabled {
 		chain = append(chain, authn.BasicAuthenticator{Flow: &authn.PasswordFlow{Users: users{store}, Cache: creds,
 			Throttle: throttle, OnVerified: lastLogin(store, log, now)}})
@@ -310,5 +343,47 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		Now:            now,
 		Registry:       reg,
 	}, routes)
-	return &Parts{API: srv, Resources: res, Audit: q}, nil
+	return &Parts{API: srv, Resources: res, Audit: q, OAuth: provider,
+		stopOAuth: rotateKeys(provider.Keys, cfg.OAuth.KeyRotation, log)}, nil
+}
+
+// rotateKeys replaces the signing key when it is older than every (0:
+// never), checking a few times per period on every instance (one creates
+// the successor, the others read it; each also picks up what another
+// rotated). It returns the function that stops it.
+func rotateKeys(keys *oauth.KeySet, every time.Duration, log *slog.Logger) func() {
+	if every <= 0 {
+		return func() {}
+	}
+	tick := min(max(every/8, time.Minute), time.Hour)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			rotated, err := keys.RotateIfOlder(ctx, every)
+			cancel()
+			switch {
+			case err != nil:
+				log.Warn("oauth signing key rotation failed", "err", err)
+			case rotated:
+				log.Info("oauth signing key rotated", "kid", keys.CurrentKeyID())
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-stopped
+		})
+	}
 }

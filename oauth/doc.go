@@ -1,9 +1,11 @@
 // Package oauth is gatehouse's OAuth 2.0 and OpenID Connect core, built
 // on ory/fosite: the token state fosite keeps between requests, the
 // signing keys, and the JWT access tokens (RFC 9068) that modules verify
-// offline. Later steps mount its endpoints (/oauth2/authorize, token,
-// introspect, revoke, userinfo, jwks, discovery) and put a bearer token
-// authenticator on /auth/v2; this package has no HTTP handlers.
+// offline; the Provider composing fosite over them; its endpoints
+// (Provider.Routes: /oauth2/token, introspect, revoke, jwks and the two
+// discovery documents), which instance mounts through the api registry;
+// and the bearer token authenticator of /auth/v2. The authorization
+// endpoint, userinfo, the sign-in page and sessions come later.
 //
 // Design decisions:
 //
@@ -49,8 +51,65 @@
 //     "signing-n", written create-only, so of concurrent creators exactly
 //     one key is made and everybody reads it. The newest generation signs;
 //     older ones stay in the JWKS until Retain after their successor's
-//     creation. storage offers no create-only put by name that product
-//     code may use (only storage builds keys), so the KeyStore adapter
-//     over storage comes with the step that adds one; tests use etcd
-//     directly.
+//     creation. StorageKeys is the KeyStore over storage's OAuth key
+//     records (Store.KeyRecord, Store.CreateKeyRecord: key range
+//     oauthkey/, cached, create-only under a write guarded on absence).
+//     instance rotates on a timer when the key is older than
+//     oauth.key-rotation (every instance tries; one creates, the others
+//     read); a superseded key stays published for at least the access
+//     token lifetime plus a minute.
+//
+// The provider (NewProvider, provider.go):
+//
+//   - fosite is composed with client credentials, refresh token (with
+//     the TokenStore's rotation), introspection, revocation and PKCE
+//     (S256 only: plain is off; required of public clients, for the
+//     authorization code flow to come). Token state is the TokenStore;
+//     clients come from StorageClients, which resolves an id through
+//     the client index (View.ClientOwner) on every call, so a deleted
+//     client (or one whose user or account went) is unknown at once.
+//   - Client authentication stays fosite's (client_secret_basic and
+//     client_secret_post), but its Hasher is SecretHasher: the client's
+//     "hashed secret" is the stored hex HMAC-SHA-256 under the server key
+//     "client-secret" (storage.Client.SecretMatches, constant time), not
+//     bcrypt — generated secrets carry 256 bits, and bcrypt would cap
+//     client credentials near 10 grants per second (SPEC §12). The hash
+//     never leaves the process.
+//   - Scopes are permission patterns: fosite's ScopeStrategy is
+//     PermissionScopeStrategy, under which a requested scope is allowed
+//     when one of the client's scopes implies it (authz.Implies, Shiro
+//     wildcards); the protocol scopes openid, offline_access … match only
+//     themselves. A token's power on /auth/v2 is the user's effective
+//     permissions ∩ its scopes, decided by the one authority, so a
+//     client's scopes never exceed its owner's permissions at use.
+//   - Access tokens come from accessStrategy: KeySet.IssueAccessToken
+//     signs the JWT (fosite's HMAC strategy keeps refresh tokens and
+//     codes, under the shared server key "oauth-hmac", so any instance
+//     verifies what another issued); the "signature" fosite stores and
+//     looks up is the jti, recovered by verifying the token
+//     (AccessTokenSignature is "" for anything that does not verify, so
+//     a forged or expired token is simply unknown).
+//   - Client credentials: the client acts for its owning user — the
+//     session is the owner's (sub `account\user`, claim account), who
+//     must exist and be enabled — with client_id and scope claims; a
+//     request without scope gets all the client's scopes. No refresh
+//     token is issued for this grant (RFC 6749 §4.4.3).
+//   - Introspection (RFC 7662) admits a confidential client with its own
+//     credentials, or any bearer credential the /auth/v2 chain accepts
+//     (access token or API key) whose principal holds
+//     auth:introspect:read. Revocation (RFC 7009) is fosite's: only the
+//     client the token was issued to revokes it, and it revokes the
+//     token's family (for client credentials, that one token).
+//   - The issuer is oauth.issuer, by default "http://" + the address the
+//     instance listens on.
+//
+// The bearer authenticator (BearerAuthenticator) claims only bearer
+// tokens shaped like a JWT (three dot-separated parts, not gh_…), so API
+// keys sent as bearer tokens keep reaching the API key authenticator
+// before it. It verifies signature, typ, iss and exp with the KeySet,
+// then asks the TokenStore for the jti (revoked, expired or of a deleted
+// client: refused), and refuses a disabled or deleted user; the
+// principal is Method oauth with the token's scopes and client id (the
+// audit actor is "client:<id>"). A refused token counts as a failed
+// sign-in of the client address.
 package oauth

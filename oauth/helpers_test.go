@@ -8,9 +8,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"gatehouse/storage"
 )
 
 // clients is a ClientSource over a map; Delete makes a client unknown.
@@ -63,34 +60,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-}
-
-// etcdKeys is a KeyStore straight on etcd for the tests: create-only by a
-// guarded transaction (absent: create revision 0), never expiring.
-type etcdKeys struct{ st *storage.Store }
-
-func (e etcdKeys) key(name string) string { return e.st.Prefix() + "oauthkeys/" + name }
-
-func (e etcdKeys) Get(ctx context.Context, name string) ([]byte, bool, error) {
-	resp, err := e.st.Client().Get(ctx, e.key(name))
-	if err != nil {
-		return nil, false, err
-	}
-	if len(resp.Kvs) == 0 {
-		return nil, false, nil
-	}
-	return resp.Kvs[0].Value, true, nil
-}
-
-func (e etcdKeys) CreateOnly(ctx context.Context, name string, value []byte) (bool, error) {
-	k := e.key(name)
-	resp, err := e.st.Client().Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, string(value))).Commit()
-	if err != nil {
-		return false, err
-	}
-	return resp.Succeeded, nil
 }
 
 // memKeys is an in-memory KeyStore (the fuzz test's: no etcd per input).

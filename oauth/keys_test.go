@@ -12,6 +12,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"gatehouse/storage"
 	"gatehouse/storage/storagetest"
 )
 
@@ -33,7 +34,7 @@ func TestSigningKeyCreatedOnce(t *testing.T) {
 			if i%2 == 1 {
 				st = st2
 			}
-			sets[i], errs[i] = NewKeySet(ctx, KeyConfig{Store: etcdKeys{st}})
+			sets[i], errs[i] = NewKeySet(ctx, KeyConfig{Store: StorageKeys{st}})
 		}()
 	}
 	wg.Wait()
@@ -43,9 +44,9 @@ func TestSigningKeyCreatedOnce(t *testing.T) {
 			t.Errorf("instance %d uses key %s; instance 0 %s", i, sets[i].CurrentKeyID(), sets[0].CurrentKeyID())
 		}
 	}
-	keys := storagetest.EtcdKeys(t, st1, "oauthkeys/")
-	if len(keys) != 1 || keys["oauthkeys/signing-1"] == "" {
-		t.Fatalf("stored keys %v; want exactly oauthkeys/signing-1", storagetest.SortedKeys(keys))
+	keys := storagetest.EtcdKeys(t, st1, storage.OAuthKeyRange)
+	if len(keys) != 1 || keys[storage.OAuthKeyKey("signing-1")] == "" {
+		t.Fatalf("stored keys %v; want exactly oauthkey/signing-1", storagetest.SortedKeys(keys))
 	}
 }
 
@@ -57,7 +58,7 @@ func TestKeyRotation(t *testing.T) {
 	st := storagetest.Store(t)
 	ctx := storagetest.Ctx(t)
 	clk := newClock()
-	cfg := KeyConfig{Store: etcdKeys{st}, Retain: time.Hour, Now: clk.Now}
+	cfg := KeyConfig{Store: StorageKeys{st}, Retain: time.Hour, Now: clk.Now}
 	a, err := NewKeySet(ctx, cfg)
 	mustOK(t, "key set a", err)
 	b, err := NewKeySet(ctx, cfg)
@@ -115,7 +116,7 @@ func TestKeyRotation(t *testing.T) {
 	if a.CurrentKeyID() != b.CurrentKeyID() || a.CurrentKeyID() == second {
 		t.Errorf("after timer rotation a uses %s, b %s (second was %s)", a.CurrentKeyID(), b.CurrentKeyID(), second)
 	}
-	if n := len(storagetest.EtcdKeys(t, st, "oauthkeys/")); n != 3 {
+	if n := len(storagetest.EtcdKeys(t, st, storage.OAuthKeyRange)); n != 3 {
 		t.Errorf("%d stored keys after two rotations; want 3", n)
 	}
 	if rotated, err := a.RotateIfOlder(ctx, 30*time.Minute); rotated || err != nil {

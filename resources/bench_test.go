@@ -52,7 +52,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = parts.Audit.Close() })
+	b.Cleanup(func() { parts.StopOAuth(); _ = parts.Audit.Close() })
 	env := &benchEnv{
 		srv:  parts.API,
 		auth: "Basic " + base64.StdEncoding.EncodeToString([]byte(benchAccount+`\checker:`+benchPass)),

@@ -19,12 +19,19 @@ func AuthCatalogItems(routes []api.RouteInfo) []catalog.Item {
 		}
 		what[r.Permission] = append(what[r.Permission], r.Summary)
 	}
-	items := make([]catalog.Item, 0, len(what))
+	items := make([]catalog.Item, 0, len(what)+len(authBeyondRoutes))
 	for p, summaries := range what {
 		items = append(items, catalog.Item{Permission: p, Module: "auth", Description: strings.Join(summaries, "; ")})
 	}
+	items = append(items, authBeyondRoutes...)
 	sort.Slice(items, func(i, j int) bool { return items[i].Permission < items[j].Permission })
 	return items
+}
+
+// authBeyondRoutes are auth: permissions that endpoints outside the
+// /auth/v2 route table check.
+var authBeyondRoutes = []catalog.Item{
+	{Permission: "auth:introspect:read", Module: "auth", Description: "introspect OAuth tokens at /oauth2/introspect with a bearer credential (RFC 7662)"},
 }
 
 // NewCatalog is the permission catalogue gatehouse serves: the auth: set

@@ -25,6 +25,9 @@
 //	t/{a}/client/{u}/{id}   OAuth client id of user u (Client)
 //	clientidx/{id}          OAuth client index: id → "{a}\{u}"
 //	serverkey/{name}        server key (hex of 32 random bytes; ServerKey)
+//	oauthkey/{name}         OAuth key record (the oauth package's signing
+//	                        keys, "signing-{n}"), written create-only by
+//	                        CreateKeyRecord, never expiring; a secret
 //	audit/{id}              audit entry (AuditEntry); id is 16 hex digits of
 //	                        UnixNano, "-", 8 random hex digits, so the range
 //	                        is in time order. Written with an expiring-write

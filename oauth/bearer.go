@@ -1,0 +1,86 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"gatehouse/authn"
+)
+
+// BearerAuthenticator signs /auth/v2 requests in with gatehouse's JWT
+// access tokens (Authorization: Bearer). It claims only bearer tokens
+// that look like JWTs (three dot-separated parts), so API keys presented
+// as bearer tokens keep going to the API key authenticator. A token is
+// accepted when its signature, issuer and expiry verify with the key set
+// and the token store still knows its jti (not revoked, not expired, its
+// client not deleted) and its user exists and is enabled. The principal
+// is the token's user with the token's scopes, so the authority cuts its
+// power to the user's effective permissions ∩ the scopes. A refused
+// token counts as a failed sign-in for the client address (throttle
+// name "token@{address}").
+type BearerAuthenticator struct {
+	Provider *Provider
+	Throttle *authn.Throttle // nil: no throttling
+}
+
+var _ authn.Authenticator = BearerAuthenticator{}
+
+// LooksLikeJWT reports whether a bearer token has the compact JWS shape.
+func LooksLikeJWT(token string) bool {
+	return strings.Count(token, ".") == 2 && !strings.HasPrefix(token, authn.APIKeyPrefix)
+}
+
+// Authenticate implements authn.Authenticator.
+func (b BearerAuthenticator) Authenticate(ctx context.Context, cr authn.Credentials) (authn.Result, error) {
+	if cr.Bearer == "" || !LooksLikeJWT(cr.Bearer) {
+		return authn.Result{Status: authn.NotMine}, nil
+	}
+	throttleName := "token@" + cr.Address
+	if b.Throttle != nil {
+		if ok, retry := b.Throttle.Allowed(throttleName, cr.Address); !ok {
+			return authn.Result{Status: authn.Throttled, Name: throttleName, RetryAfter: retry, Reason: "too many failed sign-ins"}, nil
+		}
+	}
+	refuse := func(name, reason string) (authn.Result, error) {
+		if b.Throttle != nil {
+			b.Throttle.Fail(throttleName, cr.Address)
+		}
+		return authn.Result{Status: authn.Refused, Name: name, Reason: reason}, nil
+	}
+	p := b.Provider
+	c, err := p.Keys.VerifyAccessToken(ctx, cr.Bearer, VerifyOptions{Issuer: p.Issuer})
+	if errors.Is(err, ErrInvalidToken) {
+		return refuse("token", "the bearer token is not valid")
+	}
+	if err != nil {
+		return authn.Result{}, err
+	}
+	name := "client:" + c.ClientID
+	req, err := p.Tokens.GetAccessTokenSession(ctx, c.ID, nil)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return refuse(name, "the bearer token has been revoked or its client no longer exists")
+	}
+	if err != nil {
+		return authn.Result{}, err
+	}
+	if sess, ok := req.GetSession().(*Session); !ok || sess.Subject != c.Subject || req.GetClient().GetID() != c.ClientID {
+		return refuse(name, "the bearer token is not valid")
+	}
+	user := c.Subject[len(c.Account)+1:]
+	enabled, err := p.ownerEnabled(ctx, c.Account, user)
+	if err != nil {
+		return authn.Result{}, err
+	}
+	if !enabled {
+		return refuse(name, "the bearer token's user is disabled or no longer exists")
+	}
+	scopes := c.Scopes()
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return authn.Result{Status: authn.Accepted, Name: name, Principal: authn.Principal{Account: c.Account, User: user,
+		Method: authn.MethodOAuth, Scopes: scopes, ClientID: c.ClientID}}, nil
+}

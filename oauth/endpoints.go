@@ -1,0 +1,245 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"gatehouse/api"
+	"gatehouse/authn"
+	"gatehouse/authz"
+	"gatehouse/storage"
+)
+
+// IntrospectPermission lets a bearer of it introspect tokens (besides
+// confidential clients, which may with their own credentials).
+const IntrospectPermission = "auth:introspect:read"
+
+// maxFormBytes bounds the form body of the token, introspection and
+// revocation endpoints.
+const maxFormBytes = 64 << 10
+
+// Routes are the OAuth endpoints, all public (they authenticate clients
+// themselves, as RFC 6749, 7662 and 7009 say; fosite writes their JSON
+// answers and errors). A zero Provider gives the table for documentation.
+func (p *Provider) Routes() []api.Route {
+	return []api.Route{
+		{Method: http.MethodPost, Path: "/oauth2/token", Public: true, Handler: p.token,
+			Summary: "OAuth token endpoint (RFC 6749): client_credentials, refresh_token; client_secret_basic or client_secret_post"},
+		{Method: http.MethodPost, Path: "/oauth2/introspect", Public: true, Handler: p.introspect,
+			Summary: "token introspection (RFC 7662), for confidential clients or a bearer holding `auth:introspect:read`"},
+		{Method: http.MethodPost, Path: "/oauth2/revoke", Public: true, Handler: p.revoke,
+			Summary: "token revocation (RFC 7009) by the client the token was issued to"},
+		{Method: http.MethodGet, Path: "/oauth2/jwks", Public: true, Handler: p.jwks,
+			Summary: "the JSON Web Key Set of the token signing keys"},
+		{Method: http.MethodGet, Path: "/.well-known/openid-configuration", Public: true, Handler: p.discovery,
+			Summary: "OpenID Connect discovery document"},
+		{Method: http.MethodGet, Path: "/.well-known/oauth-authorization-server", Public: true, Handler: p.discovery,
+			Summary: "OAuth authorization server metadata (RFC 8414)"},
+	}
+}
+
+// statusOf is the HTTP status fosite writes for err.
+func statusOf(err error) int {
+	if e := fosite.ErrorToRFC6749Error(err); e != nil && e.CodeField != 0 {
+		return e.CodeField
+	}
+	return http.StatusInternalServerError
+}
+
+func limitBody(req *api.Request) {
+	req.R.Body = http.MaxBytesReader(req.W, req.R.Body, maxFormBytes)
+}
+
+// token is POST /oauth2/token.
+func (p *Provider) token(req *api.Request) error {
+	limitBody(req)
+	ctx := req.R.Context()
+	w := req.W
+	ar, err := p.OAuth2.NewAccessRequest(ctx, req.R, newSession())
+	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeClientCredentials)) {
+		err = p.grantClientCredentials(ctx, ar)
+	}
+	var resp fosite.AccessResponder
+	if err == nil {
+		resp, err = p.OAuth2.NewAccessResponse(ctx, ar)
+	}
+	if err != nil {
+		req.Status = statusOf(err)
+		p.OAuth2.WriteAccessError(ctx, w, ar, err)
+		return nil
+	}
+	p.OAuth2.WriteAccessResponse(ctx, w, ar, resp)
+	return nil
+}
+
+// introspect is POST /oauth2/introspect (RFC 7662). The caller is a
+// confidential client (its own credentials, basic or post) or a bearer
+// (access token or API key) holding auth:introspect:read; fosite then
+// introspects the token: access tokens by signature and jti (revoked,
+// expired or of a deleted client: inactive), refresh tokens by HMAC.
+func (p *Provider) introspect(req *api.Request) error {
+	limitBody(req)
+	ctx := req.R.Context()
+	w, r := req.W, req.R
+	fail := func(err error) error {
+		req.Status = statusOf(err)
+		p.OAuth2.WriteIntrospectionError(ctx, w, err)
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return fail(fosite.ErrInvalidRequest.WithHint("The body is not a form.").WithWrap(err))
+	}
+	if err := p.introspectionCaller(req); err != nil {
+		return fail(err)
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		return fail(fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+	}
+	var scopes []string
+	if s := r.PostForm.Get("scope"); s != "" {
+		scopes = strings.Fields(s)
+	}
+	tu, ar, err := p.OAuth2.IntrospectToken(ctx, token, fosite.TokenUse(r.PostForm.Get("token_type_hint")), newSession(), scopes...)
+	if err != nil {
+		p.OAuth2.WriteIntrospectionResponse(ctx, w, &fosite.IntrospectionResponse{Active: false})
+		return nil
+	}
+	res := &fosite.IntrospectionResponse{Active: true, AccessRequester: ar, TokenUse: tu}
+	if tu == fosite.AccessToken {
+		res.AccessTokenType = fosite.BearerAccessToken
+	}
+	p.OAuth2.WriteIntrospectionResponse(ctx, w, res)
+	return nil
+}
+
+// introspectionCaller authorises the introspection caller.
+func (p *Provider) introspectionCaller(req *api.Request) error {
+	r := req.R
+	ctx := r.Context()
+	s := req.Server
+	cr := s.Credentials(r)
+	if cr.Bearer != "" || cr.APIKey != "" {
+		cr.Basic = false
+		res, err := s.Authenticator.Authenticate(ctx, cr)
+		if err != nil {
+			return err
+		}
+		if res.Status != authn.Accepted {
+			return fosite.ErrRequestUnauthorized.WithHint("The bearer credentials are not valid.")
+		}
+		var d authz.Decision
+		if err := s.Store.Read(ctx, 0, func(v storage.View) error {
+			d = s.Authority.Decide(v, res.Principal, IntrospectPermission, "")
+			return nil
+		}); err != nil {
+			return err
+		}
+		if d.Denial != authz.Granted {
+			return fosite.ErrRequestUnauthorized.WithHintf("The bearer does not hold %s.", IntrospectPermission)
+		}
+		return nil
+	}
+	f, ok := p.OAuth2.(*fosite.Fosite)
+	if !ok {
+		return errors.New("oauth: the provider is not fosite's")
+	}
+	client, err := f.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		return fosite.ErrRequestUnauthorized.WithHint("The client credentials are not valid.").WithWrap(err)
+	}
+	if client.IsPublic() {
+		return fosite.ErrRequestUnauthorized.WithHint("Public clients may not introspect tokens.")
+	}
+	return nil
+}
+
+// revoke is POST /oauth2/revoke (RFC 7009): the client the token was
+// issued to revokes it (and its family); an unknown token is success.
+func (p *Provider) revoke(req *api.Request) error {
+	limitBody(req)
+	ctx := req.R.Context()
+	err := p.OAuth2.NewRevocationRequest(ctx, req.R)
+	if err != nil {
+		req.Status = statusOf(err)
+	}
+	p.OAuth2.WriteRevocationResponse(ctx, req.W, err)
+	return nil
+}
+
+func writeJSON(req *api.Request, v any, cache string) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := req.W.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", cache)
+	_, _ = req.W.Write(b)
+	return nil
+}
+
+// jwks is GET /oauth2/jwks: the published keys, public parts only.
+func (p *Provider) jwks(req *api.Request) error {
+	b, err := p.Keys.JWKS()
+	if err != nil {
+		return err
+	}
+	h := req.W.Header()
+	h.Set("Content-Type", "application/jwk-set+json")
+	h.Set("Cache-Control", "public, max-age=60")
+	_, _ = req.W.Write(b)
+	return nil
+}
+
+// Metadata is the discovery document (OpenID Connect Discovery 1.0, RFC
+// 8414) of the endpoints mounted now.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	AccessTokenSigningAlgs            []string `json:"access_token_signing_alg_values_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+}
+
+// Metadata returns the provider's discovery document.
+func (p *Provider) Metadata() Metadata {
+	auth := []string{"client_secret_basic", "client_secret_post"}
+	return Metadata{
+		Issuer:                            p.Issuer,
+		TokenEndpoint:                     p.Issuer + "/oauth2/token",
+		IntrospectionEndpoint:             p.Issuer + "/oauth2/introspect",
+		RevocationEndpoint:                p.Issuer + "/oauth2/revoke",
+		JWKSURI:                           p.Issuer + "/oauth2/jwks",
+		GrantTypesSupported:               []string{storage.GrantClientCredentials, storage.GrantRefreshToken},
+		ResponseTypesSupported:            []string{}, // no authorization endpoint yet
+		CodeChallengeMethodsSupported:     []string{"S256"},
+		TokenEndpointAuthMethodsSupported: auth,
+		IntrospectionAuthMethodsSupported: append(auth[:len(auth):len(auth)], "bearer"),
+		RevocationAuthMethodsSupported:    auth,
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{AlgES256},
+		AccessTokenSigningAlgs:            []string{AlgES256},
+		ScopesSupported:                   []string{"offline_access"},
+	}
+}
+
+// discovery is GET /.well-known/openid-configuration and
+// /.well-known/oauth-authorization-server.
+func (p *Provider) discovery(req *api.Request) error {
+	return writeJSON(req, p.Metadata(), "public, max-age=300")
+}

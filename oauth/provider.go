@@ -1,0 +1,239 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+
+	"gatehouse/storage"
+)
+
+// HMACKeyName names the server key (storage.Store.ServerKey) fosite's
+// HMAC strategy signs refresh tokens and authorization codes with: the
+// same on every instance, so any instance validates what another issued.
+const HMACKeyName = "oauth-hmac"
+
+// ProviderConfig configures a Provider.
+type ProviderConfig struct {
+	Store     *storage.Store
+	Issuer    string // iss of every token; no trailing slash
+	Lifetimes Lifetimes
+	// KeyRetention is how long a superseded signing key stays published
+	// (at least the access token lifetime); DefaultKeyRetention if zero.
+	KeyRetention time.Duration
+	Now          func() time.Time // time.Now if nil
+}
+
+// Provider is gatehouse's OAuth 2.0 authorization server: fosite composed
+// over the TokenStore and the stored clients, with JWT access tokens
+// signed by the KeySet. Its HTTP endpoints are Routes.
+type Provider struct {
+	OAuth2  fosite.OAuth2Provider
+	Keys    *KeySet
+	Tokens  *TokenStore
+	Clients *StorageClients
+	Issuer  string
+	life    Lifetimes
+	store   *storage.Store
+}
+
+// storageAll is what fosite's composition needs of storage: the client
+// manager and the token state.
+type storageAll struct {
+	*StorageClients
+	*TokenStore
+}
+
+// NewProvider loads (or creates) the signing keys and the shared secrets
+// and composes fosite: client credentials, refresh tokens (rotated),
+// introspection and revocation; PKCE is S256 only and required of public
+// clients, for the authorization code flow that comes later.
+func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
+	if c.Issuer == "" {
+		return nil, errors.New("oauth: the provider needs an issuer")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	life := c.Lifetimes.withDefaults()
+	retain := c.KeyRetention
+	if retain <= 0 {
+		retain = DefaultKeyRetention
+	}
+	retain = max(retain, life.Access+time.Minute)
+	keys, err := NewKeySet(ctx, KeyConfig{Store: StorageKeys{c.Store}, Retain: retain, Now: c.Now})
+	if err != nil {
+		return nil, err
+	}
+	secretKey, err := c.Store.ServerKey(ctx, storage.ClientSecretKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: client secret key: %w", err)
+	}
+	hmacKey, err := c.Store.ServerKey(ctx, HMACKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: token HMAC key: %w", err)
+	}
+	clients := &StorageClients{Store: c.Store, tokens: c.Store}
+	tokens := NewTokenStore(StoreConfig{Tokens: c.Store, Clients: clients, Lifetimes: life, Now: c.Now})
+	cfg := &fosite.Config{
+		AccessTokenLifespan:            life.Access,
+		RefreshTokenLifespan:           life.Refresh,
+		AuthorizeCodeLifespan:          life.Code,
+		IDTokenLifespan:                life.Access,
+		AccessTokenIssuer:              c.Issuer,
+		IDTokenIssuer:                  c.Issuer,
+		TokenURL:                       c.Issuer + "/oauth2/token",
+		ScopeStrategy:                  PermissionScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		EnforcePKCE:                    false,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		GlobalSecret:                   hmacKey,
+		ClientSecretsHasher:            SecretHasher{Key: secretKey},
+		RefreshTokenScopes:             []string{"offline_access"},
+		SendDebugMessagesToClients:     false,
+	}
+	strategy := &accessStrategy{
+		HMACSHAStrategy: compose.NewOAuth2HMACStrategy(cfg),
+		keys:            keys,
+		issuer:          c.Issuer,
+		lifetime:        life.Access,
+	}
+	store := storageAll{clients, tokens}
+	prov := compose.Compose(cfg, store, strategy,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+	)
+	return &Provider{OAuth2: prov, Keys: keys, Tokens: tokens, Clients: clients, Issuer: c.Issuer, life: life, store: c.Store}, nil
+}
+
+// accessStrategy issues gatehouse's JWT access tokens (KeySet.IssueAccessToken)
+// and leaves refresh tokens and codes to fosite's HMAC strategy. An access
+// token's "signature" is its jti: the TokenStore keeps and revokes it by
+// jti, found again by verifying the token.
+type accessStrategy struct {
+	*oauth2.HMACSHAStrategy
+	keys     *KeySet
+	issuer   string
+	lifetime time.Duration
+}
+
+var _ oauth2.CoreStrategy = (*accessStrategy)(nil)
+
+// AccessTokenSignature is the jti of a valid token, "" for anything else
+// (no stored token has that signature).
+func (s *accessStrategy) AccessTokenSignature(ctx context.Context, token string) string {
+	c, err := s.keys.VerifyAccessToken(ctx, token, VerifyOptions{Issuer: s.issuer})
+	if err != nil {
+		return ""
+	}
+	return c.ID
+}
+
+// GenerateAccessToken signs a JWT access token for the requester: the
+// session's user as subject, the client, the granted scopes and audience.
+func (s *accessStrategy) GenerateAccessToken(_ context.Context, r fosite.Requester) (string, string, error) {
+	sess, ok := r.GetSession().(*Session)
+	if !ok || sess.Account == "" || sess.User == "" {
+		return "", "", fosite.ErrServerError.WithDebug("the request's session names no user")
+	}
+	lifetime := s.lifetime
+	if exp := sess.GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
+		lifetime = time.Until(exp)
+	}
+	if lifetime <= 0 {
+		lifetime = s.lifetime
+	}
+	tok, c, err := s.keys.IssueAccessToken(AccessTokenRequest{
+		Issuer:   s.issuer,
+		Account:  sess.Account,
+		User:     sess.User,
+		ClientID: r.GetClient().GetID(),
+		Scopes:   r.GetGrantedScopes(),
+		Audience: r.GetGrantedAudience(),
+		Lifetime: lifetime,
+	})
+	if err != nil {
+		return "", "", fosite.ErrServerError.WithWrap(err)
+	}
+	return tok, c.ID, nil
+}
+
+// ValidateAccessToken verifies the token's signature, issuer and expiry.
+func (s *accessStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
+	if _, err := s.keys.VerifyAccessToken(ctx, token, VerifyOptions{Issuer: s.issuer}); err != nil {
+		if errors.Is(err, ErrInvalidToken) {
+			return fosite.ErrTokenSignatureMismatch.WithWrap(err).WithDebug(err.Error())
+		}
+		return err
+	}
+	return nil
+}
+
+// newSession is the session a token request starts with; the grant fills
+// it (client credentials: the client's owner; refresh: the stored one).
+func newSession() *Session {
+	return &Session{DefaultSession: *openid.NewDefaultSession()}
+}
+
+// fillOwner makes sess the session of user u of account a.
+func fillOwner(sess *Session, a, u string) {
+	sess.Account, sess.User = a, u
+	sess.Subject = Subject(a, u)
+	sess.Username = sess.Subject
+	if sess.Claims != nil {
+		sess.Claims.Subject = sess.Subject
+	}
+}
+
+// ownerEnabled reports whether user u of account a exists and is enabled.
+func (p *Provider) ownerEnabled(ctx context.Context, a, u string) (bool, error) {
+	var ok bool
+	err := p.store.Read(ctx, 0, func(v storage.View) error {
+		user, found := v.User(a, u)
+		ok = found && user.Enabled
+		return nil
+	})
+	return ok, err
+}
+
+// grantClientCredentials completes a client credentials request fosite
+// has validated: the client acts for its owning user (who must exist and
+// be enabled), and a request without scope gets the client's scopes.
+func (p *Provider) grantClientCredentials(ctx context.Context, ar fosite.AccessRequester) error {
+	a, u, err := ownerOf(ar.GetClient())
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	enabled, err := p.ownerEnabled(ctx, a, u)
+	if err != nil {
+		return err
+	}
+	if !enabled {
+		return fosite.ErrInvalidClient.WithHint("The client's owner is disabled or no longer exists.")
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	fillOwner(sess, a, u)
+	if len(ar.GetRequestedScopes()) == 0 {
+		ar.SetRequestedScopes(fosite.Arguments(ar.GetClient().GetScopes()))
+	}
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	return nil
+}
