@@ -306,11 +306,15 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		Logger:            log,
 		Now:               now,
 	})
+	// The password flow of HTTP Basic and the sign-in page: one, so
+	// throttling and the credential cache are shared.
+	flow := &authn.PasswordFlow{Users: users{store}, Cache: creds, Throttle: throttle,
+		OnVerified: lastLogin(store, log, now)}
 	issuer := cfg.IssuerFor(cfg.HTTP.Listen)
 	pctx, cancel := context.WithTimeout(context.Background(), 4*max(cfg.Storage.Timeout, time.Second))
 	provider, err := oauth.NewProvider(pctx, oauth.ProviderConfig{Store: store, Issuer: issuer,
 		Lifetimes: oauth.Lifetimes{Access: cfg.OAuth.Lifetimes.Access, Refresh: cfg.OAuth.Lifetimes.Refresh, Code: cfg.OAuth.Lifetimes.Code},
-		Now:       now})
+		Now:       now, SignIn: flow})
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
@@ -328,8 +332,7 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	chain := authn.Chain{authn.APIKeyAuthenticator{Keys: apiKeys{store}, Throttle: throttle, Now: now, OnUse: res.NoteKeyUse},
 		oauth.BearerAuthenticator{Provider: provider, Throttle: throttle}}
 	if cfg.Auth.Basic.Enabled {
-		chain = append(chain, authn.BasicAuthenticator{Flow: &authn.PasswordFlow{Users: users{store}, Cache: creds,
-			Throttle: throttle, OnVerified: lastLogin(store, log, now)}})
+		chain = append(chain, authn.BasicAuthenticator{Flow: flow})
 	}
 	q := audit.New(store, audit.Options{Logger: log, Registerer: reg})
 	srv := api.New(api.Options{

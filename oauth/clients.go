@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -67,6 +68,12 @@ func NewClient(a, u string, rec storage.Client) *Client {
 	cl.GrantTypes = rec.GrantTypes
 	cl.ResponseTypes = []string{"code"}
 	cl.Scopes = rec.Scopes
+	if rec.HasGrant(storage.GrantRefreshToken) && !slices.Contains(cl.Scopes, offlineAccess) {
+		// A client that may refresh may ask for offline_access without
+		// registering it (SPEC §3a: a refresh token is issued when
+		// offline_access is requested).
+		cl.Scopes = append(slices.Clip(cl.Scopes), offlineAccess)
+	}
 	cl.Public = rec.Public
 	if !rec.Public && rec.SecretHash != "" {
 		cl.Secret = []byte(rec.SecretHash)
@@ -108,6 +115,9 @@ func (c *StorageClients) SetClientAssertionJWT(ctx context.Context, jti string, 
 	}
 	return err
 }
+
+// offlineAccess is the scope that asks for a refresh token.
+const offlineAccess = "offline_access"
 
 // kindAssertion holds used JWT client assertion ids.
 const kindAssertion = "oauth-jti"

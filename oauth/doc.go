@@ -2,10 +2,11 @@
 // on ory/fosite: the token state fosite keeps between requests, the
 // signing keys, and the JWT access tokens (RFC 9068) that modules verify
 // offline; the Provider composing fosite over them; its endpoints
-// (Provider.Routes: /oauth2/token, introspect, revoke, jwks and the two
-// discovery documents), which instance mounts through the api registry;
-// and the bearer token authenticator of /auth/v2. The authorization
-// endpoint, userinfo, the sign-in page and sessions come later.
+// (Provider.Routes: /oauth2/authorize with the sign-in page,
+// /oauth2/token, introspect, revoke, jwks and the two discovery
+// documents), which instance mounts through the api registry; and the
+// bearer token authenticator of /auth/v2. Userinfo, OpenID Connect ID
+// tokens and the sessions resource come later.
 //
 // Design decisions:
 //
@@ -61,10 +62,10 @@
 //
 // The provider (NewProvider, provider.go):
 //
-//   - fosite is composed with client credentials, refresh token (with
-//     the TokenStore's rotation), introspection, revocation and PKCE
-//     (S256 only: plain is off; required of public clients, for the
-//     authorization code flow to come). Token state is the TokenStore;
+//   - fosite is composed with the authorization code grant, client
+//     credentials, refresh token (with the TokenStore's rotation),
+//     introspection, revocation and PKCE (S256 only: plain is off;
+//     required of public clients). Token state is the TokenStore;
 //     clients come from StorageClients, which resolves an id through
 //     the client index (View.ClientOwner) on every call, so a deleted
 //     client (or one whose user or account went) is unknown at once.
@@ -102,6 +103,65 @@
 //     token's family (for client credentials, that one token).
 //   - The issuer is oauth.issuer, by default "http://" + the address the
 //     instance listens on.
+//   - A client with the refresh_token grant may ask for offline_access
+//     without registering it (NewClient adds it to the client's scopes);
+//     a refresh token is issued exactly when offline_access is granted
+//     (fosite's RefreshTokenScopes). Client credentials without a scope
+//     get the client's permission scopes, never offline_access.
+//
+// The authorization endpoint and the sign-in page (authorize.go,
+// signin.go, csrf.go, templates/):
+//
+//   - GET /oauth2/authorize: fosite validates the request
+//     (NewAuthorizeRequest: client, response_type code, scopes under
+//     PermissionScopeStrategy, state of 8+ characters, redirect URI);
+//     then gatehouse adds exact redirect URI matching — fosite lets any
+//     port through for a registered http loopback URI (RFC 8252 §7.3);
+//     gatehouse does not — and refuses PKCE other than S256 and public
+//     clients without PKCE before anybody types a password (fosite's
+//     PKCE handler checks again when it issues the code). A request
+//     whose client or redirect URI is not established gets an error page
+//     (400), never a redirect; later errors redirect to the client
+//     (RFC 6749 §4.1.2.1).
+//   - The page is one html/template (embedded, no JavaScript) showing the
+//     current step. Each answer carries Content-Security-Policy
+//     "default-src 'none'; style-src 'sha256-…'" (the inline style sheet
+//     by hash), base-uri and frame-ancestors 'none', X-Frame-Options DENY,
+//     nosniff, no-referrer and Cache-Control no-store. form-action is
+//     not set: browsers apply it to the redirect that follows the post,
+//     which goes to the client.
+//   - State between steps lives in the browser, MACed under the server
+//     key "oauth-signin" (SignInKeyName), so nothing is stored and any
+//     instance can take the next post: a nonce cookie (32 random bytes,
+//     HttpOnly, SameSite=Lax, Path /oauth2/authorize, Secure for an
+//     https issuer); the form's hidden fields carry the authorize
+//     request's raw query ("request", from which the POST rebuilds the
+//     fosite request and validates it all again), the CSRF token
+//     (HMAC of nonce and request: a post without it, from another
+//     browser, or for another request is 403) and the ticket (the steps
+//     passed and the signed-in user, expiring after 10 minutes, MACed
+//     with nonce and request).
+//   - Steps are a sequence (pageStep: name, needed, fill, submit): the
+//     first step not done and needed is shown; when none is left, the
+//     signed-in user (still existing and enabled) becomes the session
+//     (sub `account\user`), every requested scope is granted, and fosite
+//     issues the code (303 to the redirect URI). Now: password, then
+//     consent for clients not flagged first-party (Deny →
+//     access_denied).
+//   - The password step is authn.PasswordFlow.SignIn — the same flow
+//     value as HTTP Basic (instance passes it as ProviderConfig.SignIn),
+//     so throttling, the credential cache and last-login are shared; a
+//     throttled attempt shows a friendly message with 429 and
+//     Retry-After. Wrong password, unknown user or account and disabled
+//     user all read "The user name or password is not correct." (the
+//     flow costs one argon2id run either way). Sign-ins are audited
+//     like Basic ones (sign-in success/failure/denied).
+//   - The seam for second factors: a factor answered on the same form is
+//     an authn.Step in the PasswordFlow (the form's other fields are its
+//     answers; the template gains its input field); a factor or an
+//     external provider (SAML, LDAP) needing its own page is one more
+//     pageStep between password and consent in Provider.steps, recording
+//     itself in the ticket's Done list.
 //
 // The bearer authenticator (BearerAuthenticator) claims only bearer
 // tokens shaped like a JWT (three dot-separated parts, not gh_…), so API

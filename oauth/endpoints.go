@@ -27,8 +27,12 @@ const maxFormBytes = 64 << 10
 // answers and errors). A zero Provider gives the table for documentation.
 func (p *Provider) Routes() []api.Route {
 	return []api.Route{
+		{Method: http.MethodGet, Path: "/oauth2/authorize", Public: true, Handler: p.authorize,
+			Summary: "OAuth authorization endpoint (RFC 6749, PKCE S256): validates the request and shows the sign-in page"},
+		{Method: http.MethodPost, Path: "/oauth2/authorize", Public: true, Handler: p.authorize,
+			Summary: "the sign-in page's steps (password, consent), CSRF-checked; redirects to the client with a code"},
 		{Method: http.MethodPost, Path: "/oauth2/token", Public: true, Handler: p.token,
-			Summary: "OAuth token endpoint (RFC 6749): client_credentials, refresh_token; client_secret_basic or client_secret_post"},
+			Summary: "OAuth token endpoint (RFC 6749): authorization_code, client_credentials, refresh_token; client_secret_basic or client_secret_post"},
 		{Method: http.MethodPost, Path: "/oauth2/introspect", Public: true, Handler: p.introspect,
 			Summary: "token introspection (RFC 7662), for confidential clients or a bearer holding `auth:introspect:read`"},
 		{Method: http.MethodPost, Path: "/oauth2/revoke", Public: true, Handler: p.revoke,
@@ -200,6 +204,7 @@ func (p *Provider) jwks(req *api.Request) error {
 // 8414) of the endpoints mounted now.
 type Metadata struct {
 	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
@@ -221,12 +226,13 @@ func (p *Provider) Metadata() Metadata {
 	auth := []string{"client_secret_basic", "client_secret_post"}
 	return Metadata{
 		Issuer:                            p.Issuer,
+		AuthorizationEndpoint:             p.Issuer + "/oauth2/authorize",
 		TokenEndpoint:                     p.Issuer + "/oauth2/token",
 		IntrospectionEndpoint:             p.Issuer + "/oauth2/introspect",
 		RevocationEndpoint:                p.Issuer + "/oauth2/revoke",
 		JWKSURI:                           p.Issuer + "/oauth2/jwks",
-		GrantTypesSupported:               []string{storage.GrantClientCredentials, storage.GrantRefreshToken},
-		ResponseTypesSupported:            []string{}, // no authorization endpoint yet
+		GrantTypesSupported:               []string{storage.GrantAuthorizationCode, storage.GrantClientCredentials, storage.GrantRefreshToken},
+		ResponseTypesSupported:            []string{"code"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		TokenEndpointAuthMethodsSupported: auth,
 		IntrospectionAuthMethodsSupported: append(auth[:len(auth):len(auth)], "bearer"),
@@ -234,7 +240,7 @@ func (p *Provider) Metadata() Metadata {
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{AlgES256},
 		AccessTokenSigningAlgs:            []string{AlgES256},
-		ScopesSupported:                   []string{"offline_access"},
+		ScopesSupported:                   []string{offlineAccess},
 	}
 }
 

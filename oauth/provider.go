@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 
+	"gatehouse/authn"
 	"gatehouse/storage"
 )
 
@@ -18,6 +19,11 @@ import (
 // HMAC strategy signs refresh tokens and authorization codes with: the
 // same on every instance, so any instance validates what another issued.
 const HMACKeyName = "oauth-hmac"
+
+// SignInKeyName names the server key the sign-in page's CSRF tokens and
+// step tickets are MACed with (the same on every instance, so a form
+// shown by one instance may be posted to another).
+const SignInKeyName = "oauth-signin"
 
 // ProviderConfig configures a Provider.
 type ProviderConfig struct {
@@ -28,6 +34,10 @@ type ProviderConfig struct {
 	// (at least the access token lifetime); DefaultKeyRetention if zero.
 	KeyRetention time.Duration
 	Now          func() time.Time // time.Now if nil
+	// SignIn is the password flow the sign-in page uses: the same one
+	// HTTP Basic uses, so throttling and the credential cache are shared.
+	// Nil: the authorization endpoint refuses to sign anybody in.
+	SignIn *authn.PasswordFlow
 }
 
 // Provider is gatehouse's OAuth 2.0 authorization server: fosite composed
@@ -41,6 +51,9 @@ type Provider struct {
 	Issuer  string
 	life    Lifetimes
 	store   *storage.Store
+	signIn  *authn.PasswordFlow
+	pageKey []byte // SignInKeyName
+	now     func() time.Time
 }
 
 // storageAll is what fosite's composition needs of storage: the client
@@ -51,9 +64,9 @@ type storageAll struct {
 }
 
 // NewProvider loads (or creates) the signing keys and the shared secrets
-// and composes fosite: client credentials, refresh tokens (rotated),
-// introspection and revocation; PKCE is S256 only and required of public
-// clients, for the authorization code flow that comes later.
+// and composes fosite: the authorization code grant, client credentials,
+// refresh tokens (rotated), introspection and revocation; PKCE is S256
+// only and required of public clients.
 func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 	if c.Issuer == "" {
 		return nil, errors.New("oauth: the provider needs an issuer")
@@ -78,6 +91,10 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 	hmacKey, err := c.Store.ServerKey(ctx, HMACKeyName)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: token HMAC key: %w", err)
+	}
+	pageKey, err := c.Store.ServerKey(ctx, SignInKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: sign-in page key: %w", err)
 	}
 	clients := &StorageClients{Store: c.Store, tokens: c.Store}
 	tokens := NewTokenStore(StoreConfig{Tokens: c.Store, Clients: clients, Lifetimes: life, Now: c.Now})
@@ -107,13 +124,15 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 	}
 	store := storageAll{clients, tokens}
 	prov := compose.Compose(cfg, store, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
 	)
-	return &Provider{OAuth2: prov, Keys: keys, Tokens: tokens, Clients: clients, Issuer: c.Issuer, life: life, store: c.Store}, nil
+	return &Provider{OAuth2: prov, Keys: keys, Tokens: tokens, Clients: clients, Issuer: c.Issuer, life: life, store: c.Store,
+		signIn: c.SignIn, pageKey: pageKey, now: c.Now}, nil
 }
 
 // accessStrategy issues gatehouse's JWT access tokens (KeySet.IssueAccessToken)
@@ -227,7 +246,13 @@ func (p *Provider) grantClientCredentials(ctx context.Context, ar fosite.AccessR
 	}
 	fillOwner(sess, a, u)
 	if len(ar.GetRequestedScopes()) == 0 {
-		ar.SetRequestedScopes(fosite.Arguments(ar.GetClient().GetScopes()))
+		var scopes fosite.Arguments
+		for _, s := range ar.GetClient().GetScopes() {
+			if !isProtocolScope(s) {
+				scopes = append(scopes, s)
+			}
+		}
+		ar.SetRequestedScopes(scopes)
 	}
 	for _, s := range ar.GetRequestedScopes() {
 		ar.GrantScope(s)

@@ -1,0 +1,95 @@
+package oauth
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+
+	"gatehouse/api"
+)
+
+// The sign-in page: one server-rendered html/template (no JavaScript)
+// showing the current step (password, consent) or an error, with an
+// inline style sheet allowed by its hash.
+
+//go:embed templates/signin.html templates/signin.css
+var pageFiles embed.FS
+
+var (
+	pageTemplate = template.Must(template.ParseFS(pageFiles, "templates/signin.html"))
+	pageStyle    = mustRead("templates/signin.css")
+	// pageCSP allows nothing but the inline style sheet (by its hash),
+	// posting forms and no framing.
+	pageCSP = "default-src 'none'; style-src '" + styleHash(pageStyle) + "'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+func mustRead(name string) string {
+	b, err := pageFiles.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func styleHash(css string) string {
+	sum := sha256.Sum256([]byte(css))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// page is what the template shows.
+type page struct {
+	Title    string
+	Step     string // "password", "consent", or "" for an error page
+	Error    string
+	ClientID string
+	Scopes   []string
+	Name     string // the user name typed, or the signed-in user
+	Request  string // the authorize request's raw query
+	CSRF     string
+	Ticket   string
+	Style    template.CSS
+	status   int
+	header   http.Header // extra response headers (Retry-After)
+}
+
+// setPageHeaders sets the security headers of every answer of the
+// authorization endpoint (pages and redirects alike).
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// render writes pg.
+func render(req *api.Request, pg page) error {
+	if pg.status == 0 {
+		pg.status = http.StatusOK
+	}
+	pg.Style = template.CSS(pageStyle)
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, pg); err != nil {
+		return err
+	}
+	h := req.W.Header()
+	for k, v := range pg.header {
+		h[k] = v
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	req.Status = pg.status
+	req.W.WriteHeader(pg.status)
+	_, _ = req.W.Write(buf.Bytes())
+	return nil
+}
+
+// renderError shows an error page without a form: for requests that
+// cannot be answered by a redirect (unknown client, redirect URI not
+// registered) and for forms that fail the CSRF check.
+func renderError(req *api.Request, status int, msg string) error {
+	return render(req, page{Title: "Sign-in problem", Error: msg, status: status})
+}
