@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,12 +31,24 @@ type scenario struct {
 	N          int    `json:"n,omitempty"` // users to pick from
 	// Questions > 0 makes the request a POST /auth/v2/check-style body of
 	// that many questions about random users.
-	Questions int    `json:"questions,omitempty"`
-	Auth      string `json:"auth,omitempty"` // Authorization header value, "" for none
+	Questions int `json:"questions,omitempty"`
+	// Body, when set, makes every request a POST of this fixed body (an
+	// OAuth form), sent with ContentType (empty: application/xml, as the
+	// check body).
+	Body        string `json:"body,omitempty"`
+	ContentType string `json:"contentType,omitempty"`
+	Auth        string `json:"auth,omitempty"` // Authorization header value, "" for none
 	// OK lists the statuses that count as success (empty: 200 only).
-	OK       []int  `json:"ok,omitempty"`
-	note     string // for the table only
-	external bool   // served by another process than the server: no server figures
+	OK []int `json:"ok,omitempty"`
+	// Expect, when set, must occur in the body of a successful response
+	// (the client then keeps each body instead of discarding it).
+	Expect string `json:"expect,omitempty"`
+	note   string // for the table only
+	// prepare, when set, is called in the server process right before the
+	// scenario runs: e.g. to issue a token that must not expire before
+	// its turn comes.
+	prepare  func(*scenario) error
+	external bool // served by another process than the server: no server figures
 }
 
 // path appends the request path (with query) for one request.
@@ -48,8 +61,12 @@ func (sc *scenario) path(b []byte, r *rand.Rand) []byte {
 	return b
 }
 
-// body appends the XML body of a POST, or returns nil for a GET.
+// body appends the body of a POST (the fixed Body or a check of
+// Questions questions), or returns nil for a GET.
 func (sc *scenario) body(b []byte, r *rand.Rand) []byte {
+	if sc.Body != "" {
+		return append(b, sc.Body...)
+	}
 	if sc.Questions <= 0 {
 		return nil
 	}
@@ -60,6 +77,14 @@ func (sc *scenario) body(b []byte, r *rand.Rand) []byte {
 		b = append(b, "</principal><permission>"+readerPerm+"</permission></question>"...)
 	}
 	return append(b, "</check>"...)
+}
+
+// contentType is the Content-Type of the scenario's POST bodies.
+func (sc *scenario) contentType() string {
+	if sc.ContentType != "" {
+		return sc.ContentType
+	}
+	return "application/xml"
 }
 
 func (sc *scenario) ok(status int) bool {
@@ -116,9 +141,10 @@ func newDriver(conns int, perWorker int, client string, timeout time.Duration) *
 }
 
 // doer performs one request on a keep-alive connection and returns the
-// status, having read the whole body.
+// status, having read the whole body. When its scenario has an Expect it
+// also returns the response body (valid until the next call), else nil.
 type doer interface {
-	do(path, body []byte) (int, error)
+	do(path, body []byte) (int, []byte, error)
 	close()
 }
 
@@ -161,26 +187,30 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration, recording, sto
 			rng := rand.New(rand.NewPCG(uint64(w)+1, uint64(time.Now().UnixNano())))
 			var c doer
 			if tr != nil {
-				c = newHTTPDoer(tr, sc.Addr, sc.Auth)
+				c = newHTTPDoer(tr, &sc)
 			} else {
-				c = newRawDoer(sc.Addr, sc.Auth, d.timeout)
+				c = newRawDoer(&sc, d.timeout)
 			}
 			defer c.close()
 			ready.Done()
 			lat := d.lat[w]
 			buf := make([]byte, 0, 256)
 			var body []byte
+			expect := []byte(sc.Expect)
 			for !stop.Load() {
 				buf = sc.path(buf[:0], rng)
 				body = sc.body(body[:0], rng)
 				t0 := time.Now()
-				status, err := c.do(buf, body)
+				status, resp, err := c.do(buf, body)
 				el := time.Since(t0)
 				if !rec.Load() {
 					continue
 				}
 				if err == nil && !sc.ok(status) {
 					err = fmt.Errorf("status %d for %s", status, buf)
+				}
+				if err == nil && len(expect) > 0 && !bytes.Contains(resp, expect) {
+					err = fmt.Errorf("status %d for %s without %s in the body: %.200q", status, buf, expect, resp)
 				}
 				if err != nil {
 					if errs.Add(1) == 1 {
@@ -243,15 +273,18 @@ func quantile(s []time.Duration, q float64) time.Duration {
 // rawDoer speaks HTTP/1.1 over one keep-alive TCP connection with
 // precomputed headers: the cheapest client Go offers, closest to wrk.
 type rawDoer struct {
-	addr, auth string
-	timeout    time.Duration
-	conn       net.Conn
-	br         *bufio.Reader
-	wbuf       []byte
+	addr, auth, ctype string
+	timeout           time.Duration
+	conn              net.Conn
+	br                *bufio.Reader
+	wbuf              []byte
+	keepBody          bool   // keep each response body in rbuf (the scenario inspects it)
+	rbuf              []byte // the last response body, with keepBody
 }
 
-func newRawDoer(addr, auth string, timeout time.Duration) *rawDoer {
-	return &rawDoer{addr: addr, auth: auth, timeout: timeout, wbuf: make([]byte, 0, 512)}
+func newRawDoer(sc *scenario, timeout time.Duration) *rawDoer {
+	return &rawDoer{addr: sc.Addr, auth: sc.Auth, ctype: sc.contentType(), timeout: timeout,
+		wbuf: make([]byte, 0, 512), keepBody: sc.Expect != ""}
 }
 
 func (c *rawDoer) close() {
@@ -261,11 +294,11 @@ func (c *rawDoer) close() {
 	}
 }
 
-func (c *rawDoer) do(path, body []byte) (int, error) {
+func (c *rawDoer) do(path, body []byte) (int, []byte, error) {
 	if c.conn == nil {
 		conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		c.conn = conn
 		if c.br == nil {
@@ -274,11 +307,28 @@ func (c *rawDoer) do(path, body []byte) (int, error) {
 			c.br.Reset(conn)
 		}
 	}
+	c.rbuf = c.rbuf[:0]
 	status, keep, err := c.roundTrip(path, body)
 	if err != nil || !keep {
 		c.close()
 	}
-	return status, err
+	if !c.keepBody {
+		return status, nil, err
+	}
+	return status, c.rbuf, err
+}
+
+// readBody reads the next n bytes of the response: into rbuf with
+// keepBody, else discarded.
+func (c *rawDoer) readBody(n int) error {
+	if !c.keepBody {
+		_, err := c.br.Discard(n)
+		return err
+	}
+	l := len(c.rbuf)
+	c.rbuf = slices.Grow(c.rbuf, n)[:l+n]
+	_, err := io.ReadFull(c.br, c.rbuf[l:])
+	return err
 }
 
 var (
@@ -305,7 +355,9 @@ func (c *rawDoer) roundTrip(path, body []byte) (status int, keep bool, err error
 		b = append(b, "\r\n"...)
 	}
 	if body != nil {
-		b = append(b, "Content-Type: application/xml\r\nContent-Length: "...)
+		b = append(b, "Content-Type: "...)
+		b = append(b, c.ctype...)
+		b = append(b, "\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, int64(len(body)), 10)
 		b = append(b, "\r\n"...)
 	}
@@ -366,7 +418,10 @@ func (c *rawDoer) roundTrip(path, body []byte) (status int, keep bool, err error
 			if err != nil {
 				return status, false, fmt.Errorf("bad chunk size %q", line)
 			}
-			if _, err := c.br.Discard(int(size) + 2); err != nil {
+			if err := c.readBody(int(size)); err != nil {
+				return status, false, err
+			}
+			if _, err := c.br.Discard(2); err != nil {
 				return status, false, err
 			}
 			if size == 0 {
@@ -374,11 +429,15 @@ func (c *rawDoer) roundTrip(path, body []byte) (status int, keep bool, err error
 			}
 		}
 	case length >= 0:
-		if _, err := c.br.Discard(length); err != nil {
+		if err := c.readBody(length); err != nil {
 			return status, false, err
 		}
 	default:
-		_, _ = io.Copy(io.Discard, c.br)
+		if c.keepBody {
+			c.rbuf, _ = readAppend(c.rbuf, c.br)
+		} else {
+			_, _ = io.Copy(io.Discard, c.br)
+		}
 		keep = false
 	}
 	return status, keep, nil
@@ -388,30 +447,49 @@ func hasPrefixFold(s, prefix []byte) bool {
 	return len(s) >= len(prefix) && bytes.EqualFold(s[:len(prefix)], prefix)
 }
 
-// httpDoer uses net/http's client (more client CPU per request).
-type httpDoer struct {
-	client *http.Client
-	base   string
-	auth   string
+// readAppend appends everything r yields to b.
+func readAppend(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		b = slices.Grow(b, 512)
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return b, err
+		}
+	}
 }
 
-func newHTTPDoer(tr *http.Transport, addr, auth string) *httpDoer {
-	return &httpDoer{client: &http.Client{Transport: tr}, base: "http://" + addr, auth: auth}
+// httpDoer uses net/http's client (more client CPU per request).
+type httpDoer struct {
+	client   *http.Client
+	base     string
+	auth     string
+	ctype    string
+	keepBody bool
+	rbuf     []byte
+}
+
+func newHTTPDoer(tr *http.Transport, sc *scenario) *httpDoer {
+	return &httpDoer{client: &http.Client{Transport: tr}, base: "http://" + sc.Addr, auth: sc.Auth,
+		ctype: sc.contentType(), keepBody: sc.Expect != ""}
 }
 
 func (c *httpDoer) close() {}
 
-func (c *httpDoer) do(path, body []byte) (int, error) {
+func (c *httpDoer) do(path, body []byte) (int, []byte, error) {
 	method, rd := http.MethodGet, io.Reader(nil)
 	if body != nil {
 		method, rd = http.MethodPost, bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, c.base+string(path), rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/xml")
-	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", c.ctype)
 	}
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
@@ -419,14 +497,18 @@ func (c *httpDoer) do(path, body []byte) (int, error) {
 	req.Header.Set("Accept", "application/xml")
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
+	if c.keepBody {
+		c.rbuf, err = readAppend(c.rbuf[:0], resp.Body)
+	} else {
+		_, err = io.Copy(io.Discard, resp.Body)
+	}
 	resp.Body.Close()
-	if err != nil {
-		return resp.StatusCode, err
+	if !c.keepBody {
+		return resp.StatusCode, nil, err
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, c.rbuf, err
 }
 
 // get performs one request with a fresh raw connection and returns the
@@ -446,6 +528,26 @@ func get(addr, auth, path string, timeout time.Duration) (int, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, body, err
+}
+
+// post performs one POST of body (Content-Type ctype) with a fresh
+// connection and returns the status and the response body (for setup).
+func post(addr, auth, path, ctype, body string, timeout time.Duration) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", ctype)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }
 
 var errNoCount = errors.New("no count attribute on the root element")

@@ -31,9 +31,27 @@
 //	check-post-1, check-post-100
 //	               POST /auth/v2/check with 1 or 100 questions about
 //	               random users
+//	oauth-cc       POST /oauth2/token grant_type=client_credentials
+//	               (form-encoded, client_secret_basic): a new JWT access
+//	               token, one etcd write, a request; success is a 200
+//	               whose body has an access_token. SPEC §12: ≥ 2,000/s
+//	oauth-introspect
+//	               POST /oauth2/introspect token=<an access token of the
+//	               client> (form-encoded, client_secret_basic); success is
+//	               a 200 whose body has "active":true (the client reads
+//	               and checks the body). SPEC §12: ≥ 10,000/s
 //
 // Every request authenticates with HTTP Basic as load\checker, whose
-// verified credential the server caches, so requests do not pay argon2id.
+// verified credential the server caches, so requests do not pay argon2id
+// — except the OAuth scenarios, which authenticate as an OAuth client.
+// For them the tool creates, after seeding, one confidential client of
+// load\checker through /auth/v2 (grant type client_credentials, scope
+// auth:*), and issues the token introspected right before its scenario
+// (an access token lives 10 minutes). They run last, so that the tokens
+// oauth-cc writes do not weigh on the other scenarios. There is no
+// oauth-refresh scenario yet: no grant the server offers issues a
+// refresh token (client credentials does not, RFC 6749 §4.4.3; the
+// authorization code and password grants are not there yet).
 //
 // Two processes. This process hosts gatehouse, its embedded etcd and the
 // bare handler (the server process); the load generator is this program
@@ -97,6 +115,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -172,7 +191,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.seedWorkers, "seed-workers", 0, "seeding goroutines (0: 64 for putitem, 4 for batch)")
 	flag.IntVar(&o.batch, "batch", 2000, "users per etcd transaction with -seed batch")
 	flag.StringVar(&o.client, "client", "raw", "load client: raw (hand-written HTTP/1.1 keep-alive loop, closest to wrk) or nethttp (net/http.Client)")
-	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): bare,bare-process,page50,page50-prefix,page50-substr,user,check,user-apikey,check-apikey,check-post-1,check-post-100")
+	only := flag.String("scenarios", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames, ","))
 	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit for the whole run (0: computed from the other flags)")
 	flag.BoolVar(&o.verbose, "v", false, "log the server at info level to stderr")
 	flag.Float64Var(&o.churn, "churn", 0, "during every scenario, also write this many last-sign-in times per second to account load (what a password sign-in writes), to show the cost of memo invalidation")
@@ -224,9 +243,13 @@ func parseFlags() (options, error) {
 	}
 	if o.timeout == 0 {
 		// Per N: start, seeding (generous: 1M users by PutItem would be
-		// far slower than this allows, hence batch above 100k), and 6
+		// far slower than this allows, hence batch above 100k), and the
 		// scenarios with their probes.
-		perN := 2*time.Minute + o.prewarm + 6*(o.duration+o.warmup+15*time.Second)
+		k := len(scenarioNames)
+		if o.scenarios != nil {
+			k = len(o.scenarios)
+		}
+		perN := 2*time.Minute + o.prewarm + time.Duration(k)*(o.duration+o.warmup+15*time.Second)
 		for _, n := range o.users {
 			o.timeout += perN + time.Duration(n/1000)*time.Second
 			if o.restart {
@@ -485,6 +508,11 @@ func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]res
 	}
 	var out []result
 	for _, sc := range scs {
+		if sc.prepare != nil {
+			if err := sc.prepare(&sc); err != nil {
+				return out, sr, fmt.Errorf("%s: %w", sc.Name, err)
+			}
+		}
 		runtime.GC() // each scenario starts a fresh GC cycle
 		var prof func()
 		var profErr error
@@ -643,7 +671,90 @@ func scenarios(o options, n int, addr, bareAddr, bareProcAddr, auth string) ([]s
 				note: fmt.Sprintf("POST /auth/v2/check, %d random question(s) a request", q)})
 		}
 	}
+	// OAuth, last: oauth-cc writes a token to etcd per request.
+	if want("oauth-cc") || want("oauth-introspect") {
+		id, secret, err := createOAuthClient(addr, auth)
+		if err != nil {
+			return nil, err
+		}
+		// client_secret_basic: id and secret form-encoded (RFC 6749
+		// §2.3.1), then Basic.
+		clientAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+		if want("oauth-cc") {
+			sc := scenario{Name: "oauth-cc", Addr: addr, Auth: clientAuth, Path: "/oauth2/token",
+				Body: "grant_type=client_credentials", ContentType: formType, Expect: `"access_token":`,
+				note: "POST /oauth2/token client_credentials, client_secret_basic; SPEC §12: ≥ 2,000/s"}
+			// Fail before the run, with the server's answer, if the grant
+			// does not work.
+			if _, err := clientToken(addr, clientAuth); err != nil {
+				return nil, err
+			}
+			out = append(out, sc)
+		}
+		if want("oauth-introspect") {
+			out = append(out, scenario{Name: "oauth-introspect", Addr: addr, Auth: clientAuth, Path: "/oauth2/introspect",
+				ContentType: formType, Expect: `"active":true`,
+				note: "POST /oauth2/introspect of an access token, as the client (basic); SPEC §12: ≥ 10,000/s",
+				prepare: func(sc *scenario) error {
+					tok, err := clientToken(addr, clientAuth)
+					if err != nil {
+						return err
+					}
+					sc.Body = "token=" + url.QueryEscape(tok)
+					st, b, err := post(addr, clientAuth, sc.Path, formType, sc.Body, 30*time.Second)
+					if err != nil || st != 200 || !strings.Contains(string(b), sc.Expect) {
+						return fmt.Errorf("introspection probe: status %d err %v: %s", st, err, b)
+					}
+					return nil
+				}})
+		}
+	}
 	return out, nil
+}
+
+// scenarioNames are the scenarios in the order they run.
+var scenarioNames = []string{"bare", "bare-process", "page50", "page50-prefix", "page50-substr", "user", "check",
+	"user-apikey", "check-apikey", "check-post-1", "check-post-100", "oauth-cc", "oauth-introspect"}
+
+const formType = "application/x-www-form-urlencoded"
+
+// createOAuthClient creates a confidential client of the checker for
+// the client credentials grant with scope auth:* through /auth/v2, and
+// returns its id and secret (shown once, in the 201 document).
+func createOAuthClient(addr, auth string) (id, secret string, err error) {
+	body := "<client><grant-types><grant-type>client_credentials</grant-type></grant-types>" +
+		"<scopes><scope>auth:*</scope></scopes></client>"
+	st, b, err := post(addr, auth, "/auth/v2/accounts/"+loadAccount+"/users/"+checkerUser+"/clients", "application/xml", body, 30*time.Second)
+	if err != nil {
+		return "", "", fmt.Errorf("create OAuth client: %w", err)
+	}
+	if st != http.StatusCreated {
+		return "", "", fmt.Errorf("create OAuth client: status %d: %s", st, b)
+	}
+	var doc struct {
+		ID     string `xml:"identifier,attr"`
+		Secret string `xml:"client-secret"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.ID == "" || doc.Secret == "" {
+		return "", "", fmt.Errorf("create OAuth client: no identifier or secret in %s", b)
+	}
+	return doc.ID, doc.Secret, nil
+}
+
+// clientToken asks /oauth2/token for a client credentials access token
+// with the client's Basic credentials.
+func clientToken(addr, clientAuth string) (string, error) {
+	st, b, err := post(addr, clientAuth, "/oauth2/token", formType, "grant_type=client_credentials", 30*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("client credentials token: %w", err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st != 200 || json.Unmarshal(b, &tok) != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("client credentials token: status %d: %s", st, b)
+	}
+	return tok.AccessToken, nil
 }
 
 // startProfile starts a CPU profile of this process (the server); the
