@@ -74,6 +74,15 @@ func NewClient(a, u string, rec storage.Client) *Client {
 		// offline_access is requested).
 		cl.Scopes = append(slices.Clip(cl.Scopes), offlineAccess)
 	}
+	if rec.HasGrant(storage.GrantAuthorizationCode) {
+		// Likewise the OpenID Connect scopes for a client that signs
+		// users in: an ID token, and their email and name.
+		for _, sc := range []string{scopeOpenID, scopeEmail, scopeProfile} {
+			if !slices.Contains(cl.Scopes, sc) {
+				cl.Scopes = append(slices.Clip(cl.Scopes), sc)
+			}
+		}
+	}
 	cl.Public = rec.Public
 	if !rec.Public && rec.SecretHash != "" {
 		cl.Secret = []byte(rec.SecretHash)

@@ -3,10 +3,10 @@
 // signing keys, and the JWT access tokens (RFC 9068) that modules verify
 // offline; the Provider composing fosite over them; its endpoints
 // (Provider.Routes: /oauth2/authorize with the sign-in page,
-// /oauth2/token, introspect, revoke, jwks and the two discovery
-// documents), which instance mounts through the api registry; and the
-// bearer token authenticator of /auth/v2. Userinfo, OpenID Connect ID
-// tokens and the sessions resource come later.
+// /oauth2/token, introspect, revoke, userinfo, jwks and the two
+// discovery documents), which instance mounts through the api registry;
+// OpenID Connect ID tokens (oidc.go); and the bearer token authenticator
+// of /auth/v2. The sessions resource comes later.
 //
 // Design decisions:
 //
@@ -64,8 +64,9 @@
 //
 //   - fosite is composed with the authorization code grant, client
 //     credentials, refresh token (with the TokenStore's rotation),
-//     introspection, revocation and PKCE (S256 only: plain is off;
-//     required of public clients). Token state is the TokenStore;
+//     introspection, revocation, PKCE (S256 only: plain is off;
+//     required of public clients) and OpenID Connect for the code grant
+//     and its refreshes. Token state is the TokenStore;
 //     clients come from StorageClients, which resolves an id through
 //     the client index (View.ClientOwner) on every call, so a deleted
 //     client (or one whose user or account went) is unknown at once.
@@ -79,8 +80,8 @@
 //   - Scopes are permission patterns: fosite's ScopeStrategy is
 //     PermissionScopeStrategy, under which a requested scope is allowed
 //     when one of the client's scopes implies it (authz.Implies, Shiro
-//     wildcards); the protocol scopes openid, offline_access … match only
-//     themselves. A token's power on /auth/v2 is the user's effective
+//     wildcards); the protocol scopes openid, offline_access, email,
+//     profile match only themselves. A token's power on /auth/v2 is the user's effective
 //     permissions ∩ its scopes, decided by the one authority, so a
 //     client's scopes never exceed its owner's permissions at use.
 //   - Access tokens come from accessStrategy: KeySet.IssueAccessToken
@@ -108,6 +109,51 @@
 //     a refresh token is issued exactly when offline_access is granted
 //     (fosite's RefreshTokenScopes). Client credentials without a scope
 //     get the client's permission scopes, never offline_access.
+//
+// OpenID Connect (oidc.go):
+//
+//   - fosite's OpenIDConnectExplicitFactory and OpenIDConnectRefreshFactory
+//     are composed after the code grant: a code granted openid gets an
+//     OpenID Connect session (TokenStore, kind oauth-oidc, code
+//     lifetime) and its exchange returns an id_token; a refresh of a
+//     grant holding openid returns a new one. Implicit and hybrid flows
+//     are not offered (response type code only).
+//   - ID tokens are signed ES256 by the KeySet's current key with its kid
+//     in the header (idTokenSigner, fosite's jwt.Signer over go-jose v4,
+//     typ JWT), so relying parties verify them against /oauth2/jwks like
+//     access tokens; an id_token_hint verifies against any published key.
+//     fosite's openid.DefaultStrategy is embedded in accessStrategy, the
+//     one strategy compose hands every factory.
+//   - Claims: iss (the issuer), sub `account\user`, aud the client id,
+//     exp (ID token lifetime = access token lifetime), iat, auth_time,
+//     nonce when the authorize request had one, at_hash, jti, rat, and
+//     account; email under the email scope and name (the user's full
+//     name) under profile, left out when empty. fosite stamps iat and exp
+//     with the wall clock and refuses an auth_time ahead of it, so
+//     auth_time is the wall clock too (not ProviderConfig.Now).
+//   - The claims are filled from the user record when the code is issued,
+//     by idClaimsHandler, an authorize handler composed before the code
+//     handler so both the code's session (inherited by access and refresh
+//     tokens) and the OpenID Connect session carry them; a refresh reads
+//     the user record again (refreshIDClaims), so a new ID token has the
+//     current email and name, and a deleted user's refresh fails.
+//   - openid, email and profile are protocol scopes (matching only
+//     themselves, never implied by a permission pattern). Like
+//     offline_access for refresh_token clients, NewClient adds them to the
+//     scopes of every client with the authorization_code grant, so such a
+//     client may ask for them without registering them; client
+//     credentials without a scope get only the client's permission
+//     scopes, never these.
+//   - GET and POST /oauth2/userinfo take the access token as bearer (or
+//     access_token in a posted form), introspected like everywhere else
+//     (signature, jti, revocation, the client still existing); a token
+//     without openid is refused with 403 insufficient_scope, an invalid
+//     one or one whose user is disabled or gone with 401 invalid_token
+//     (RFC 6750 WWW-Authenticate). The answer is sub, account and, per
+//     scope, email and name, read from the user record now.
+//   - Discovery lists userinfo_endpoint, scopes_supported (openid,
+//     offline_access, email, profile), id_token_signing_alg_values ES256,
+//     subject_types public and claims_supported.
 //
 // The authorization endpoint and the sign-in page (authorize.go,
 // signin.go, csrf.go, templates/):

@@ -37,6 +37,10 @@ func (p *Provider) Routes() []api.Route {
 			Summary: "token introspection (RFC 7662), for confidential clients or a bearer holding `auth:introspect:read`"},
 		{Method: http.MethodPost, Path: "/oauth2/revoke", Public: true, Handler: p.revoke,
 			Summary: "token revocation (RFC 7009) by the client the token was issued to"},
+		{Method: http.MethodGet, Path: "/oauth2/userinfo", Public: true, Handler: p.userinfo,
+			Summary: "OpenID Connect userinfo: sub, account, email and name per scope, for a bearer access token with `openid`"},
+		{Method: http.MethodPost, Path: "/oauth2/userinfo", Public: true, Handler: p.userinfo,
+			Summary: "OpenID Connect userinfo (POST; the access token as bearer or form field)"},
 		{Method: http.MethodGet, Path: "/oauth2/jwks", Public: true, Handler: p.jwks,
 			Summary: "the JSON Web Key Set of the token signing keys"},
 		{Method: http.MethodGet, Path: "/.well-known/openid-configuration", Public: true, Handler: p.discovery,
@@ -66,6 +70,9 @@ func (p *Provider) token(req *api.Request) error {
 	ar, err := p.OAuth2.NewAccessRequest(ctx, req.R, newSession())
 	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeClientCredentials)) {
 		err = p.grantClientCredentials(ctx, ar)
+	}
+	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeRefreshToken)) {
+		err = p.refreshIDClaims(ctx, ar)
 	}
 	var resp fosite.AccessResponder
 	if err == nil {
@@ -208,6 +215,7 @@ type Metadata struct {
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
@@ -219,6 +227,7 @@ type Metadata struct {
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	AccessTokenSigningAlgs            []string `json:"access_token_signing_alg_values_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
 }
 
 // Metadata returns the provider's discovery document.
@@ -230,6 +239,7 @@ func (p *Provider) Metadata() Metadata {
 		TokenEndpoint:                     p.Issuer + "/oauth2/token",
 		IntrospectionEndpoint:             p.Issuer + "/oauth2/introspect",
 		RevocationEndpoint:                p.Issuer + "/oauth2/revoke",
+		UserinfoEndpoint:                  p.Issuer + "/oauth2/userinfo",
 		JWKSURI:                           p.Issuer + "/oauth2/jwks",
 		GrantTypesSupported:               []string{storage.GrantAuthorizationCode, storage.GrantClientCredentials, storage.GrantRefreshToken},
 		ResponseTypesSupported:            []string{"code"},
@@ -240,7 +250,9 @@ func (p *Provider) Metadata() Metadata {
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{AlgES256},
 		AccessTokenSigningAlgs:            []string{AlgES256},
-		ScopesSupported:                   []string{offlineAccess},
+		ScopesSupported:                   []string{scopeOpenID, offlineAccess, scopeEmail, scopeProfile},
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+			"account", "email", "name"},
 	}
 }
 

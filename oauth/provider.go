@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
 
 	"gatehouse/authn"
 	"gatehouse/storage"
@@ -66,7 +67,8 @@ type storageAll struct {
 // NewProvider loads (or creates) the signing keys and the shared secrets
 // and composes fosite: the authorization code grant, client credentials,
 // refresh tokens (rotated), introspection and revocation; PKCE is S256
-// only and required of public clients.
+// only and required of public clients; OpenID Connect ID tokens (ES256
+// by the KeySet) for the code grant and its refreshes.
 func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 	if c.Issuer == "" {
 		return nil, errors.New("oauth: the provider needs an issuer")
@@ -122,31 +124,42 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 		issuer:          c.Issuer,
 		lifetime:        life.Access,
 	}
+	strategy.DefaultStrategy = openid.DefaultStrategy{Signer: idTokenSigner{keys: keys}, Config: cfg}
 	store := storageAll{clients, tokens}
-	prov := compose.Compose(cfg, store, strategy,
+	prov := &Provider{Keys: keys, Tokens: tokens, Clients: clients, Issuer: c.Issuer, life: life, store: c.Store,
+		signIn: c.SignIn, pageKey: pageKey, now: c.Now}
+	prov.OAuth2 = compose.Compose(cfg, store, strategy,
+		prov.idClaimsFactory, // before the code is stored: the code's session carries the claims
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
 	)
-	return &Provider{OAuth2: prov, Keys: keys, Tokens: tokens, Clients: clients, Issuer: c.Issuer, life: life, store: c.Store,
-		signIn: c.SignIn, pageKey: pageKey, now: c.Now}, nil
+	return prov, nil
 }
 
 // accessStrategy issues gatehouse's JWT access tokens (KeySet.IssueAccessToken)
 // and leaves refresh tokens and codes to fosite's HMAC strategy. An access
 // token's "signature" is its jti: the TokenStore keeps and revokes it by
-// jti, found again by verifying the token.
+// jti, found again by verifying the token. ID tokens are fosite's OpenID
+// Connect strategy over idTokenSigner (ES256 by the KeySet).
 type accessStrategy struct {
 	*oauth2.HMACSHAStrategy
+	openid.DefaultStrategy
 	keys     *KeySet
 	issuer   string
 	lifetime time.Duration
 }
 
-var _ oauth2.CoreStrategy = (*accessStrategy)(nil)
+var (
+	_ oauth2.CoreStrategy               = (*accessStrategy)(nil)
+	_ openid.OpenIDConnectTokenStrategy = (*accessStrategy)(nil)
+	_ jwt.Signer                        = (*accessStrategy)(nil)
+)
 
 // AccessTokenSignature is the jti of a valid token, "" for anything else
 // (no stored token has that signature).
