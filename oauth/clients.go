@@ -41,8 +41,12 @@ func (c *StorageClients) Client(ctx context.Context, id string) (fosite.Client, 
 	return c.GetClient(ctx, id)
 }
 
-// GetClient implements fosite.ClientManager.
+// GetClient implements fosite.ClientManager. The built-in admin-cli
+// (AdminCLIClientID) is resolved before storage is consulted.
 func (c *StorageClients) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if id == AdminCLIClientID {
+		return adminCLI(), nil
+	}
 	var (
 		a, u string
 		rec  storage.Client

@@ -63,7 +63,8 @@
 // The provider (NewProvider, provider.go):
 //
 //   - fosite is composed with the authorization code grant, client
-//     credentials, refresh token (with the TokenStore's rotation),
+//     credentials, refresh token (with the TokenStore's rotation), the
+//     password grant (for admin-cli and flagged clients, below),
 //     introspection, revocation, PKCE (S256 only: plain is off;
 //     required of public clients) and OpenID Connect for the code grant
 //     and its refreshes. Token state is the TokenStore;
@@ -208,6 +209,44 @@
 //     external provider (SAML, LDAP) needing its own page is one more
 //     pageStep between password and consent in Provider.steps, recording
 //     itself in the ticket's Done list.
+//
+// The password grant (password.go; RFC 6749 §4.3), only for clients
+// flagged for it (SPEC §7):
+//
+//   - The built-in client admin-cli (AdminCLIClientID; the Keycloak
+//     pattern for admin CLIs): public (no secret), first-party, grant
+//     types password and refresh_token, scopes `*` plus the protocol
+//     scopes openid, offline_access, email and profile, like the code-flow
+//     clients; the token's power is still the user's effective permissions
+//     ∩ its scopes. It exists on every installation without being stored:
+//     StorageClients.GetClient resolves the id before looking in storage.
+//     No stored client can have that id (stored ids are 20 random
+//     base64url characters, resources/clients.go). A stored client gets
+//     the grant only with grant type password, which the clients resource
+//     allows only for first-party clients; fosite answers any other
+//     client unauthorized_client.
+//   - fosite's ResourceOwnerPasswordCredentialsFactory is composed with
+//     passwordAuth as its Authenticate: authn.PasswordFlow.SignIn, the
+//     same flow value as HTTP Basic and the sign-in page, so throttling
+//     (per name as typed and per client address), the credential cache
+//     and last-login are shared. The form's fields other than the
+//     grant's own are the flow's step answers, so a TOTP step reads
+//     `totp`. The token endpoint puts a passwordAttempt in the request
+//     context (client address in, outcome out), since fosite's storage
+//     call passes only name and password.
+//   - Any refusal (wrong password, unknown user or account, disabled user,
+//     a further step missing or wrong) is invalid_grant with one
+//     description; a throttled attempt is invalid_grant with 429 and
+//     Retry-After (the throttle counts names as typed, so this tells
+//     nothing about the user existing); an expired password is
+//     invalid_grant saying so. Sign-ins are audited like the page's.
+//   - The session is the signed-in user's (sub `account\user`, checked
+//     enabled once more), every requested scope is granted; a request
+//     without scope gets the client's permission scopes (admin-cli: `*`).
+//     A refresh token is issued exactly when offline_access is granted;
+//     under openid the session carries the ID token claims, so refreshes
+//     return an id_token (the password grant's own answer has none: fosite
+//     has no OpenID Connect handler for it).
 //
 // The bearer authenticator (BearerAuthenticator) claims only bearer
 // tokens shaped like a JWT (three dot-separated parts, not gh_…), so API

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"gatehouse/api"
+	"gatehouse/audit"
 	"gatehouse/authn"
 	"gatehouse/authz"
 	"gatehouse/storage"
@@ -32,7 +34,7 @@ func (p *Provider) Routes() []api.Route {
 		{Method: http.MethodPost, Path: "/oauth2/authorize", Public: true, Handler: p.authorize,
 			Summary: "the sign-in page's steps (password, consent), CSRF-checked; redirects to the client with a code"},
 		{Method: http.MethodPost, Path: "/oauth2/token", Public: true, Handler: p.token,
-			Summary: "OAuth token endpoint (RFC 6749): authorization_code, client_credentials, refresh_token; client_secret_basic or client_secret_post"},
+			Summary: "OAuth token endpoint (RFC 6749): authorization_code, client_credentials, refresh_token, password (admin-cli and clients flagged for it); client_secret_basic or client_secret_post"},
 		{Method: http.MethodPost, Path: "/oauth2/introspect", Public: true, Handler: p.introspect,
 			Summary: "token introspection (RFC 7662), for confidential clients or a bearer holding `auth:introspect:read`"},
 		{Method: http.MethodPost, Path: "/oauth2/revoke", Public: true, Handler: p.revoke,
@@ -65,11 +67,24 @@ func limitBody(req *api.Request) {
 // token is POST /oauth2/token.
 func (p *Provider) token(req *api.Request) error {
 	limitBody(req)
-	ctx := req.R.Context()
 	w := req.W
+	att := &passwordAttempt{}
+	if req.Server != nil {
+		att.address = req.Server.ClientAddr(req.R)
+	}
+	ctx := context.WithValue(req.R.Context(), passwordAttemptKey{}, att)
 	ar, err := p.OAuth2.NewAccessRequest(ctx, req.R, newSession())
+	if err != nil {
+		err = passwordRefusal(req, att, err)
+	}
 	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeClientCredentials)) {
 		err = p.grantClientCredentials(ctx, ar)
+	}
+	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypePassword)) {
+		err = p.grantPassword(ctx, ar, att)
+		if err == nil && att.res.Verified {
+			auditSignIn(req, att.name, audit.Success, "")
+		}
 	}
 	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeRefreshToken)) {
 		err = p.refreshIDClaims(ctx, ar)
@@ -241,7 +256,7 @@ func (p *Provider) Metadata() Metadata {
 		RevocationEndpoint:                p.Issuer + "/oauth2/revoke",
 		UserinfoEndpoint:                  p.Issuer + "/oauth2/userinfo",
 		JWKSURI:                           p.Issuer + "/oauth2/jwks",
-		GrantTypesSupported:               []string{storage.GrantAuthorizationCode, storage.GrantClientCredentials, storage.GrantRefreshToken},
+		GrantTypesSupported:               []string{storage.GrantAuthorizationCode, storage.GrantClientCredentials, storage.GrantRefreshToken, storage.GrantPassword},
 		ResponseTypesSupported:            []string{"code"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		TokenEndpointAuthMethodsSupported: auth,

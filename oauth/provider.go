@@ -58,15 +58,17 @@ type Provider struct {
 }
 
 // storageAll is what fosite's composition needs of storage: the client
-// manager and the token state.
+// manager, the token state and the password grant's sign-in.
 type storageAll struct {
 	*StorageClients
 	*TokenStore
+	passwordAuth
 }
 
 // NewProvider loads (or creates) the signing keys and the shared secrets
 // and composes fosite: the authorization code grant, client credentials,
-// refresh tokens (rotated), introspection and revocation; PKCE is S256
+// refresh tokens (rotated), the password grant (for clients flagged for
+// it, through the shared PasswordFlow), introspection and revocation; PKCE is S256
 // only and required of public clients; OpenID Connect ID tokens (ES256
 // by the KeySet) for the code grant and its refreshes.
 func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
@@ -125,7 +127,7 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 		lifetime:        life.Access,
 	}
 	strategy.DefaultStrategy = openid.DefaultStrategy{Signer: idTokenSigner{keys: keys}, Config: cfg}
-	store := storageAll{clients, tokens}
+	store := storageAll{clients, tokens, passwordAuth{c.SignIn}}
 	prov := &Provider{Keys: keys, Tokens: tokens, Clients: clients, Issuer: c.Issuer, life: life, store: c.Store,
 		signIn: c.SignIn, pageKey: pageKey, now: c.Now}
 	prov.OAuth2 = compose.Compose(cfg, store, strategy,
@@ -133,6 +135,8 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
+		//lint:ignore SA1019 the password grant is offered only to clients flagged for it (SPEC §7)
+		compose.OAuth2ResourceOwnerPasswordCredentialsFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
