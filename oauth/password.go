@@ -116,25 +116,9 @@ func (p *Provider) grantPassword(ctx context.Context, ar fosite.AccessRequester,
 	if !enabled {
 		return fosite.ErrInvalidGrant.WithHint("Unable to authenticate the provided username and password credentials.")
 	}
-	sess, ok := ar.GetSession().(*Session)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected session type")
-	}
-	fillOwner(sess, att.account, att.user)
-	if len(ar.GetRequestedScopes()) == 0 {
-		var scopes fosite.Arguments
-		for _, s := range ar.GetClient().GetScopes() {
-			if !isProtocolScope(s) {
-				scopes = append(scopes, s)
-			}
-		}
-		ar.SetRequestedScopes(scopes)
-	}
-	for _, s := range ar.GetRequestedScopes() {
-		ar.GrantScope(s)
-	}
-	for _, a := range ar.GetRequestedAudience() {
-		ar.GrantAudience(a)
+	sess, err := grantForOwner(ar, att.account, att.user)
+	if err != nil {
+		return err
 	}
 	if ar.GetGrantedScopes().Has(scopeOpenID) {
 		// The session carries the ID token claims, so a refresh of this

@@ -257,9 +257,18 @@ func (p *Provider) grantClientCredentials(ctx context.Context, ar fosite.AccessR
 	if !enabled {
 		return fosite.ErrInvalidClient.WithHint("The client's owner is disabled or no longer exists.")
 	}
+	_, err = grantForOwner(ar, a, u)
+	return err
+}
+
+// grantForOwner makes user a\u the session's subject and grants every
+// requested scope and audience; a request without scope gets the
+// client's permission scopes (never its protocol scopes). It returns the
+// session.
+func grantForOwner(ar fosite.AccessRequester, a, u string) (*Session, error) {
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected session type")
+		return nil, fosite.ErrServerError.WithDebug("unexpected session type")
 	}
 	fillOwner(sess, a, u)
 	if len(ar.GetRequestedScopes()) == 0 {
@@ -274,8 +283,8 @@ func (p *Provider) grantClientCredentials(ctx context.Context, ar fosite.AccessR
 	for _, s := range ar.GetRequestedScopes() {
 		ar.GrantScope(s)
 	}
-	for _, a := range ar.GetRequestedAudience() {
-		ar.GrantAudience(a)
+	for _, aud := range ar.GetRequestedAudience() {
+		ar.GrantAudience(aud)
 	}
-	return nil
+	return sess, nil
 }
