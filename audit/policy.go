@@ -30,6 +30,7 @@ const (
 	ActionUpdate = "update"
 	ActionDelete = "delete"
 	ActionSignIn = "sign-in"
+	ActionToken  = "token" // an answer of /oauth2/token
 
 	Success = "success"
 	Failure = "failure"

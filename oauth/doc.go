@@ -248,6 +248,30 @@
 //     return an id_token (the password grant's own answer has none: fosite
 //     has no OpenID Connect handler for it).
 //
+// The token endpoint's audit and throttling (tokenaudit.go):
+//
+//   - Every /oauth2/token answer queues one audit entry, action token
+//     (audit.ActionToken), through the server's bounded audit queue like
+//     sign-ins: success with actor client:<id>, the token owner's account,
+//     target the stored client's href
+//     (/auth/v2/accounts/{a}/users/{u}/clients/{id}; /oauth2/token for
+//     admin-cli) and detail the grant type and granted scopes; failure
+//     with the OAuth error code as detail and actor client:<id> as
+//     presented (Basic user name or client_id, kept only when shaped like
+//     a client id) or else the client address; denied (detail
+//     "throttled", or the error code of a throttled password grant) for a
+//     429. Never a token or secret. A password grant still records its
+//     sign-in entry as well.
+//   - An invalid_client from fosite's request validation (unknown client,
+//     bad secret) counts as a failure of the client address in the shared
+//     authn.Throttle (the PasswordFlow's; throttle name
+//     "client@{address}", like an API key's "api-key@{address}"). While
+//     the address is throttled (by these or by bad passwords, API keys or
+//     tokens) the endpoint answers 429 with Retry-After (invalid_client)
+//     before parsing the request.
+//   - A refresh re-checks the grant's user: disabled or deleted is
+//     invalid_grant before anything is rotated or issued.
+//
 // The bearer authenticator (BearerAuthenticator) claims only bearer
 // tokens shaped like a JWT (three dot-separated parts, not gh_…), so API
 // keys sent as bearer tokens keep reaching the API key authenticator

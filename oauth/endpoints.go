@@ -72,9 +72,14 @@ func (p *Provider) token(req *api.Request) error {
 	if req.Server != nil {
 		att.address = req.Server.ClientAddr(req.R)
 	}
+	if p.tokenThrottled(req, att.address) {
+		return nil
+	}
 	ctx := context.WithValue(req.R.Context(), passwordAttemptKey{}, att)
 	ar, err := p.OAuth2.NewAccessRequest(ctx, req.R, newSession())
+	validated := err == nil
 	if err != nil {
+		p.clientAuthFailed(att.address, err)
 		err = passwordRefusal(req, att, err)
 	}
 	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeClientCredentials)) {
@@ -87,7 +92,10 @@ func (p *Provider) token(req *api.Request) error {
 		}
 	}
 	if err == nil && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeRefreshToken)) {
-		err = p.refreshIDClaims(ctx, ar)
+		err = p.refreshOwner(ctx, ar)
+		if err == nil {
+			err = p.refreshIDClaims(ctx, ar)
+		}
 	}
 	var resp fosite.AccessResponder
 	if err == nil {
@@ -95,9 +103,19 @@ func (p *Provider) token(req *api.Request) error {
 	}
 	if err != nil {
 		req.Status = statusOf(err)
+		outcome := audit.Failure
+		if req.Status == http.StatusTooManyRequests {
+			outcome = audit.Denied
+		}
+		var audited fosite.AccessRequester
+		if validated {
+			audited = ar
+		}
+		p.auditToken(ctx, req, audited, outcome, errorCode(err))
 		p.OAuth2.WriteAccessError(ctx, w, ar, err)
 		return nil
 	}
+	p.auditToken(ctx, req, ar, audit.Success, grantDetail(ar))
 	p.OAuth2.WriteAccessResponse(ctx, w, ar, resp)
 	return nil
 }
