@@ -54,19 +54,6 @@ func (s *Store) CreateKeyRecord(ctx context.Context, name string, value []byte) 
 	if len(value) == 0 {
 		return false, fmt.Errorf("%w: key record %q is empty", ErrInvalid, name)
 	}
-	key := OAuthKeyKey(name)
-	_, err = s.Update(ctx, func(v View, t *Txn) error {
-		created = false
-		if v.Has(key) {
-			return nil // another creator won
-		}
-		created = true
-		t.Expect(key) // written only while still absent
-		t.Put(key, string(value))
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	return created, nil
+	_, created, err = s.putOnce(ctx, OAuthKeyKey(name), string(value))
+	return created, err
 }

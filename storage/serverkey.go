@@ -46,17 +46,8 @@ func (s *Store) ServerKey(ctx context.Context, name string) ([]byte, error) {
 		if _, err := rand.Read(fresh); err != nil {
 			return nil, err
 		}
-		_, err := s.Update(ctx, func(v View, t *Txn) error {
-			if cur, ok := v.Get(key); ok {
-				stored = cur // another instance created it first
-				return nil
-			}
-			stored = hex.EncodeToString(fresh)
-			t.Expect(key) // created only while still absent
-			t.Put(key, stored)
-			return nil
-		})
-		if err != nil {
+		var err error
+		if stored, _, err = s.putOnce(ctx, key, hex.EncodeToString(fresh)); err != nil {
 			return nil, err
 		}
 	}
@@ -65,4 +56,25 @@ func (s *Store) ServerKey(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("server key %q: stored value is not %d hex-encoded bytes", name, ServerKeySize)
 	}
 	return b, nil
+}
+
+// putOnce writes value at key unless key exists, in one guarded
+// transaction (of racing writers exactly one creates it), and returns
+// the value that is stored: value when it created it, the winner's
+// otherwise.
+func (s *Store) putOnce(ctx context.Context, key, value string) (stored string, created bool, err error) {
+	_, err = s.Update(ctx, func(v View, t *Txn) error {
+		if cur, ok := v.Get(key); ok {
+			stored, created = cur, false // another writer created it first
+			return nil
+		}
+		stored, created = value, true
+		t.Expect(key) // written only while still absent
+		t.Put(key, value)
+		return nil
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return stored, created, nil
 }

@@ -20,17 +20,7 @@ const oatBase = azV2 + "/accounts/oat"
 // oatClient creates a client_credentials client of oat\tess.
 func oatClient(t *testing.T, s *harness.Server, scopes ...string) (id, secret string) {
 	t.Helper()
-	body := "<client>" + clList("grant-types", "grant-type", "client_credentials") +
-		clList("scopes", "scope", scopes...) + "</client>"
-	r := s.Admin("POST", oatBase+"/users/tess/clients", body).Must(t, 201)
-	id = r.Root().SelectAttrValue("identifier", "")
-	if sec := r.Root().SelectElement("client-secret"); sec != nil {
-		secret = sec.Text()
-	}
-	if id == "" || secret == "" {
-		t.Fatalf("no id or secret:\n%s", r.Body)
-	}
-	return id, secret
+	return ccClientOf(t, s, oatBase+"/users/tess", scopes...)
 }
 
 func oatSetup(t *testing.T, s *harness.Server) {

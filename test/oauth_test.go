@@ -40,9 +40,16 @@ const (
 // oac\olga with scopes and returns its id and secret.
 func oaClient(t *testing.T, s *harness.Server, scopes ...string) (id, secret string) {
 	t.Helper()
+	return ccClientOf(t, s, oaUser, scopes...)
+}
+
+// ccClientOf creates a confidential client_credentials client of the
+// user at userHref with scopes and returns its id and secret.
+func ccClientOf(t *testing.T, s *harness.Server, userHref string, scopes ...string) (id, secret string) {
+	t.Helper()
 	body := "<client>" + clList("grant-types", "grant-type", "client_credentials") +
 		clList("scopes", "scope", scopes...) + "</client>"
-	r := s.Admin("POST", oaUser+"/clients", body).Must(t, 201)
+	r := s.Admin("POST", userHref+"/clients", body).Must(t, 201)
 	id = r.Root().SelectAttrValue("identifier", "")
 	if sec := r.Root().SelectElement("client-secret"); sec != nil {
 		secret = sec.Text()
