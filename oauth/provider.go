@@ -8,9 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
-	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
-	"github.com/ory/fosite/token/jwt"
 
 	"gatehouse/authn"
 	"gatehouse/storage"
@@ -144,75 +142,6 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 		compose.OpenIDConnectRefreshFactory,
 	)
 	return prov, nil
-}
-
-// accessStrategy issues gatehouse's JWT access tokens (KeySet.IssueAccessToken)
-// and leaves refresh tokens and codes to fosite's HMAC strategy. An access
-// token's "signature" is its jti: the TokenStore keeps and revokes it by
-// jti, found again by verifying the token. ID tokens are fosite's OpenID
-// Connect strategy over idTokenSigner (ES256 by the KeySet).
-type accessStrategy struct {
-	*oauth2.HMACSHAStrategy
-	openid.DefaultStrategy
-	keys     *KeySet
-	issuer   string
-	lifetime time.Duration
-}
-
-var (
-	_ oauth2.CoreStrategy               = (*accessStrategy)(nil)
-	_ openid.OpenIDConnectTokenStrategy = (*accessStrategy)(nil)
-	_ jwt.Signer                        = (*accessStrategy)(nil)
-)
-
-// AccessTokenSignature is the jti of a valid token, "" for anything else
-// (no stored token has that signature).
-func (s *accessStrategy) AccessTokenSignature(ctx context.Context, token string) string {
-	c, err := s.keys.VerifyAccessToken(ctx, token, VerifyOptions{Issuer: s.issuer})
-	if err != nil {
-		return ""
-	}
-	return c.ID
-}
-
-// GenerateAccessToken signs a JWT access token for the requester: the
-// session's user as subject, the client, the granted scopes and audience.
-func (s *accessStrategy) GenerateAccessToken(_ context.Context, r fosite.Requester) (string, string, error) {
-	sess, ok := r.GetSession().(*Session)
-	if !ok || sess.Account == "" || sess.User == "" {
-		return "", "", fosite.ErrServerError.WithDebug("the request's session names no user")
-	}
-	lifetime := s.lifetime
-	if exp := sess.GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
-		lifetime = time.Until(exp)
-	}
-	if lifetime <= 0 {
-		lifetime = s.lifetime
-	}
-	tok, c, err := s.keys.IssueAccessToken(AccessTokenRequest{
-		Issuer:   s.issuer,
-		Account:  sess.Account,
-		User:     sess.User,
-		ClientID: r.GetClient().GetID(),
-		Scopes:   r.GetGrantedScopes(),
-		Audience: r.GetGrantedAudience(),
-		Lifetime: lifetime,
-	})
-	if err != nil {
-		return "", "", fosite.ErrServerError.WithWrap(err)
-	}
-	return tok, c.ID, nil
-}
-
-// ValidateAccessToken verifies the token's signature, issuer and expiry.
-func (s *accessStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
-	if _, err := s.keys.VerifyAccessToken(ctx, token, VerifyOptions{Issuer: s.issuer}); err != nil {
-		if errors.Is(err, ErrInvalidToken) {
-			return fosite.ErrTokenSignatureMismatch.WithWrap(err).WithDebug(err.Error())
-		}
-		return err
-	}
-	return nil
 }
 
 // newSession is the session a token request starts with; the grant fills
