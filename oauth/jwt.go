@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,6 +37,10 @@ type AccessClaims struct {
 	ClientID string           `json:"client_id"`
 	Scope    string           `json:"scope,omitempty"` // space-separated
 	Account  string           `json:"account"`
+	// SessionID names the sign-in session (the token family) of a token
+	// issued to a signed-in user (code and password grants and their
+	// refreshes); empty for client credentials.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // Scopes returns the token's scopes.
@@ -50,16 +55,39 @@ type AccessTokenRequest struct {
 	Scopes   []string
 	Audience []string      // the issuer if empty
 	Lifetime time.Duration // DefaultLifetimes.Access if zero
-	ID       string        // jti; a fresh random one if empty
+	ID       string        // jti; a fresh one (newJTI) if empty
+	// SessionID is the sid claim: the token family of a signed-in
+	// user's grant; empty for client credentials.
+	SessionID string
 }
 
-// newJTI is 128 random bits, base64url: a valid storage token id.
-func newJTI() (string, error) {
+// newJTI is the time of issue in Unix nanoseconds (8 bytes, big-endian)
+// and 64 random bits, base64url: unique, opaque to clients, and telling
+// the exact moment a token was issued, which iat (whole seconds) cannot:
+// a family revoked at a moment covers exactly the tokens issued before
+// it (IssuedBefore).
+func newJTI(now time.Time) (string, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
+	if _, err := rand.Read(b[8:]); err != nil {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Issued is when the token was issued, to the nanosecond when its jti
+// says so (newJTI), else its iat.
+func (c *AccessClaims) Issued() time.Time {
+	if len(c.ID) == 22 {
+		var b [16]byte
+		if n, err := base64.RawURLEncoding.Decode(b[:], []byte(c.ID)); err == nil && n == 16 {
+			return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
+		}
+	}
+	if c.IssuedAt == nil {
+		return time.Time{}
+	}
+	return c.IssuedAt.Time()
 }
 
 // IssueAccessToken signs an RFC 9068 access token with the current key
@@ -71,8 +99,9 @@ func (k *KeySet) IssueAccessToken(r AccessTokenRequest) (string, *AccessClaims, 
 	if r.Lifetime <= 0 {
 		r.Lifetime = DefaultLifetimes.Access
 	}
+	now := k.now()
 	if r.ID == "" {
-		id, err := newJTI()
+		id, err := newJTI(now)
 		if err != nil {
 			return "", nil, err
 		}
@@ -82,7 +111,6 @@ func (k *KeySet) IssueAccessToken(r AccessTokenRequest) (string, *AccessClaims, 
 	if len(aud) == 0 {
 		aud = []string{r.Issuer}
 	}
-	now := k.now()
 	c := &AccessClaims{
 		Issuer:   r.Issuer,
 		Subject:  Subject(r.Account, r.User),
@@ -93,6 +121,8 @@ func (k *KeySet) IssueAccessToken(r AccessTokenRequest) (string, *AccessClaims, 
 		ClientID: r.ClientID,
 		Scope:    strings.Join(r.Scopes, " "),
 		Account:  r.Account,
+
+		SessionID: r.SessionID,
 	}
 	kid, _, key := k.Signer()
 	signer, err := jose.NewSigner(
@@ -123,9 +153,11 @@ func invalid(format string, a ...any) error {
 // VerifyAccessToken checks a JWT access token from outside: compact
 // JWS, alg ES256, typ at+jwt, a kid of a published key, a valid
 // signature, iss, exp, iat, and the claims gatehouse needs (sub =
-// account\user, jti, client_id). It returns the claims; every refusal
-// wraps ErrInvalidToken. Revocation is the caller's next check (the
-// TokenStore by jti).
+// account\user, jti, client_id). It returns the claims, which the caller
+// must not modify; every refusal wraps ErrInvalidToken. A token whose
+// signature verified before is found in the verification cache
+// (verifiedTokens) and only its time and option checks run again.
+// Revocation is the caller's next check (TokenStore.AccessToken).
 func (k *KeySet) VerifyAccessToken(ctx context.Context, token string, o VerifyOptions) (*AccessClaims, error) {
 	if o.Issuer == "" {
 		return nil, errors.New("oauth: VerifyAccessToken needs the issuer")
@@ -133,6 +165,27 @@ func (k *KeySet) VerifyAccessToken(ctx context.Context, token string, o VerifyOp
 	if len(token) > MaxTokenLength {
 		return nil, invalid("longer than %d bytes", MaxTokenLength)
 	}
+	cached, h, ok := k.verified.get(token)
+	if ok {
+		if err := checkClaims(cached, o, k.now()); err != nil {
+			return nil, err
+		}
+		return cached, nil
+	}
+	c, err := k.verifySignature(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	now := k.now()
+	if err := checkClaims(c, o, now); err != nil {
+		return nil, err
+	}
+	k.verified.put(h, c, now)
+	return c, nil
+}
+
+// verifySignature parses token and verifies its header and signature.
+func (k *KeySet) verifySignature(ctx context.Context, token string) (*AccessClaims, error) {
 	if strings.Count(token, ".") != 2 {
 		return nil, invalid("not a compact JWS")
 	}
@@ -162,26 +215,31 @@ func (k *KeySet) VerifyAccessToken(ctx context.Context, token string, o VerifyOp
 	if err := tok.Claims(pub, &c); err != nil {
 		return nil, invalid("%v", err)
 	}
-	now := k.now()
+	return &c, nil
+}
+
+// checkClaims checks the claims of a token whose signature verified at
+// now, against o.
+func checkClaims(c *AccessClaims, o VerifyOptions, now time.Time) error {
 	switch {
 	case c.Issuer != o.Issuer:
-		return nil, invalid("issuer %q", c.Issuer)
+		return invalid("issuer %q", c.Issuer)
 	case c.Expiry == nil:
-		return nil, invalid("no exp")
+		return invalid("no exp")
 	case !now.Before(c.Expiry.Time().Add(o.Leeway)):
-		return nil, invalid("expired at %s", c.Expiry.Time().UTC().Format(time.RFC3339))
+		return invalid("expired at %s", c.Expiry.Time().UTC().Format(time.RFC3339))
 	case c.IssuedAt == nil:
-		return nil, invalid("no iat")
+		return invalid("no iat")
 	case c.IssuedAt.Time().After(now.Add(o.Leeway)):
-		return nil, invalid("issued in the future")
+		return invalid("issued in the future")
 	case c.ID == "":
-		return nil, invalid("no jti")
+		return invalid("no jti")
 	case c.ClientID == "":
-		return nil, invalid("no client_id")
+		return invalid("no client_id")
 	case c.Account == "" || !strings.HasPrefix(c.Subject, c.Account+`\`) || len(c.Subject) == len(c.Account)+1:
-		return nil, invalid("subject %q is not a user of account %q", c.Subject, c.Account)
+		return invalid("subject %q is not a user of account %q", c.Subject, c.Account)
 	case o.Audience != "" && !c.Audience.Contains(o.Audience):
-		return nil, invalid("audience %q", []string(c.Audience))
+		return invalid("audience %q", []string(c.Audience))
 	}
-	return &c, nil
+	return nil
 }

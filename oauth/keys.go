@@ -90,6 +90,7 @@ type KeySet struct {
 	mu       sync.Mutex // serialises loads and rotations
 	state    atomic.Pointer[keyState]
 	lastMiss atomic.Int64 // Unix nanoseconds of the last reload for an unknown kid
+	verified verifiedTokens
 }
 
 // NewKeySet loads the key set, creating the first key if there is none.

@@ -99,7 +99,10 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 		return nil, fmt.Errorf("oauth: sign-in page key: %w", err)
 	}
 	clients := &StorageClients{Store: c.Store, tokens: c.Store}
-	tokens := NewTokenStore(StoreConfig{Tokens: c.Store, Clients: clients, Lifetimes: life, Now: c.Now})
+	tokens := NewTokenStore(StoreConfig{Tokens: c.Store, Directory: c.Store, Clients: clients, Lifetimes: life, Now: c.Now,
+		Verify: func(ctx context.Context, token string) (*AccessClaims, error) {
+			return keys.VerifyAccessToken(ctx, token, VerifyOptions{Issuer: c.Issuer})
+		}})
 	cfg := &fosite.Config{
 		AccessTokenLifespan:            life.Access,
 		RefreshTokenLifespan:           life.Refresh,

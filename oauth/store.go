@@ -35,11 +35,14 @@ const (
 	kindCode          = "oauth-code"   // authorization code → requester (Used once redeemed)
 	kindPKCE          = "oauth-pkce"   // authorization code → requester with the PKCE challenge
 	kindOIDC          = "oauth-oidc"   // authorization code → OpenID Connect requester
-	kindAccess        = "oauth-at"     // access token signature (jti for JWTs) → requester
 	kindRefresh       = "oauth-rt"     // refresh token signature → requester (Used once rotated)
 	kindFamilyRefresh = "oauth-fam-rt" // family id → refresh tokens revoked at
-	kindFamilyAccess  = "oauth-fam-at" // family id → access tokens issued until then revoked
 )
+
+// kindFamilyAccess is the marker kind (storage.PutMarker: in every
+// instance's cache) of a family whose access tokens issued until the
+// stored moment are revoked.
+const kindFamilyAccess = "oauth-fam-at"
 
 // revocationMargin keeps a family's revocation marker a little past the
 // longest life of a token it covers.
@@ -55,10 +58,26 @@ const revocationMargin = time.Minute
 // openid.OpenIDConnectRequestStorage.
 type TokenStore struct {
 	tokens  TokenBackend
+	dir     Directory
+	verify  AccessVerifier
 	clients ClientSource
 	life    Lifetimes
 	now     func() time.Time
 }
+
+// Directory is what the TokenStore reads from the watch-fed cache (users,
+// revocation markers) and the marker it writes: storage.Store.
+type Directory interface {
+	Read(ctx context.Context, minRev int64, fn func(storage.View) error) error
+	PutMarker(ctx context.Context, kind, id string, value []byte, ttl time.Duration) (int64, error)
+}
+
+var _ Directory = (*storage.Store)(nil)
+
+// AccessVerifier verifies an access token's signature and claims
+// (KeySet.VerifyAccessToken with the issuer); refusals wrap
+// ErrInvalidToken.
+type AccessVerifier func(ctx context.Context, token string) (*AccessClaims, error)
 
 var (
 	_ oauth2.CoreStorage                 = (*TokenStore)(nil)
@@ -70,6 +89,8 @@ var (
 // StoreConfig configures a TokenStore.
 type StoreConfig struct {
 	Tokens    TokenBackend // usually the *storage.Store
+	Directory Directory    // usually the *storage.Store
+	Verify    AccessVerifier
 	Clients   ClientSource
 	Lifetimes Lifetimes        // zero fields take DefaultLifetimes
 	Now       func() time.Time // the clock expiries are judged by; time.Now if nil
@@ -80,7 +101,8 @@ func NewTokenStore(c StoreConfig) *TokenStore {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &TokenStore{tokens: c.Tokens, clients: c.Clients, life: c.Lifetimes.withDefaults(), now: c.Now}
+	return &TokenStore{tokens: c.Tokens, dir: c.Directory, verify: c.Verify, clients: c.Clients,
+		life: c.Lifetimes.withDefaults(), now: c.Now}
 }
 
 // Lifetimes returns the store's lifetimes (defaults filled in).
@@ -101,7 +123,6 @@ type record struct {
 	Stored            time.Time       `json:"stored"`  // when this record was written
 	Expires           time.Time       `json:"expires"` // the token's expiry; the lease's too
 	Used              bool            `json:"used,omitempty"`
-	AccessSignature   string          `json:"access_signature,omitempty"` // refresh: the access token issued with it
 }
 
 // tokenID is the storage id of a token signature, code or family id: the
@@ -379,45 +400,136 @@ func (s *TokenStore) DeleteOpenIDConnectSession(ctx context.Context, code string
 
 // --- access tokens (oauth2.AccessTokenStorage) ---
 
-// CreateAccessTokenSession stores an access token's request under its
-// signature for the token's life. For gatehouse's JWT access tokens the
-// signature is the token's jti, so the API and introspection look a JWT
-// up (and see its revocation) by jti.
-func (s *TokenStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
-	return s.create(ctx, kindAccess, signature, req, fosite.AccessToken, s.life.Access, nil)
+// Access tokens are stateless: nothing is written when one is issued
+// (its "signature" for fosite is the token itself, see accessStrategy),
+// and reading one back verifies the JWT (KeySet's verification cache
+// makes a repeat cheap) and rebuilds its request from the claims. What
+// can end a token before its expiry is read from the watch-fed cache,
+// never from etcd: a revocation marker of its family, its client gone,
+// its user gone, disabled or re-created since. So introspection and the
+// bearer check cost no etcd round trip, and any instance judges a token
+// as the others do.
+
+// CreateAccessTokenSession stores nothing: the token carries its request.
+func (s *TokenStore) CreateAccessTokenSession(context.Context, string, fosite.Requester) error {
+	return nil
 }
 
-// GetAccessTokenSession returns the request of an access token;
-// fosite.ErrNotFound if it is unknown, expired, deleted, its client is
-// gone, or its family's access tokens were revoked after it was issued.
-func (s *TokenStore) GetAccessTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	rec, err := s.load(ctx, kindAccess, signature)
+// GetAccessTokenSession returns the request of an access token (the
+// token itself is its signature); fosite.ErrNotFound if it does not
+// verify, has expired, its family's access tokens were revoked after it
+// was issued, or its client or user is gone (or the user disabled).
+func (s *TokenStore) GetAccessTokenSession(ctx context.Context, token string, sess fosite.Session) (fosite.Requester, error) {
+	c, err := s.AccessToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	revoked, at, err := s.familyRevoked(ctx, kindFamilyAccess, rec.ID)
+	client, err := s.clients.Client(ctx, c.ClientID)
+	if errors.Is(err, fosite.ErrNotFound) || errors.Is(err, storage.ErrNotFound) {
+		return nil, fosite.ErrNotFound.WithWrap(err).WithDebug("the token's client no longer exists")
+	}
 	if err != nil {
 		return nil, err
 	}
-	if revoked && !rec.Stored.After(at) {
-		return nil, fosite.ErrNotFound.WithDebug("the token was revoked")
+	if sess == nil {
+		sess = new(Session)
 	}
-	return s.requester(ctx, rec, sess)
+	user := c.Subject[len(c.Account)+1:]
+	if gs, ok := sess.(*Session); ok {
+		if gs.DefaultSession.Claims == nil {
+			gs.DefaultSession = *openid.NewDefaultSession()
+		}
+		fillOwner(gs, c.Account, user)
+		gs.Claims.AuthTime = c.IssuedAt.Time()
+	} else if ds, ok := sess.(*openid.DefaultSession); ok {
+		ds.Subject = c.Subject
+	}
+	sess.SetExpiresAt(fosite.AccessToken, c.Expiry.Time())
+	scopes := fosite.Arguments(c.Scopes())
+	return &fosite.Request{
+		ID:                c.Family(),
+		RequestedAt:       c.IssuedAt.Time(),
+		Client:            client,
+		RequestedScope:    scopes,
+		GrantedScope:      scopes,
+		RequestedAudience: fosite.Arguments(c.Audience),
+		GrantedAudience:   fosite.Arguments(c.Audience),
+		Form:              url.Values{},
+		Session:           sess,
+	}, nil
 }
 
-// DeleteAccessTokenSession removes an access token (absent is success).
-func (s *TokenStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
-	return s.remove(ctx, kindAccess, signature)
+// AccessToken verifies token and returns its claims if it is live:
+// fosite.ErrNotFound if it does not verify, has expired, its family's
+// access tokens were revoked after it was issued, or its user no longer
+// exists, is disabled, or was created after it (a namesake). Its client
+// is the caller's check (GetAccessTokenSession resolves it).
+func (s *TokenStore) AccessToken(ctx context.Context, token string) (*AccessClaims, error) {
+	if s.verify == nil {
+		return nil, errors.New("oauth: the token store has no access token verifier")
+	}
+	c, err := s.verify(ctx, token)
+	if errors.Is(err, ErrInvalidToken) {
+		return nil, fosite.ErrNotFound.WithWrap(err).WithDebug(err.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	var why string
+	err = s.dir.Read(ctx, 0, func(v storage.View) error {
+		why = s.accessRevoked(v, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if why != "" {
+		return nil, fosite.ErrNotFound.WithDebug(why)
+	}
+	return c, nil
+}
+
+// accessRevoked says why the verified token c is no longer live in v, ""
+// if it is.
+func (s *TokenStore) accessRevoked(v storage.View, c *AccessClaims) string {
+	user, ok := v.User(c.Account, c.Subject[len(c.Account)+1:])
+	switch {
+	case !ok:
+		return "the token's user no longer exists"
+	case !user.Enabled:
+		return "the token's user is disabled"
+	case c.Issued().Unix() < user.Created:
+		return "the token was issued to an earlier user of that name"
+	}
+	if b, ok := v.Marker(kindFamilyAccess, tokenID(c.Family()), s.now()); ok {
+		at, err := time.Parse(time.RFC3339Nano, string(b))
+		if err != nil || !c.Issued().After(at) {
+			return "the token was revoked"
+		}
+	}
+	return ""
+}
+
+// Family is the token family of an access token: its sign-in session
+// (sid) if it has one, else the token alone (its jti).
+func (c *AccessClaims) Family() string {
+	if c.SessionID != "" {
+		return c.SessionID
+	}
+	return c.ID
+}
+
+// DeleteAccessTokenSession has nothing to delete (tokens are stateless):
+// revocation is by family (RevokeAccessToken).
+func (s *TokenStore) DeleteAccessTokenSession(context.Context, string) error {
+	return nil
 }
 
 // --- refresh tokens (oauth2.RefreshTokenStorage) ---
 
-// CreateRefreshTokenSession stores a refresh token's request, with the
-// signature of the access token issued alongside (rotation deletes it).
-func (s *TokenStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
-	return s.create(ctx, kindRefresh, signature, req, fosite.RefreshToken, s.life.Refresh, func(r *record) {
-		r.AccessSignature = accessSignature
-	})
+// CreateRefreshTokenSession stores a refresh token's request.
+func (s *TokenStore) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
+	return s.create(ctx, kindRefresh, signature, req, fosite.RefreshToken, s.life.Refresh, nil)
 }
 
 // GetRefreshTokenSession returns the request of a refresh token. A
@@ -450,9 +562,11 @@ func (s *TokenStore) DeleteRefreshTokenSession(ctx context.Context, signature st
 // RotateRefreshToken retires the refresh token being exchanged: it is
 // taken in one etcd transaction (of two concurrent refreshes with one
 // token exactly one proceeds; the other gets fosite.ErrNotFound or
-// fosite.ErrInactiveToken, which fosite answers "retry"), put back
-// marked used until its own expiry so a later reuse is detected, and the
-// access token issued with it is deleted.
+// fosite.ErrInactiveToken, which fosite answers "retry") and put back
+// marked used until its own expiry so a later reuse is detected. The
+// access token issued with it lives on until it expires (RFC 6749 §6
+// does not ask otherwise, and tokens are stateless); reuse of the old
+// refresh token revokes the whole family, access tokens included.
 func (s *TokenStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	was, err := s.markUsed(ctx, kindRefresh, signature, time.Time{})
 	if err != nil {
@@ -463,9 +577,6 @@ func (s *TokenStore) RotateRefreshToken(ctx context.Context, requestID, signatur
 	}
 	if was.ID != requestID {
 		return fosite.ErrNotFound.WithDebug("the refresh token belongs to another request")
-	}
-	if was.AccessSignature != "" {
-		return s.remove(ctx, kindAccess, was.AccessSignature)
 	}
 	return nil
 }
@@ -494,38 +605,27 @@ func (s *TokenStore) familyRevoked(ctx context.Context, kind, family string) (bo
 	return true, at, nil
 }
 
-// markFamily records that kind of family was revoked now (replacing an
-// earlier mark, so tokens issued since are covered too).
-func (s *TokenStore) markFamily(ctx context.Context, kind, family string) error {
-	ttl := max(s.life.Refresh, s.life.Access) + revocationMargin
+// RevokeRefreshToken revokes every refresh token of the family
+// requestID, present and future: a leased token read from etcd by every
+// refresh (ErrNameTaken: revoked already, for good).
+func (s *TokenStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
 	at := []byte(s.now().UTC().Format(time.RFC3339Nano))
-	id := tokenID(family)
-	var err error
-	for range 4 {
-		err = s.tokens.CreateToken(ctx, kind, id, at, ttl)
-		if !errors.Is(err, storage.ErrNameTaken) {
-			return err
-		}
-		if kind == kindFamilyRefresh {
-			return nil // revoked already, for good
-		}
-		if err = s.tokens.DeleteToken(ctx, kind, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
+	err := s.tokens.CreateToken(ctx, kindFamilyRefresh, tokenID(requestID), at, s.life.Refresh+revocationMargin)
+	if errors.Is(err, storage.ErrNameTaken) {
+		return nil
 	}
 	return err
 }
 
-// RevokeRefreshToken revokes every refresh token of the family
-// requestID, present and future.
-func (s *TokenStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.markFamily(ctx, kindFamilyRefresh, requestID)
-}
-
 // RevokeAccessToken revokes every access token of the family requestID
-// issued until now.
+// issued until now: a marker in every instance's cache (replacing an
+// earlier one, so tokens issued since are covered too) that lives as
+// long as the tokens it covers. This instance refuses them when it
+// returns; the others as soon as their watch delivers the marker.
 func (s *TokenStore) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.markFamily(ctx, kindFamilyAccess, requestID)
+	at := []byte(s.now().UTC().Format(time.RFC3339Nano))
+	_, err := s.dir.PutMarker(ctx, kindFamilyAccess, tokenID(requestID), at, s.life.Access+revocationMargin)
+	return err
 }
 
 // RevokeFamily revokes a whole token family (a sign-in session's

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"slices"
@@ -41,6 +42,45 @@ func authorizeRequest(id string, cl fosite.Client, now time.Time, life Lifetimes
 	sess.SetExpiresAt(fosite.RefreshToken, now.Add(life.Refresh))
 	ar.Session = sess
 	return ar
+}
+
+const testIssuer = "https://gatehouse.test"
+
+// accessIssuer issues real access tokens (an in-memory key set on the
+// test's clock) for user acme\alice, who exists in st (enabled).
+type accessIssuer struct {
+	keys *KeySet
+}
+
+func newAccessIssuer(t *testing.T, clk *clock, stores ...*storage.Store) accessIssuer {
+	t.Helper()
+	ks, err := NewKeySet(storagetest.Ctx(t), KeyConfig{Store: &memKeys{m: map[string][]byte{}}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storagetest.MustAccount(t, stores[0], "acme", "")
+	storagetest.MustItem(t, stores[0], "acme", storage.KindUser, "alice")
+	return accessIssuer{keys: ks}
+}
+
+// store is a TokenStore over st that verifies with the issuer's keys.
+func (ai accessIssuer) store(st *storage.Store, cl ClientSource, now func() time.Time, life Lifetimes) *TokenStore {
+	return NewTokenStore(StoreConfig{Tokens: st, Directory: st, Clients: cl, Now: now, Lifetimes: life,
+		Verify: func(ctx context.Context, tok string) (*AccessClaims, error) {
+			return ai.keys.VerifyAccessToken(ctx, tok, VerifyOptions{Issuer: testIssuer})
+		}})
+}
+
+// issue signs an access token of req's family (sid) for acme\alice.
+func (ai accessIssuer) issue(t *testing.T, req fosite.Requester) string {
+	t.Helper()
+	tok, _, err := ai.keys.IssueAccessToken(AccessTokenRequest{Issuer: testIssuer, Account: "acme", User: "alice",
+		ClientID: req.GetClient().GetID(), Scopes: req.GetGrantedScopes(), Audience: req.GetGrantedAudience(),
+		Lifetime: DefaultLifetimes.Access, SessionID: req.GetID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func checkRequester(t *testing.T, got fosite.Requester, want *fosite.AuthorizeRequest) {
@@ -87,8 +127,8 @@ func TestCodePKCEAcrossInstances(t *testing.T) {
 	ep := storagetest.Etcd(t)
 	st1, st2 := storagetest.Open(t, ep), storagetest.Open(t, ep)
 	cl := newClients("app")
-	a := NewTokenStore(StoreConfig{Tokens: st1, Clients: cl})
-	b := NewTokenStore(StoreConfig{Tokens: st2, Clients: cl})
+	a := NewTokenStore(StoreConfig{Tokens: st1, Directory: st1, Clients: cl})
+	b := NewTokenStore(StoreConfig{Tokens: st2, Directory: st2, Clients: cl})
 	ctx := storagetest.Ctx(t)
 	app, _ := cl.Client(ctx, "app")
 	ar := authorizeRequest("req-1", app, time.Now(), a.Lifetimes())
@@ -174,26 +214,35 @@ func TestExpiry(t *testing.T) {
 	cl := newClients("app")
 	app, _ := cl.Client(ctx, "app")
 	clk := newClock()
-	s := NewTokenStore(StoreConfig{Tokens: st, Clients: cl, Now: clk.Now})
+	ai := newAccessIssuer(t, clk, st)
+	s := ai.store(st, cl, clk.Now, Lifetimes{})
 
 	ar := authorizeRequest("req-exp", app, clk.Now(), s.Lifetimes())
 	mustOK(t, "create code", s.CreateAuthorizeCodeSession(ctx, "c1", ar))
-	mustOK(t, "create access", s.CreateAccessTokenSession(ctx, "jti-1", ar))
+	at := ai.issue(t, ar)
+	mustOK(t, "create access", s.CreateAccessTokenSession(ctx, at, ar))
 	clk.Advance(59 * time.Second)
 	_, err := s.GetAuthorizeCodeSession(ctx, "c1", nil)
 	mustOK(t, "code before expiry", err)
 	clk.Advance(time.Second)
 	_, err = s.GetAuthorizeCodeSession(ctx, "c1", nil)
 	wantErr(t, "code at expiry", err, fosite.ErrNotFound)
-	_, err = s.GetAccessTokenSession(ctx, "jti-1", nil)
+	got, err := s.GetAccessTokenSession(ctx, at, nil)
 	mustOK(t, "access token within 10 min", err)
+	if got != nil && (got.GetID() != "req-exp" || got.GetClient().GetID() != "app" ||
+		!slices.Equal(got.GetGrantedScopes(), ar.GrantedScope) || got.GetSession().GetSubject() != `acme\alice`) {
+		t.Errorf("access token's request: id %q client %q scopes %v subject %q", got.GetID(), got.GetClient().GetID(),
+			got.GetGrantedScopes(), got.GetSession().GetSubject())
+	}
 	clk.Advance(9 * time.Minute)
-	_, err = s.GetAccessTokenSession(ctx, "jti-1", nil)
+	_, err = s.GetAccessTokenSession(ctx, at, nil)
 	wantErr(t, "access token at expiry", err, fosite.ErrNotFound)
+	_, err = s.GetAccessTokenSession(ctx, "not.a.token", nil)
+	wantErr(t, "garbage access token", err, fosite.ErrNotFound)
 
 	// Without session expiries the lifetime applies; with the real clock
 	// storage's own expiry removes it (no fake time involved).
-	short := NewTokenStore(StoreConfig{Tokens: st, Clients: cl, Lifetimes: Lifetimes{Code: 250 * time.Millisecond}})
+	short := ai.store(st, cl, nil, Lifetimes{Code: 250 * time.Millisecond})
 	ar2 := authorizeRequest("req-exp-2", app, time.Now(), short.Lifetimes())
 	ar2.Session.(*Session).ExpiresAt = nil
 	mustOK(t, "create short code", short.CreateAuthorizeCodeSession(ctx, "c2", ar2))
@@ -213,10 +262,10 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-// TestRefreshRotationAndReuse: rotation retires the old refresh token
-// (and deletes its access token); presenting it again is reuse, which
-// revokes the whole family on every instance; concurrent rotations of one
-// token let exactly one through.
+// TestRefreshRotationAndReuse: rotation retires the old refresh token;
+// presenting it again is reuse, which revokes the whole family — its
+// access tokens included — on every instance; concurrent rotations of
+// one token let exactly one through.
 func TestRefreshRotationAndReuse(t *testing.T) {
 	ep := storagetest.Etcd(t)
 	st1, st2 := storagetest.Open(t, ep), storagetest.Open(t, ep)
@@ -224,23 +273,27 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	cl := newClients("app", "other")
 	app, _ := cl.Client(ctx, "app")
 	clk := newClock()
-	a := NewTokenStore(StoreConfig{Tokens: st1, Clients: cl, Now: clk.Now})
-	b := NewTokenStore(StoreConfig{Tokens: st2, Clients: cl, Now: clk.Now})
+	ai := newAccessIssuer(t, clk, st1, st2)
+	a := ai.store(st1, cl, clk.Now, Lifetimes{})
+	b := ai.store(st2, cl, clk.Now, Lifetimes{})
 	ar := authorizeRequest("family-1", app, clk.Now(), a.Lifetimes())
 
-	mustOK(t, "at1", a.CreateAccessTokenSession(ctx, "at1", ar))
-	mustOK(t, "rt1", a.CreateRefreshTokenSession(ctx, "rt1", "at1", ar))
+	at1 := ai.issue(t, ar)
+	mustOK(t, "at1", a.CreateAccessTokenSession(ctx, at1, ar))
+	mustOK(t, "rt1", a.CreateRefreshTokenSession(ctx, "rt1", at1, ar))
 	got, err := b.GetRefreshTokenSession(ctx, "rt1", nil)
 	mustOK(t, "get rt1 on b", err)
 	checkRequester(t, got, ar)
 
-	// Refresh on b: rotate rt1, issue at2/rt2 in the same family.
+	// Refresh on b: rotate rt1, issue at2/rt2 in the same family. at1
+	// lives on until it expires.
 	clk.Advance(time.Second)
 	mustOK(t, "rotate rt1", b.RotateRefreshToken(ctx, "family-1", "rt1"))
-	_, err = a.GetAccessTokenSession(ctx, "at1", nil)
-	wantErr(t, "at1 after rotation", err, fosite.ErrNotFound)
-	mustOK(t, "at2", b.CreateAccessTokenSession(ctx, "at2", ar))
-	mustOK(t, "rt2", b.CreateRefreshTokenSession(ctx, "rt2", "at2", ar))
+	_, err = a.GetAccessTokenSession(ctx, at1, nil)
+	mustOK(t, "at1 after rotation", err)
+	at2 := ai.issue(t, ar)
+	mustOK(t, "at2", b.CreateAccessTokenSession(ctx, at2, ar))
+	mustOK(t, "rt2", b.CreateRefreshTokenSession(ctx, "rt2", at2, ar))
 	_, err = a.GetRefreshTokenSession(ctx, "rt2", nil)
 	mustOK(t, "rt2 on a", err)
 	wantErr(t, "rotating rt1 again", b.RotateRefreshToken(ctx, "family-1", "rt1"), fosite.ErrInactiveToken)
@@ -257,8 +310,15 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	mustOK(t, "revoke access family", a.RevokeAccessToken(ctx, reused.GetID()))
 	_, err = b.GetRefreshTokenSession(ctx, "rt2", nil)
 	wantErr(t, "rt2 after family revocation", err, fosite.ErrNotFound)
-	_, err = b.GetAccessTokenSession(ctx, "at2", nil)
-	wantErr(t, "at2 after family revocation", err, fosite.ErrNotFound)
+	// The revoking instance refuses at once; the other once its watch
+	// delivers the marker.
+	_, err = a.GetAccessTokenSession(ctx, at2, nil)
+	wantErr(t, "at2 after family revocation, on a", err, fosite.ErrNotFound)
+	waitFor(t, "b refusing at1 and at2 of the revoked family", func() bool {
+		_, e1 := b.GetAccessTokenSession(ctx, at1, nil)
+		_, e2 := b.GetAccessTokenSession(ctx, at2, nil)
+		return errors.Is(e1, fosite.ErrNotFound) && errors.Is(e2, fosite.ErrNotFound)
+	})
 	// A token a concurrent rotation writes after the revocation is dead too.
 	mustOK(t, "rt3 after revocation", b.CreateRefreshTokenSession(ctx, "rt3", "", ar))
 	_, err = a.GetRefreshTokenSession(ctx, "rt3", nil)
@@ -266,16 +326,36 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	mustOK(t, "revoking twice", a.RevokeFamily(ctx, "family-1"))
 
 	// Revoking a family's access tokens covers those issued until then,
-	// not those a later (legitimate) refresh issues.
+	// not those a later (legitimate) refresh issues — even within the
+	// same second (the jti tells the nanosecond of issue).
 	ar2 := authorizeRequest("family-2", app, clk.Now(), a.Lifetimes())
-	mustOK(t, "f2 at1", a.CreateAccessTokenSession(ctx, "f2-at1", ar2))
+	f2at1 := ai.issue(t, ar2)
+	clk.Advance(time.Millisecond)
 	mustOK(t, "revoke f2 access", a.RevokeAccessToken(ctx, "family-2"))
-	clk.Advance(time.Second)
-	mustOK(t, "f2 at2", a.CreateAccessTokenSession(ctx, "f2-at2", ar2))
-	_, err = b.GetAccessTokenSession(ctx, "f2-at1", nil)
+	clk.Advance(time.Millisecond)
+	f2at2 := ai.issue(t, ar2)
+	_, err = a.GetAccessTokenSession(ctx, f2at1, nil)
 	wantErr(t, "f2-at1 revoked", err, fosite.ErrNotFound)
-	_, err = b.GetAccessTokenSession(ctx, "f2-at2", nil)
+	_, err = a.GetAccessTokenSession(ctx, f2at2, nil)
 	mustOK(t, "f2-at2 issued after the revocation", err)
+
+	// A disabled or deleted user's tokens are refused.
+	ar5 := authorizeRequest("family-5", app, clk.Now(), a.Lifetimes())
+	f5 := ai.issue(t, ar5)
+	_, err = a.GetAccessTokenSession(ctx, f5, nil)
+	mustOK(t, "f5 while alice is enabled", err)
+	if _, _, err := st1.PutItem(ctx, "acme", storage.KindUser, "alice", storage.UpdateOnly,
+		storagetest.SetTo(storage.User{Email: "alice@example.com", Enabled: false, Created: 1700000000}.Encode()), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.GetAccessTokenSession(ctx, f5, nil)
+	wantErr(t, "token of a disabled user", err, fosite.ErrNotFound)
+	if _, _, err := st1.PutItem(ctx, "acme", storage.KindUser, "alice", storage.UpdateOnly,
+		storagetest.SetTo(storagetest.RecordFor(storage.KindUser, "alice")), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.GetAccessTokenSession(ctx, f5, nil)
+	mustOK(t, "f5 once alice is enabled again", err)
 
 	// Concurrent rotations of one refresh token: exactly one proceeds.
 	ar3 := authorizeRequest("family-3", app, clk.Now(), a.Lifetimes())
@@ -304,10 +384,11 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	ar4 := authorizeRequest("family-4", app, clk.Now(), a.Lifetimes())
 	other, _ := cl.Client(ctx, "other")
 	ar4.Client = other
-	mustOK(t, "f4 at", a.CreateAccessTokenSession(ctx, "f4-at", ar4))
-	mustOK(t, "f4 rt", a.CreateRefreshTokenSession(ctx, "f4-rt", "f4-at", ar4))
+	f4at := ai.issue(t, ar4)
+	mustOK(t, "f4 at", a.CreateAccessTokenSession(ctx, f4at, ar4))
+	mustOK(t, "f4 rt", a.CreateRefreshTokenSession(ctx, "f4-rt", f4at, ar4))
 	cl.Delete("other")
-	_, err = b.GetAccessTokenSession(ctx, "f4-at", nil)
+	_, err = b.GetAccessTokenSession(ctx, f4at, nil)
 	wantErr(t, "access token of a deleted client", err, fosite.ErrNotFound)
 	_, err = b.GetRefreshTokenSession(ctx, "f4-rt", nil)
 	wantErr(t, "refresh token of a deleted client", err, fosite.ErrNotFound)

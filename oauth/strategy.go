@@ -13,8 +13,8 @@ import (
 
 // accessStrategy issues gatehouse's JWT access tokens (KeySet.IssueAccessToken)
 // and leaves refresh tokens and codes to fosite's HMAC strategy. An access
-// token's "signature" is its jti: the TokenStore keeps and revokes it by
-// jti, found again by verifying the token. ID tokens are fosite's OpenID
+// token's "signature" is the token itself: nothing is stored per access
+// token, and the TokenStore reads one back by verifying it. ID tokens are fosite's OpenID
 // Connect strategy over idTokenSigner (ES256 by the KeySet).
 type accessStrategy struct {
 	*oauth2.HMACSHAStrategy
@@ -30,14 +30,11 @@ var (
 	_ jwt.Signer                        = (*accessStrategy)(nil)
 )
 
-// AccessTokenSignature is the jti of a valid token, "" for anything else
-// (no stored token has that signature).
-func (s *accessStrategy) AccessTokenSignature(ctx context.Context, token string) string {
-	c, err := s.keys.VerifyAccessToken(ctx, token, VerifyOptions{Issuer: s.issuer})
-	if err != nil {
-		return ""
-	}
-	return c.ID
+// AccessTokenSignature is the token itself: access tokens are stateless,
+// and the TokenStore reads one back by verifying it (see
+// TokenStore.GetAccessTokenSession).
+func (s *accessStrategy) AccessTokenSignature(_ context.Context, token string) string {
+	return token
 }
 
 // GenerateAccessToken signs a JWT access token for the requester: the
@@ -54,7 +51,11 @@ func (s *accessStrategy) GenerateAccessToken(_ context.Context, r fosite.Request
 	if lifetime <= 0 {
 		lifetime = s.lifetime
 	}
-	tok, c, err := s.keys.IssueAccessToken(AccessTokenRequest{
+	var sid string // the sign-in session of a user's grant
+	if !isClientCredentials(r) {
+		sid = r.GetID()
+	}
+	tok, _, err := s.keys.IssueAccessToken(AccessTokenRequest{
 		Issuer:   s.issuer,
 		Account:  sess.Account,
 		User:     sess.User,
@@ -62,11 +63,19 @@ func (s *accessStrategy) GenerateAccessToken(_ context.Context, r fosite.Request
 		Scopes:   r.GetGrantedScopes(),
 		Audience: r.GetGrantedAudience(),
 		Lifetime: lifetime,
+
+		SessionID: sid,
 	})
 	if err != nil {
 		return "", "", fosite.ErrServerError.WithWrap(err)
 	}
-	return tok, c.ID, nil
+	return tok, tok, nil
+}
+
+// isClientCredentials reports whether r is a client credentials grant.
+func isClientCredentials(r fosite.Requester) bool {
+	ar, ok := r.(fosite.AccessRequester)
+	return ok && ar.GetGrantTypes().ExactOne(string(fosite.GrantTypeClientCredentials))
 }
 
 // ValidateAccessToken verifies the token's signature, issuer and expiry.

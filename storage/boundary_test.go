@@ -23,6 +23,7 @@ var keyHelpers = map[string]bool{
 	"AccountKey": true, "AccountsRange": true, "TenantRange": true,
 	"APIKeyIndexKey": true, "APIKeyIndexRange": true,
 	"AuditKey": true, "AuditRange": true, "TokenKey": true, "TokenRange": true,
+	"MarkerKey": true, "MarkerRange": true,
 	"RootRulesRange": true,
 }
 
@@ -32,7 +33,7 @@ var rangeReads = map[string]bool{
 }
 
 // keyLiterals are the first segments of the key layout (storage/doc.go).
-var keyLiterals = []string{"t/", "acct/", "apikeyidx/", "audit/", "tok/", "rules/"}
+var keyLiterals = []string{"t/", "acct/", "apikeyidx/", "audit/", "tok/", "mark/", "rules/"}
 
 // productDirs must each hold product code the check read, so that it
 // cannot pass by reading nothing.

@@ -37,6 +37,10 @@
 //	tok/{kind}/{id}         short-lived token state (Tokens): a record of
 //	                        its expiry and value, written with a shared
 //	                        lease (PutWithTTL). NOT in the cache.
+//	mark/{kind}/{id}        marker (PutMarker, View.Marker): a rare fact
+//	                        every instance checks on its hot path (a
+//	                        token revocation), stored like a token but
+//	                        loaded by the cache.
 //
 // OAuth clients are stored like API keys: the record in its owner's set
 // (deleted with the user or the account), and a global index entry

@@ -27,6 +27,9 @@ const (
 	KindFederated = "fed"
 	// KindAPIKey is a user's API keys: SubKey(a, KindAPIKey, u, prefix).
 	KindAPIKey = "apikey"
+	// KindSession is a user's sign-in sessions: SubKey(a, KindSession,
+	// u, id), id the OAuth grant's request id (see session.go).
+	KindSession = "session"
 )
 
 // The key helpers below are for this package and for tests that look at
@@ -69,6 +72,13 @@ const TokenRange = "tok/"
 
 // TokenKey is the key of token id of kind: "tok/{kind}/{id}".
 func TokenKey(kind, id string) string { return TokenRange + kind + "/" + id }
+
+// MarkerRange is the key range of markers (see PutMarker): leased like
+// tokens, but loaded by the cache: MarkerKey(kind, id).
+const MarkerRange = "mark/"
+
+// MarkerKey is the key of marker id of kind: "mark/{kind}/{id}".
+func MarkerKey(kind, id string) string { return MarkerRange + kind + "/" + id }
 
 // uncachedRanges are the key ranges the cache never loads or applies:
 // they grow with traffic rather than with the directory, and are read
