@@ -71,7 +71,7 @@ func (p *Provider) token(req *api.Request) error {
 	if p.tokenThrottled(req, att.address) {
 		return nil
 	}
-	ctx := context.WithValue(req.R.Context(), passwordAttemptKey{}, att)
+	ctx := WithTokenRequest(context.WithValue(req.R.Context(), passwordAttemptKey{}, att))
 	ar, err := p.OAuth2.NewAccessRequest(ctx, req.R, newSession())
 	validated := err == nil
 	if err != nil {

@@ -26,6 +26,8 @@ type TokenBackend interface {
 	GetToken(ctx context.Context, kind, id string) ([]byte, error)
 	DeleteToken(ctx context.Context, kind, id string) error
 	TakeToken(ctx context.Context, kind, id string) ([]byte, error)
+	GetTokens(ctx context.Context, refs ...storage.TokenRef) ([]storage.TokenRead, error)
+	SwapTokens(ctx context.Context, guards []storage.TokenGuard, puts []storage.TokenPut) error
 }
 
 var _ TokenBackend = (*storage.Store)(nil)
@@ -527,17 +529,18 @@ func (s *TokenStore) DeleteAccessTokenSession(context.Context, string) error {
 
 // --- refresh tokens (oauth2.RefreshTokenStorage) ---
 
-// CreateRefreshTokenSession stores a refresh token's request.
-func (s *TokenStore) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
-	return s.create(ctx, kindRefresh, signature, req, fosite.RefreshToken, s.life.Refresh, nil)
-}
-
 // GetRefreshTokenSession returns the request of a refresh token. A
 // rotated token comes back with fosite.ErrInactiveToken (fosite then
 // revokes its family: reuse detection); a token of a revoked family is
-// fosite.ErrNotFound.
+// fosite.ErrNotFound. Within a token request (WithTokenRequest) it
+// remembers what it read, so the rotation that follows guards on it
+// without reading again.
 func (s *TokenStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	req, rec, err := s.get(ctx, kindRefresh, signature, sess)
+	rec, rev, err := s.loadRev(ctx, kindRefresh, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.requester(ctx, rec, sess)
 	if err != nil {
 		return nil, err
 	}
@@ -551,7 +554,29 @@ func (s *TokenStore) GetRefreshTokenSession(ctx context.Context, signature strin
 	if revoked {
 		return nil, fosite.ErrNotFound.WithDebug("the token's family was revoked")
 	}
+	if tr := tokenRequestFrom(ctx); tr != nil {
+		tr.read = &refreshRead{signature: signature, rev: rev, rec: rec}
+	}
 	return req, nil
+}
+
+// loadRev is load with the record's etcd revision.
+func (s *TokenStore) loadRev(ctx context.Context, kind, key string) (*record, int64, error) {
+	reads, err := s.tokens.GetTokens(ctx, storage.TokenRef{Kind: kind, ID: tokenID(key)})
+	if err != nil {
+		return nil, 0, notFound(err)
+	}
+	if !reads[0].Found {
+		return nil, 0, fosite.ErrNotFound.WithDebug("no such token")
+	}
+	rec, err := decodeRecord(reads[0].Value)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !s.now().Before(rec.Expires) {
+		return nil, 0, fosite.ErrNotFound.WithDebug("the token has expired")
+	}
+	return rec, reads[0].Rev, nil
 }
 
 // DeleteRefreshTokenSession removes a refresh token (absent is success).
@@ -559,26 +584,135 @@ func (s *TokenStore) DeleteRefreshTokenSession(ctx context.Context, signature st
 	return s.remove(ctx, kindRefresh, signature)
 }
 
-// RotateRefreshToken retires the refresh token being exchanged: it is
-// taken in one etcd transaction (of two concurrent refreshes with one
-// token exactly one proceeds; the other gets fosite.ErrNotFound or
-// fosite.ErrInactiveToken, which fosite answers "retry") and put back
-// marked used until its own expiry so a later reuse is detected. The
-// access token issued with it lives on until it expires (RFC 6749 §6
-// does not ask otherwise, and tokens are stateless); reuse of the old
-// refresh token revokes the whole family, access tokens included.
-func (s *TokenStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
-	was, err := s.markUsed(ctx, kindRefresh, signature, time.Time{})
+// CreateRefreshTokenSession stores a refresh token's request. After a
+// rotation within the same token request (WithTokenRequest) it commits
+// both in one etcd transaction: the old token marked used and the new
+// one written, guarded on the old one being as it was read and its
+// family unrevoked.
+func (s *TokenStore) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
+	now := s.now()
+	rec, err := encodeRecord(req, now, expiry(req, fosite.RefreshToken, now, s.life.Refresh))
 	if err != nil {
 		return err
 	}
-	if was.Used {
+	tr := tokenRequestFrom(ctx)
+	if tr == nil || tr.rotation == nil {
+		return s.put(ctx, kindRefresh, signature, rec)
+	}
+	rot := tr.rotation
+	tr.rotation = nil
+	ttl := rec.Expires.Sub(now)
+	if ttl <= 0 {
+		return fmt.Errorf("oauth: refresh token expired before it was stored: %w", fosite.ErrTokenExpired)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.commitRotation(ctx, rot, &storage.TokenPut{TokenRef: storage.TokenRef{Kind: kindRefresh, ID: tokenID(signature)}, Value: b, TTL: ttl})
+}
+
+// RotateRefreshToken retires the refresh token being exchanged: it is
+// marked used until its own expiry (so a later reuse is detected) by a
+// write guarded on the token being as it was read — of two concurrent
+// refreshes with one token exactly one proceeds; the other gets
+// fosite.ErrSerializationFailure, which fosite answers "retry". Within a
+// token request the write waits for the new refresh token and both go in
+// one transaction (CreateRefreshTokenSession). The access token issued
+// with the old refresh token lives on until it expires (RFC 6749 §6
+// does not ask otherwise, and tokens are stateless); reuse of the old
+// refresh token revokes the whole family, access tokens included.
+func (s *TokenStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	tr := tokenRequestFrom(ctx)
+	var (
+		rec *record
+		rev int64
+	)
+	if tr != nil && tr.read != nil && tr.read.signature == signature {
+		rec, rev = tr.read.rec, tr.read.rev
+	} else {
+		var err error
+		if rec, rev, err = s.loadRev(ctx, kindRefresh, signature); err != nil {
+			return err
+		}
+	}
+	if rec.Used {
 		return fosite.ErrInactiveToken
 	}
-	if was.ID != requestID {
+	if rec.ID != requestID {
 		return fosite.ErrNotFound.WithDebug("the refresh token belongs to another request")
 	}
-	return nil
+	used := *rec
+	used.Used = true
+	rot := &rotation{signature: signature, rev: rev, used: &used}
+	if tr != nil {
+		tr.rotation = rot
+		return nil
+	}
+	return s.commitRotation(ctx, rot, nil)
+}
+
+// commitRotation writes rot (and next, the new refresh token, if any) in
+// one etcd transaction guarded on the old token's revision and on its
+// family having no revocation marker.
+func (s *TokenStore) commitRotation(ctx context.Context, rot *rotation, next *storage.TokenPut) error {
+	old := storage.TokenRef{Kind: kindRefresh, ID: tokenID(rot.signature)}
+	guards := []storage.TokenGuard{{TokenRef: old, Rev: rot.rev},
+		{TokenRef: storage.TokenRef{Kind: kindFamilyRefresh, ID: tokenID(rot.used.ID)}}}
+	var puts []storage.TokenPut
+	if ttl := rot.used.Expires.Sub(s.now()); ttl > 0 {
+		b, err := json.Marshal(rot.used)
+		if err != nil {
+			return err
+		}
+		puts = append(puts, storage.TokenPut{TokenRef: old, Value: b, TTL: ttl})
+	}
+	if next != nil {
+		puts = append(puts, *next)
+	}
+	if len(puts) == 0 {
+		return fosite.ErrNotFound.WithDebug("the refresh token has expired")
+	}
+	err := s.tokens.SwapTokens(ctx, guards, puts)
+	if errors.Is(err, storage.ErrConflict) {
+		return fosite.ErrSerializationFailure.WithWrap(err)
+	}
+	return err
+}
+
+// tokenRequest is what the storage calls of one token request share
+// (WithTokenRequest): the refresh token read and the rotation pending
+// until the new refresh token is written.
+type tokenRequest struct {
+	read     *refreshRead
+	rotation *rotation
+}
+
+type refreshRead struct {
+	signature string
+	rev       int64
+	rec       *record
+}
+
+type rotation struct {
+	signature string
+	rev       int64
+	used      *record
+}
+
+type tokenRequestKey struct{}
+
+// WithTokenRequest returns ctx for one token request: the refresh grant
+// then reads the refresh token once and rotates it in the same etcd
+// transaction that writes its successor (one read and one write a
+// refresh, beside the revocation check).
+func WithTokenRequest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, tokenRequestKey{}, &tokenRequest{})
+}
+
+func tokenRequestFrom(ctx context.Context) *tokenRequest {
+	tr, _ := ctx.Value(tokenRequestKey{}).(*tokenRequest)
+	return tr
 }
 
 // --- revocation (oauth2.TokenRevocationStorage) ---

@@ -403,3 +403,57 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	_, err = a.GetRefreshTokenSession(ctx, "f5-rt", nil)
 	wantErr(t, "refresh token at 30 days", err, fosite.ErrNotFound)
 }
+
+// TestRefreshInOneTransaction: within a token request the rotation waits
+// for the new refresh token and both are written in one guarded etcd
+// transaction: of two requests that read the same token one wins, and a
+// family revoked between the read and the write stops the write.
+func TestRefreshInOneTransaction(t *testing.T) {
+	st := storagetest.Store(t)
+	ctx := storagetest.Ctx(t)
+	cl := newClients("app")
+	app, _ := cl.Client(ctx, "app")
+	s := NewTokenStore(StoreConfig{Tokens: st, Directory: st, Clients: cl})
+	ar := authorizeRequest("fam-tx", app, time.Now(), s.Lifetimes())
+	mustOK(t, "rt0", s.CreateRefreshTokenSession(ctx, "rt0", "", ar))
+
+	refresh := func(ctx context.Context, old, next string) error {
+		if _, err := s.GetRefreshTokenSession(ctx, old, nil); err != nil {
+			return err
+		}
+		if err := s.RotateRefreshToken(ctx, "fam-tx", old); err != nil {
+			return err
+		}
+		return s.CreateRefreshTokenSession(ctx, next, "", ar)
+	}
+	// Two requests read rt0, then both write: exactly one succeeds.
+	c1, c2 := WithTokenRequest(ctx), WithTokenRequest(ctx)
+	_, err := s.GetRefreshTokenSession(c1, "rt0", nil)
+	mustOK(t, "read 1", err)
+	_, err = s.GetRefreshTokenSession(c2, "rt0", nil)
+	mustOK(t, "read 2", err)
+	mustOK(t, "rotate 1", s.RotateRefreshToken(c1, "fam-tx", "rt0"))
+	mustOK(t, "rotate 2", s.RotateRefreshToken(c2, "fam-tx", "rt0"))
+	// Nothing is written before the new token is.
+	if _, err := s.GetRefreshTokenSession(ctx, "rt0", nil); err != nil {
+		t.Errorf("rt0 before any commit: %v, want still valid", err)
+	}
+	mustOK(t, "commit 1", s.CreateRefreshTokenSession(c1, "rt1", "", ar))
+	wantErr(t, "commit 2", s.CreateRefreshTokenSession(c2, "rt1b", "", ar), fosite.ErrSerializationFailure)
+	if _, err := st.GetToken(ctx, kindRefresh, tokenID("rt1b")); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the losing request's refresh token was stored: %v", err)
+	}
+	_, err = s.GetRefreshTokenSession(ctx, "rt0", nil)
+	wantErr(t, "rt0 after its rotation", err, fosite.ErrInactiveToken)
+	mustOK(t, "refresh rt1", refresh(WithTokenRequest(ctx), "rt1", "rt2"))
+
+	// The family is revoked between a request's read and its write.
+	c3 := WithTokenRequest(ctx)
+	_, err = s.GetRefreshTokenSession(c3, "rt2", nil)
+	mustOK(t, "read rt2", err)
+	mustOK(t, "rotate rt2", s.RotateRefreshToken(c3, "fam-tx", "rt2"))
+	mustOK(t, "revoke", s.RevokeRefreshToken(ctx, "fam-tx"))
+	wantErr(t, "commit after revocation", s.CreateRefreshTokenSession(c3, "rt3", "", ar), fosite.ErrSerializationFailure)
+	_, err = s.GetRefreshTokenSession(ctx, "rt3", nil)
+	wantErr(t, "rt3", err, fosite.ErrNotFound)
+}

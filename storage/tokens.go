@@ -182,3 +182,111 @@ func (s *Store) TakeToken(ctx context.Context, kind, id string) ([]byte, error) 
 	}
 	return value, nil
 }
+
+// TokenRef names a token.
+type TokenRef struct{ Kind, ID string }
+
+// TokenRead is a token as GetTokens read it: Rev is its etcd mod
+// revision when Found (present and not expired).
+type TokenRead struct {
+	Value []byte
+	Rev   int64
+	Found bool
+}
+
+// GetTokens reads tokens in one etcd transaction (one round trip, one
+// revision).
+func (s *Store) GetTokens(ctx context.Context, refs ...TokenRef) ([]TokenRead, error) {
+	ops := make([]clientv3.Op, len(refs))
+	for i, r := range refs {
+		key, err := tokenKey(r.Kind, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		ops[i] = clientv3.OpGet(s.prefix + key)
+	}
+	tctx, cancel := context.WithTimeout(ctx, s.timeout)
+	resp, err := s.client.Txn(tctx).Then(ops...).Commit()
+	cancel()
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]TokenRead, len(refs))
+	now := time.Now()
+	for i, r := range resp.Responses {
+		kvs := r.GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			continue
+		}
+		if v, live := decodeToken(kvs[0].Value, now); live {
+			out[i] = TokenRead{Value: v, Rev: kvs[0].ModRevision, Found: true}
+		}
+	}
+	return out, nil
+}
+
+// TokenGuard is a condition of SwapTokens: the token is still at Rev
+// (its mod revision, as GetTokens read it), or with Rev 0 absent.
+type TokenGuard struct {
+	TokenRef
+	Rev int64
+}
+
+// TokenPut is a write of SwapTokens: Value for TTL.
+type TokenPut struct {
+	TokenRef
+	Value []byte
+	TTL   time.Duration
+}
+
+// SwapTokens writes puts in one etcd transaction if every guard holds
+// (a compare-and-swap: of two writers guarding on the same read, exactly
+// one succeeds); ErrConflict if one does not.
+func (s *Store) SwapTokens(ctx context.Context, guards []TokenGuard, puts []TokenPut) error {
+	cmps := make([]clientv3.Cmp, len(guards))
+	for i, g := range guards {
+		key, err := tokenKey(g.Kind, g.ID)
+		if err != nil {
+			return err
+		}
+		if g.Rev == 0 {
+			cmps[i] = clientv3.Compare(clientv3.CreateRevision(s.prefix+key), "=", 0)
+		} else {
+			cmps[i] = clientv3.Compare(clientv3.ModRevision(s.prefix+key), "=", g.Rev)
+		}
+	}
+	for _, p := range puts {
+		if _, err := tokenKey(p.Kind, p.ID); err != nil {
+			return err
+		}
+		if p.TTL <= 0 {
+			return fmt.Errorf("%w: token TTL %s is not positive", ErrInvalid, p.TTL)
+		}
+	}
+	for attempt := 0; attempt < 4; attempt++ {
+		now := time.Now()
+		ops := make([]clientv3.Op, len(puts))
+		for i, p := range puts {
+			lease, err := s.ttl.get(ctx, s.client, now, p.TTL, s.timeout)
+			if err != nil {
+				return err
+			}
+			ops[i] = clientv3.OpPut(s.prefix+TokenKey(p.Kind, p.ID), encodeToken(now.Add(p.TTL), p.Value), clientv3.WithLease(lease))
+		}
+		tctx, cancel := context.WithTimeout(ctx, s.timeout)
+		resp, err := s.client.Txn(tctx).If(cmps...).Then(ops...).Commit()
+		cancel()
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			s.ttl.reset()
+			continue
+		}
+		if err != nil {
+			return classify(err)
+		}
+		if !resp.Succeeded {
+			return fmt.Errorf("%w: a guarded token changed", ErrConflict)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: tokens: gave up after repeated lease losses", ErrConflict)
+}

@@ -258,3 +258,63 @@ func TestPutWithTTLLeases(t *testing.T) {
 		t.Errorf("GetToken: %v", err)
 	}
 }
+
+// TestSwapTokens: GetTokens reads several tokens at one revision;
+// SwapTokens writes only while its guards hold, so of two swaps guarded
+// on the same read exactly one succeeds, and an absence guard fails once
+// the token exists.
+func TestSwapTokens(t *testing.T) {
+	s := storagetest.Store(t)
+	ctx := patientCtx(t)
+	if err := s.CreateToken(ctx, "rt", "old", []byte("v0"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	reads, err := s.GetTokens(ctx, storage.TokenRef{Kind: "rt", ID: "old"}, storage.TokenRef{Kind: "mark", ID: "fam"})
+	if err != nil || len(reads) != 2 || !reads[0].Found || string(reads[0].Value) != "v0" || reads[0].Rev == 0 || reads[1].Found {
+		t.Fatalf("GetTokens = %+v, %v", reads, err)
+	}
+	guards := []storage.TokenGuard{{TokenRef: storage.TokenRef{Kind: "rt", ID: "old"}, Rev: reads[0].Rev},
+		{TokenRef: storage.TokenRef{Kind: "mark", ID: "fam"}}}
+	swap := func(newID string) error {
+		return s.SwapTokens(ctx, guards, []storage.TokenPut{
+			{TokenRef: storage.TokenRef{Kind: "rt", ID: "old"}, Value: []byte("used"), TTL: time.Hour},
+			{TokenRef: storage.TokenRef{Kind: "rt", ID: newID}, Value: []byte("v1"), TTL: time.Hour}})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = swap("new-" + string(rune('a'+i))) }()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, storage.ErrConflict):
+			t.Errorf("losing swap: %v, want ErrConflict", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d swaps guarded on one read succeeded, want 1", wins)
+	}
+	if got, err := s.GetToken(ctx, "rt", "old"); err != nil || string(got) != "used" {
+		t.Errorf("the guarded token after the swap = %q, %v; want used", got, err)
+	}
+	// An absence guard fails once the token exists.
+	reads, _ = s.GetTokens(ctx, storage.TokenRef{Kind: "rt", ID: "old"})
+	guards[0].Rev = reads[0].Rev
+	if err := s.CreateToken(ctx, "mark", "fam", []byte("x"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := swap("new-z"); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("swap with a present token guarded absent = %v, want ErrConflict", err)
+	}
+	if _, err := s.GetToken(ctx, "rt", "new-z"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a failed swap wrote: %v", err)
+	}
+	if err := s.SwapTokens(ctx, nil, []storage.TokenPut{{TokenRef: storage.TokenRef{Kind: "rt", ID: "x/y"}, TTL: time.Hour}}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("an invalid id = %v, want ErrInvalid", err)
+	}
+}

@@ -37,6 +37,12 @@ type scenario struct {
 	// check body).
 	Body        string `json:"body,omitempty"`
 	ContentType string `json:"contentType,omitempty"`
+	// Chain, when set, names a JSON string field of the response (e.g.
+	// refresh_token) whose value replaces ChainMark in the next request's
+	// Body on the same connection: a rotated token is used once, as a
+	// client does. Seeds are the first values, one per connection.
+	Chain string   `json:"chain,omitempty"`
+	Seeds []string `json:"seeds,omitempty"`
 	Auth        string `json:"auth,omitempty"` // Authorization header value, "" for none
 	// OK lists the statuses that count as success (empty: 200 only).
 	OK []int `json:"ok,omitempty"`
@@ -197,12 +203,24 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration, recording, sto
 			buf := make([]byte, 0, 256)
 			var body []byte
 			expect := []byte(sc.Expect)
+			var link string // the chained value this connection sends next
+			if sc.Chain != "" && w < len(sc.Seeds) {
+				link = sc.Seeds[w]
+			}
 			for !stop.Load() {
 				buf = sc.path(buf[:0], rng)
 				body = sc.body(body[:0], rng)
+				if sc.Chain != "" {
+					body = bytes.Replace(body, []byte(chainMark), []byte(link), 1)
+				}
 				t0 := time.Now()
 				status, resp, err := c.do(buf, body)
 				el := time.Since(t0)
+				if sc.Chain != "" && err == nil && status == 200 {
+					if v, ok := jsonString(resp, sc.Chain); ok {
+						link = v
+					}
+				}
 				if !rec.Load() {
 					continue
 				}
@@ -259,6 +277,25 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration, recording, sto
 		res.FirstErr = s
 	}
 	return res
+}
+
+// chainMark is the placeholder of a chained value in a scenario's Body.
+const chainMark = "{chain}"
+
+// jsonString returns the value of the string field name of the JSON
+// object b (a token endpoint answer: no escapes in the values sought).
+func jsonString(b []byte, name string) (string, bool) {
+	key := []byte(`"` + name + `":"`)
+	i := bytes.Index(b, key)
+	if i < 0 {
+		return "", false
+	}
+	rest := b[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return "", false
+	}
+	return string(rest[:j]), true
 }
 
 // quantile is the nearest-rank q-quantile of sorted s.

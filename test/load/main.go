@@ -40,6 +40,10 @@
 //	               client> (form-encoded, client_secret_basic); success is
 //	               a 200 whose body has "active":true (the client reads
 //	               and checks the body). SPEC §12: ≥ 10,000/s
+//	oauth-refresh  POST /oauth2/token grant_type=refresh_token (public
+//	               client admin-cli): each connection sends the refresh
+//	               token the previous answer rotated to it; success is
+//	               a 200 with a new refresh_token. SPEC §12: ≥ 1,000/s
 //
 // Every request authenticates with HTTP Basic as load\checker, whose
 // verified credential the server caches, so requests do not pay argon2id
@@ -48,10 +52,10 @@
 // load\checker through /auth/v2 (grant type client_credentials, scope
 // auth:*), and issues the token introspected right before its scenario
 // (an access token lives 10 minutes). They run last, so that the tokens
-// oauth-cc writes do not weigh on the other scenarios. There is no
-// oauth-refresh scenario yet: no grant the server offers issues a
-// refresh token (client credentials does not, RFC 6749 §4.4.3; the
-// authorization code and password grants are not there yet).
+// oauth-cc writes do not weigh on the other scenarios. oauth-refresh
+// gets one refresh token per connection from the password grant of the
+// built-in public client admin-cli (as load\checker, scope
+// offline_access), right before its run.
 //
 // Two processes. This process hosts gatehouse, its embedded etcd and the
 // bare handler (the server process); the load generator is this program
@@ -671,7 +675,7 @@ func scenarios(o options, n int, addr, bareAddr, bareProcAddr, auth string) ([]s
 				note: fmt.Sprintf("POST /auth/v2/check, %d random question(s) a request", q)})
 		}
 	}
-	// OAuth, last: oauth-cc writes a token to etcd per request.
+	// OAuth, last: oauth-cc and oauth-refresh write to etcd.
 	if want("oauth-cc") || want("oauth-introspect") {
 		id, secret, err := createOAuthClient(addr, auth)
 		if err != nil {
@@ -709,12 +713,47 @@ func scenarios(o options, n int, addr, bareAddr, bareProcAddr, auth string) ([]s
 				}})
 		}
 	}
+	if want("oauth-refresh") {
+		out = append(out, scenario{Name: "oauth-refresh", Addr: addr, Path: "/oauth2/token", ContentType: formType,
+			Body:   "grant_type=refresh_token&client_id=" + adminCLI + "&refresh_token=" + chainMark,
+			Expect: `"refresh_token":`, Chain: "refresh_token",
+			note: "POST /oauth2/token refresh_token (rotation: each connection uses the token the last answer gave it); SPEC §12: ≥ 1,000/s",
+			prepare: func(sc *scenario) error {
+				seeds, err := refreshTokens(addr, o.conns)
+				sc.Seeds = seeds
+				return err
+			}})
+	}
+	return out, nil
+}
+
+// adminCLI is the built-in public client offering the password grant.
+const adminCLI = "admin-cli"
+
+// refreshTokens signs load\checker in n times with the password grant
+// of admin-cli (scope offline_access: a refresh token each): one
+// refresh-token family per connection.
+func refreshTokens(addr string, n int) ([]string, error) {
+	form := url.Values{"grant_type": {"password"}, "client_id": {adminCLI}, "username": {loadAccount + `\` + checkerUser},
+		"password": {checkerPass}, "scope": {"offline_access auth:users:read"}}.Encode()
+	out := make([]string, 0, n)
+	for range n {
+		st, b, err := post(addr, "", "/oauth2/token", formType, form, 30*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("password grant: %w", err)
+		}
+		rt, ok := jsonString(b, "refresh_token")
+		if st != 200 || !ok {
+			return nil, fmt.Errorf("password grant: status %d: %s", st, b)
+		}
+		out = append(out, rt)
+	}
 	return out, nil
 }
 
 // scenarioNames are the scenarios in the order they run.
 var scenarioNames = []string{"bare", "bare-process", "page50", "page50-prefix", "page50-substr", "user", "check",
-	"user-apikey", "check-apikey", "check-post-1", "check-post-100", "oauth-cc", "oauth-introspect"}
+	"user-apikey", "check-apikey", "check-post-1", "check-post-100", "oauth-cc", "oauth-introspect", "oauth-refresh"}
 
 const formType = "application/x-www-form-urlencoded"
 
