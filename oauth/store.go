@@ -27,6 +27,7 @@ type TokenBackend interface {
 	DeleteToken(ctx context.Context, kind, id string) error
 	TakeToken(ctx context.Context, kind, id string) ([]byte, error)
 	GetTokens(ctx context.Context, refs ...storage.TokenRef) ([]storage.TokenRead, error)
+	PeekTokens(ctx context.Context, refs ...storage.TokenRef) ([]storage.TokenRead, error)
 	SwapTokens(ctx context.Context, guards []storage.TokenGuard, puts []storage.TokenPut) error
 }
 
@@ -532,11 +533,13 @@ func (s *TokenStore) DeleteAccessTokenSession(context.Context, string) error {
 // GetRefreshTokenSession returns the request of a refresh token. A
 // rotated token comes back with fosite.ErrInactiveToken (fosite then
 // revokes its family: reuse detection); a token of a revoked family is
-// fosite.ErrNotFound. Within a token request (WithTokenRequest) it
-// remembers what it read, so the rotation that follows guards on it
-// without reading again.
+// fosite.ErrNotFound. Within a token request (WithTokenRequest) it reads
+// without etcd's linearizability wait (PeekTokens: the rotation that
+// follows is guarded on what was read, and rereads what it did not find)
+// and remembers what it read, so the rotation does not read again.
 func (s *TokenStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	rec, rev, err := s.loadRev(ctx, kindRefresh, signature)
+	tr := tokenRequestFrom(ctx)
+	rec, rev, err := s.loadRev(ctx, kindRefresh, signature, tr != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -547,22 +550,49 @@ func (s *TokenStore) GetRefreshTokenSession(ctx context.Context, signature strin
 	if rec.Used {
 		return req, fosite.ErrInactiveToken
 	}
-	revoked, _, err := s.familyRevoked(ctx, kindFamilyRefresh, rec.ID)
+	revoked, err := s.refreshFamilyRevoked(ctx, rec.ID, tr != nil)
 	if err != nil {
 		return nil, err
 	}
 	if revoked {
 		return nil, fosite.ErrNotFound.WithDebug("the token's family was revoked")
 	}
-	if tr := tokenRequestFrom(ctx); tr != nil {
+	if tr != nil {
 		tr.read = &refreshRead{signature: signature, rev: rev, rec: rec}
 	}
 	return req, nil
 }
 
-// loadRev is load with the record's etcd revision.
-func (s *TokenStore) loadRev(ctx context.Context, kind, key string) (*record, int64, error) {
-	reads, err := s.tokens.GetTokens(ctx, storage.TokenRef{Kind: kind, ID: tokenID(key)})
+// refreshFamilyRevoked reports whether the refresh tokens of family were
+// revoked (peek: without the linearizability wait, for a caller whose
+// write is guarded on the marker's absence).
+func (s *TokenStore) refreshFamilyRevoked(ctx context.Context, family string, peek bool) (bool, error) {
+	if !peek {
+		revoked, _, err := s.familyRevoked(ctx, kindFamilyRefresh, family)
+		return revoked, err
+	}
+	reads, err := s.tokens.PeekTokens(ctx, storage.TokenRef{Kind: kindFamilyRefresh, ID: tokenID(family)})
+	if err != nil {
+		return false, err
+	}
+	return reads[0].Found, nil
+}
+
+// loadRev is load with the record's etcd revision; peek reads first
+// without the linearizability wait (PeekTokens), and linearizably only
+// what that did not find.
+func (s *TokenStore) loadRev(ctx context.Context, kind, key string, peek bool) (*record, int64, error) {
+	ref := storage.TokenRef{Kind: kind, ID: tokenID(key)}
+	var (
+		reads []storage.TokenRead
+		err   error
+	)
+	if peek {
+		reads, err = s.tokens.PeekTokens(ctx, ref)
+	}
+	if err == nil && (len(reads) == 0 || !reads[0].Found) {
+		reads, err = s.tokens.GetTokens(ctx, ref)
+	}
 	if err != nil {
 		return nil, 0, notFound(err)
 	}
@@ -632,7 +662,7 @@ func (s *TokenStore) RotateRefreshToken(ctx context.Context, requestID, signatur
 		rec, rev = tr.read.rec, tr.read.rev
 	} else {
 		var err error
-		if rec, rev, err = s.loadRev(ctx, kindRefresh, signature); err != nil {
+		if rec, rev, err = s.loadRev(ctx, kindRefresh, signature, false); err != nil {
 			return err
 		}
 	}

@@ -195,15 +195,35 @@ type TokenRead struct {
 }
 
 // GetTokens reads tokens in one etcd transaction (one round trip, one
-// revision).
+// revision), linearizably: every write acknowledged before is seen.
 func (s *Store) GetTokens(ctx context.Context, refs ...TokenRef) ([]TokenRead, error) {
+	return s.getTokens(ctx, refs, false)
+}
+
+// PeekTokens is GetTokens without etcd's linearizability check: the
+// member answers from what it has applied, without waiting for writes in
+// flight (which a linearizable read does: a full disk sync under write
+// load). On a single member that is every acknowledged write; in a
+// cluster a lagging member may answer an older revision. Callers guard
+// the write that follows on what they read (SwapTokens), so a stale read
+// costs a conflict, never a wrong write; a token not found should be
+// read again with GetTokens.
+func (s *Store) PeekTokens(ctx context.Context, refs ...TokenRef) ([]TokenRead, error) {
+	return s.getTokens(ctx, refs, true)
+}
+
+func (s *Store) getTokens(ctx context.Context, refs []TokenRef, serializable bool) ([]TokenRead, error) {
 	ops := make([]clientv3.Op, len(refs))
 	for i, r := range refs {
 		key, err := tokenKey(r.Kind, r.ID)
 		if err != nil {
 			return nil, err
 		}
-		ops[i] = clientv3.OpGet(s.prefix + key)
+		if serializable {
+			ops[i] = clientv3.OpGet(s.prefix+key, clientv3.WithSerializable())
+		} else {
+			ops[i] = clientv3.OpGet(s.prefix + key)
+		}
 	}
 	tctx, cancel := context.WithTimeout(ctx, s.timeout)
 	resp, err := s.client.Txn(tctx).Then(ops...).Commit()
