@@ -43,7 +43,7 @@ type scenario struct {
 	// client does. Seeds are the first values, one per connection.
 	Chain string   `json:"chain,omitempty"`
 	Seeds []string `json:"seeds,omitempty"`
-	Auth        string `json:"auth,omitempty"` // Authorization header value, "" for none
+	Auth  string   `json:"auth,omitempty"` // Authorization header value, "" for none
 	// OK lists the statuses that count as success (empty: 200 only).
 	OK []int `json:"ok,omitempty"`
 	// Expect, when set, must occur in the body of a successful response
