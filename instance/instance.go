@@ -319,6 +319,8 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
+	// DELETE of a sign-in session revokes its token family.
+	res.RevokeSession = provider.RevokeSession
 	routes := api.NewRegistry()
 	routes.Mount(res.Routes()...)
 	routes.Mount(provider.Routes()...)

@@ -97,6 +97,9 @@ func (p *Provider) token(req *api.Request) error {
 	if err == nil {
 		resp, err = p.OAuth2.NewAccessResponse(ctx, ar)
 	}
+	if err == nil {
+		err = p.noteSession(ctx, req, ar, resp) // the sign-in session (sessions.go)
+	}
 	if err != nil {
 		req.Status = statusOf(err)
 		outcome := audit.Failure

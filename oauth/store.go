@@ -73,6 +73,7 @@ type TokenStore struct {
 type Directory interface {
 	Read(ctx context.Context, minRev int64, fn func(storage.View) error) error
 	PutMarker(ctx context.Context, kind, id string, value []byte, ttl time.Duration) (int64, error)
+	ReadSession(ctx context.Context, a, u, id string, now time.Time) (storage.Session, bool, error)
 }
 
 var _ Directory = (*storage.Store)(nil)
@@ -464,9 +465,11 @@ func (s *TokenStore) GetAccessTokenSession(ctx context.Context, token string, se
 
 // AccessToken verifies token and returns its claims if it is live:
 // fosite.ErrNotFound if it does not verify, has expired, its family's
-// access tokens were revoked after it was issued, or its user no longer
-// exists, is disabled, or was created after it (a namesake). Its client
-// is the caller's check (GetAccessTokenSession resolves it).
+// access tokens were revoked after it was issued, its user no longer
+// exists, is disabled, or was created after it (a namesake), or — for a
+// token of a signed-in user's grant (sid) — its sign-in session is gone
+// (revoked, or the user disabled meanwhile). Its client is the caller's
+// check (GetAccessTokenSession resolves it).
 func (s *TokenStore) AccessToken(ctx context.Context, token string) (*AccessClaims, error) {
 	if s.verify == nil {
 		return nil, errors.New("oauth: the token store has no access token verifier")
@@ -478,9 +481,15 @@ func (s *TokenStore) AccessToken(ctx context.Context, token string) (*AccessClai
 	if err != nil {
 		return nil, err
 	}
-	var why string
+	var (
+		why     string
+		session bool // the token's sign-in session is in the view
+	)
 	err = s.dir.Read(ctx, 0, func(v storage.View) error {
 		why = s.accessRevoked(v, c)
+		if why == "" && c.SessionID != "" {
+			_, session = v.LiveSession(c.Account, c.Subject[len(c.Account)+1:], c.SessionID, s.now())
+		}
 		return nil
 	})
 	if err != nil {
@@ -488,6 +497,17 @@ func (s *TokenStore) AccessToken(ctx context.Context, token string) (*AccessClai
 	}
 	if why != "" {
 		return nil, fosite.ErrNotFound.WithDebug(why)
+	}
+	if c.SessionID != "" && !session {
+		// Not in this instance's cache: revoked, or recorded by another
+		// instance a moment ago (ReadSession asks etcd once).
+		_, ok, err := s.dir.ReadSession(ctx, c.Account, c.Subject[len(c.Account)+1:], c.SessionID, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fosite.ErrNotFound.WithDebug("the token's sign-in session was revoked or has expired")
+		}
 	}
 	return c, nil
 }

@@ -49,7 +49,10 @@ const testIssuer = "https://gatehouse.test"
 // accessIssuer issues real access tokens (an in-memory key set on the
 // test's clock) for user acme\alice, who exists in st (enabled).
 type accessIssuer struct {
-	keys *KeySet
+	keys  *KeySet
+	st    *storage.Store
+	clk   *clock
+	known map[string]bool // sign-in sessions recorded
 }
 
 func newAccessIssuer(t *testing.T, clk *clock, stores ...*storage.Store) accessIssuer {
@@ -60,7 +63,7 @@ func newAccessIssuer(t *testing.T, clk *clock, stores ...*storage.Store) accessI
 	}
 	storagetest.MustAccount(t, stores[0], "acme", "")
 	storagetest.MustItem(t, stores[0], "acme", storage.KindUser, "alice")
-	return accessIssuer{keys: ks}
+	return accessIssuer{keys: ks, st: stores[0], clk: clk, known: map[string]bool{}}
 }
 
 // store is a TokenStore over st that verifies with the issuer's keys.
@@ -71,9 +74,18 @@ func (ai accessIssuer) store(st *storage.Store, cl ClientSource, now func() time
 		}})
 }
 
-// issue signs an access token of req's family (sid) for acme\alice.
+// issue signs an access token of req's family (sid) for acme\alice,
+// recording the family's sign-in session first.
 func (ai accessIssuer) issue(t *testing.T, req fosite.Requester) string {
 	t.Helper()
+	if !ai.known[req.GetID()] {
+		now := ai.clk.Now()
+		if _, err := ai.st.CreateSession(storagetest.Ctx(t), "acme", "alice", req.GetID(), storage.Session{Client: req.GetClient().GetID(),
+			Created: now.Unix(), LastUsed: now.Unix(), Expires: now.Add(90 * 24 * time.Hour).Unix()}, 90*24*time.Hour); err != nil {
+			t.Fatalf("recording session %s: %v", req.GetID(), err)
+		}
+		ai.known[req.GetID()] = true
+	}
 	tok, _, err := ai.keys.IssueAccessToken(AccessTokenRequest{Issuer: testIssuer, Account: "acme", User: "alice",
 		ClientID: req.GetClient().GetID(), Scopes: req.GetGrantedScopes(), Audience: req.GetGrantedAudience(),
 		Lifetime: DefaultLifetimes.Access, SessionID: req.GetID()})
@@ -344,18 +356,28 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	f5 := ai.issue(t, ar5)
 	_, err = a.GetAccessTokenSession(ctx, f5, nil)
 	mustOK(t, "f5 while alice is enabled", err)
+	cc5, _, err := ai.keys.IssueAccessToken(AccessTokenRequest{Issuer: testIssuer, Account: "acme", User: "alice", ClientID: "app"})
+	mustOK(t, "cc5", err)
+	_, err = a.GetAccessTokenSession(ctx, cc5, nil)
+	mustOK(t, "cc5 while alice is enabled", err)
 	if _, _, err := st1.PutItem(ctx, "acme", storage.KindUser, "alice", storage.UpdateOnly,
 		storagetest.SetTo(storage.User{Email: "alice@example.com", Enabled: false, Created: 1700000000}.Encode()), nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = a.GetAccessTokenSession(ctx, f5, nil)
 	wantErr(t, "token of a disabled user", err, fosite.ErrNotFound)
+	_, err = a.GetAccessTokenSession(ctx, cc5, nil)
+	wantErr(t, "a client credentials token of a disabled user", err, fosite.ErrNotFound)
 	if _, _, err := st1.PutItem(ctx, "acme", storage.KindUser, "alice", storage.UpdateOnly,
 		storagetest.SetTo(storagetest.RecordFor(storage.KindUser, "alice")), nil); err != nil {
 		t.Fatal(err)
 	}
+	// Disabling ended alice's sign-in sessions for good; a token without
+	// one (client credentials) works again once she is enabled.
 	_, err = a.GetAccessTokenSession(ctx, f5, nil)
-	mustOK(t, "f5 once alice is enabled again", err)
+	wantErr(t, "a signed-in token after disabling and enabling", err, fosite.ErrNotFound)
+	_, err = a.GetAccessTokenSession(ctx, cc5, nil)
+	mustOK(t, "a client credentials token once alice is enabled again", err)
 
 	// Concurrent rotations of one refresh token: exactly one proceeds.
 	ar3 := authorizeRequest("family-3", app, clk.Now(), a.Lifetimes())

@@ -157,7 +157,9 @@ func errorCode(err error) string {
 }
 
 // refreshOwner refuses a refresh whose user is disabled or no longer
-// exists (before anything is rotated or issued).
+// exists, or whose sign-in session is gone (revoked, the user disabled or
+// deleted since) or expired: invalid_grant before anything is rotated or
+// issued.
 func (p *Provider) refreshOwner(ctx context.Context, ar fosite.AccessRequester) error {
 	sess, ok := ar.GetSession().(*Session)
 	if !ok || sess.Account == "" || sess.User == "" {
@@ -169,6 +171,13 @@ func (p *Provider) refreshOwner(ctx context.Context, ar fosite.AccessRequester) 
 	}
 	if !enabled {
 		return fosite.ErrInvalidGrant.WithHint("The user is disabled or no longer exists.")
+	}
+	alive, err := p.SessionAlive(ctx, sess.Account, sess.User, ar.GetID())
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if !alive {
+		return fosite.ErrInvalidGrant.WithHint("The sign-in session was revoked or has expired.")
 	}
 	return nil
 }

@@ -265,7 +265,7 @@ var starterRoles = []storage.NewRole{
 		Permissions: []string{"*"}},
 	{Name: "users", Description: "Self-service and printing one's own documents",
 		Permissions: []string{"auth:me:read", "auth:me:*:read", "auth:me:attributes:update", "auth:me:password:create",
-			"auth:me:api-keys:create,delete", "print:jobs:read,create,release,delete"}},
+			"auth:me:api-keys:create,delete", "auth:me:sessions:delete", "print:jobs:read,create,release,delete"}},
 	{Name: "reporting", Description: "Reports of every module, read-only elsewhere",
 		Permissions: []string{"auth:me:read", "auth:me:*:read", "reporting:*", "print:reports:read",
 			"filtering:reports:read", "filtering:logs:read"}},

@@ -28,6 +28,14 @@
 // to etcd directly and holds no state beyond the in-memory last use of
 // API keys.
 //
+// Sign-in sessions (sessions.go; SPEC §3a, §6): …/users/{u}/sessions
+// and /me/sessions list a user's live OAuth sign-ins (code and password
+// grants, recorded by package oauth) and DELETE one. This package does
+// not import oauth: revoking a session's token family goes through the
+// Options.RevokeSession seam, which instance sets to the provider's.
+// Expired sessions are filtered by the server's clock (etcd drops their
+// records by lease), and the ETag folds in the ids shown.
+//
 // Allocation budget (BenchmarkServed, go test -bench Served -benchmem):
 // at most 4 KB per one-user GET and 40 KB per page of 50, counted from
 // the pipeline's entry (net/http's own request and connection objects

@@ -27,6 +27,16 @@ type nb struct {
 	cat *catalog.Catalog // to flag permissions no catalogue knows
 	// keyUse is the instance's in-memory last use of API keys.
 	keyUse *sync.Map
+	// now is the server clock, for what expires (sign-in sessions).
+	now func() time.Time
+}
+
+// clock is the time now by the server clock (the wall clock if unset).
+func (v *nb) clock() time.Time {
+	if v.now == nil {
+		return time.Now()
+	}
+	return v.now()
 }
 
 // storedSource is a stored collection.
@@ -311,6 +321,7 @@ func (v *nb) userAt(a, u, href, base string) *Entity {
 			Field{Name: "password-expired", Text: boolText(rec.PasswordExpired)},
 			Field{Node: v.effectiveUnder(a, u, base)},
 			Field{Node: v.membersUnder(a, storage.UserRoles, u, "roles", base, "/roles")},
+			Field{Node: v.sessionsUnder(a, u, base, v.clock())},
 			Field{Name: "name", Text: u},
 		)
 	}}

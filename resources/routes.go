@@ -146,5 +146,12 @@ func routes() []*Route {
 		rt("DELETE", "/me/api-keys/{k}", "auth:me:api-keys:delete", "delete one of one's own API keys", deleteMyAPIKey),
 		rt("GET", "/me/api-keys/{k}/permissions", "auth:me:api-keys:read", "list the permissions of one of one's own API keys", getMyAPIKeyPermissions),
 		rt("GET", "/me/api-keys/{k}/permissions/{p}", "auth:me:api-keys:read", "show one permission of one of one's own API keys", getMyAPIKeyPermission),
+
+		rt("GET", user+"/sessions", "auth:users:sessions:read", "list a user's live sign-in sessions (OAuth code and password grants)", getSessions),
+		rt("GET", user+"/sessions/{s}", "auth:users:sessions:read", "show a sign-in session", getSession),
+		rt("DELETE", user+"/sessions/{s}", "auth:users:sessions:delete", "revoke a sign-in session: its refresh and access tokens stop working", deleteSession),
+		rt("GET", "/me/sessions", "auth:me:sessions:read", "list one's own live sign-in sessions", getMySessions),
+		rt("GET", "/me/sessions/{s}", "auth:me:sessions:read", "show one of one's own sign-in sessions", getMySession),
+		rt("DELETE", "/me/sessions/{s}", "auth:me:sessions:delete", "revoke one of one's own sign-in sessions", deleteMySession),
 	}
 }

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,11 @@ type Options struct {
 	Random            io.Reader // nil: crypto/rand
 	// Catalog lists known permissions (NewCatalog); set before serving.
 	Catalog *catalog.Catalog
+	// RevokeSession revokes the token family of a sign-in session (its
+	// id): the OAuth provider's, set by instance. Nil: DELETE of a
+	// session only removes its record (its refresh tokens are refused
+	// all the same).
+	RevokeSession func(ctx context.Context, family string) error
 }
 
 // Server holds the /auth/v2 resources: their route table (Routes, which

@@ -23,6 +23,10 @@
 //	t/{a}/apikey/{u}/{id}   API key id (its public prefix) of user u
 //	apikeyidx/{id}          API key index: id → "{a}\{u}"
 //	t/{a}/client/{u}/{id}   OAuth client id of user u (Client)
+//	t/{a}/session/{u}/{id}  sign-in session id (the OAuth grant's request
+//	                        id) of user u (Session), leased until its
+//	                        expiry; dropped with the user, and in the
+//	                        write that disables the user
 //	clientidx/{id}          OAuth client index: id → "{a}\{u}"
 //	serverkey/{name}        server key (hex of 32 random bytes; ServerKey)
 //	oauthkey/{name}         OAuth key record (the oauth package's signing

@@ -27,7 +27,7 @@ func (l Link) Reverse() Link { return Link{Fwd: l.Rev, Rev: l.Fwd, From: l.To, T
 
 // owned lists the per-item sets an item kind owns (deleted with it).
 var owned = map[string][]string{
-	KindUser: {KindAttr, KindAPIKey, KindClient},
+	KindUser: {KindAttr, KindAPIKey, KindClient, KindSession},
 	KindRole: {KindRolePerm},
 }
 
@@ -209,6 +209,10 @@ func (s *Store) PutItem(ctx context.Context, a, kind, name string, mode Mode,
 		t.Expect(key)
 		if !ok || val != old {
 			t.Put(key, val)
+		}
+		if kind == KindUser {
+			// A disabled user has no sessions: they go in this write.
+			dropSessionsIfDisabled(v, t, a, name, val)
 		}
 		if extra != nil {
 			return extra(v, t, created)

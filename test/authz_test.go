@@ -43,6 +43,10 @@ var azKeys = map[string]string{}
 // (see azEnsure), for path variable {c}.
 var azClients = map[string]string{}
 
+// azSessions is the id of the fixture sign-in session of u1 in each
+// account (see azEnsure), for path variable {s}.
+var azSessions = map[string]string{}
+
 var azVarRE = regexp.MustCompile(`\{([^}]*)\}`)
 
 // azFill turns a route pattern into a concrete path in account a. It
@@ -54,12 +58,15 @@ func azFill(pattern, a string) (string, bool) {
 		if name == "a" {
 			return url.PathEscape(a)
 		}
-		if name == "k" || name == "c" {
-			// API keys and clients have random ids: azEnsure made one
-			// of each per account.
+		if name == "k" || name == "c" || name == "s" {
+			// API keys, clients and sessions have random ids: azEnsure
+			// made one of each per account.
 			ids := azKeys
-			if name == "c" {
+			switch name {
+			case "c":
 				ids = azClients
+			case "s":
+				ids = azSessions
 			}
 			id, found := ids[a]
 			if !found {
@@ -256,7 +263,26 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 			"<client><description>c1</description><uris><uri>https://c1.example/cb</uri></uris></client>", 201)
 		azClients[a] = r.Root().SelectAttrValue("identifier", "")
 	}
+	// u1's sign-in session: a password grant of admin-cli ({s} maps per
+	// account too).
+	if id, ok := azSessions[a]; !ok || s.Admin("GET", base+"/users/u1/sessions/"+id, "").Status != 200 {
+		azAdmin(t, s, "PUT", base+"/users/u1/password", "<password>"+azSessionPassword+"</password>", 204)
+		st, out := oaForm(t, s, "/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"},
+			"username": {a + `\u1`}, "password": {azSessionPassword}, "scope": {azPerm}}, "", "", nil)
+		if st != 200 {
+			t.Fatalf("password grant for u1 of %s: %d %v", a, st, out)
+		}
+		r := azAdmin(t, s, "GET", base+"/users/u1/sessions", "", 200)
+		el := r.Root().SelectElement("session")
+		if el == nil {
+			t.Fatalf("u1 of %s has no session after a password grant:\n%s", a, r.Body)
+		}
+		azSessions[a] = el.SelectAttrValue("identifier", "")
+	}
 }
+
+// azSessionPassword is u1's password for its fixture session.
+const azSessionPassword = "az-fixture-session-1"
 
 // azDistinctPerms lists the table's permissions, in table order.
 func azDistinctPerms(routes []api.RouteInfo) []string {

@@ -343,6 +343,7 @@ func TestDepth(t *testing.T) {
   <password-expired>false</password-expired>
   <permissions count="1" href="/auth/v2/accounts/acme/users/bob/permissions"/>
   <roles count="1" href="/auth/v2/accounts/acme/users/bob/roles"/>
+  <sessions count="0" href="/auth/v2/accounts/acme/users/bob/sessions"/>
   <name>bob</name>
 </user>`, &harness.Response{Doc: hmDocOf(hmFind(t, r.Root(), "user[@identifier='bob']"))})
 		r = e2eGet(t, s, hmAcme+"/users?depth=3")
@@ -372,6 +373,7 @@ func TestDepth(t *testing.T) {
   <password-expired>false</password-expired>
   <permissions count="3" href="/auth/v2/accounts/acme/users/alice/permissions"/>
   <roles count="1" href="/auth/v2/accounts/acme/users/alice/roles"/>
+  <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
   <name>alice</name>
 </user>`},
 			{2, `
@@ -401,6 +403,7 @@ func TestDepth(t *testing.T) {
   <roles count="1" href="/auth/v2/accounts/acme/users/alice/roles">
     <role identifier="printing" href="/auth/v2/accounts/acme/users/alice/roles/printing"/>
   </roles>
+  <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
   <name>alice</name>
 </user>`},
 			{3, `
@@ -447,6 +450,7 @@ func TestDepth(t *testing.T) {
       <permissions count="2" href="/auth/v2/accounts/acme/roles/printing/permissions"/>
     </role>
   </roles>
+  <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
   <name>alice</name>
 </user>`},
 		})
@@ -528,6 +532,7 @@ func TestDepth(t *testing.T) {
       <password-expired>false</password-expired>
       <permissions count="3" href="/auth/v2/accounts/acme/users/alice/permissions"/>
       <roles count="1" href="/auth/v2/accounts/acme/users/alice/roles"/>
+      <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
       <name>alice</name>
     </user>
   </users>

@@ -123,10 +123,14 @@ func TestOAuthRefreshDisabledUser(t *testing.T) {
 	if st != 400 || out["error"] != "invalid_grant" || out["access_token"] != nil {
 		t.Fatalf("refresh for a disabled user: %d %v", st, out)
 	}
-	// Re-enabled, the refresh token still works: nothing was rotated.
+	// Disabling ended the sign-in session (SPEC §6): re-enabled, the
+	// refresh token and the access token stay refused.
 	azAdmin(t, s, "PUT", oatBase+"/users/tess", "<user><enabled>true</enabled></user>", 204)
 	st, out = ocRefresh(t, s, "admin-cli", tok.RefreshToken)
-	if st != 200 || out["access_token"] == nil {
-		t.Fatalf("refresh after re-enabling: %d %v", st, out)
+	if st != 400 || out["error"] != "invalid_grant" || out["access_token"] != nil {
+		t.Fatalf("refresh after re-enabling: %d %v, want 400 invalid_grant", st, out)
+	}
+	if r := oaBearer(s, tok.AccessToken, "GET", oatBase+"/users"); r.Status != 401 {
+		t.Errorf("the access token of the ended session after re-enabling: %d, want 401", r.Status)
 	}
 }

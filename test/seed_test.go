@@ -423,6 +423,7 @@ func TestSeedExamples(t *testing.T) {
   <password-expired>false</password-expired>
   <permissions count="0" href="/auth/v2/accounts/system/users/example-user/permissions"/>
   <roles count="0" href="/auth/v2/accounts/system/users/example-user/roles"/>
+  <sessions count="0" href="/auth/v2/accounts/system/users/example-user/sessions"/>
   <name>example-user</name>
 </user>`, created)
 	})
@@ -450,6 +451,7 @@ func TestSeedExamples(t *testing.T) {
   <password-expired>false</password-expired>
   <permissions count="5" href="/auth/v2/accounts/system/users/example-user/permissions"/>
   <roles count="1" href="/auth/v2/accounts/system/users/example-user/roles"/>
+  <sessions count="0" href="/auth/v2/accounts/system/users/example-user/sessions"/>
   <name>example-user</name>
 </user>`, r)
 		if !strings.Contains(r.Body, "<password></password>") {
@@ -589,6 +591,7 @@ func TestSeedExamples(t *testing.T) {
   <password-expired>false</password-expired>
   <permissions count="5" href="/auth/v2/accounts/system/users/example-user/permissions"/>
   <roles count="1" href="/auth/v2/accounts/system/users/example-user/roles"/>
+  <sessions count="0" href="/auth/v2/accounts/system/users/example-user/sessions"/>
   <name>example-user</name>
 </user>`, e2eGet(t, s, eu))
 		// enabled and password-expired render what was stored.
