@@ -80,7 +80,21 @@ var errRedirectNotExact = errors.New("the redirect_uri is not one of the client'
 // raw: fosite's checks, then exact redirect URI matching and PKCE (S256
 // only, required of public clients) before anybody signs in — fosite
 // checks PKCE again when it issues the code.
+//
+// A request_uri (pushed authorization requests, par.go) is resolved by
+// pushedRequest before, on the GET only; raw never holds one here, nor
+// an OpenID Connect request object, which gatehouse does not take.
 func (p *Provider) authorizeRequest(ctx context.Context, raw string) (fosite.AuthorizeRequester, *Client, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, nil, fosite.ErrInvalidRequest.WithHint("The request could not be read.")
+	}
+	if q.Get("request_uri") != "" {
+		return nil, nil, fosite.ErrInvalidRequestURI.WithHint("The request_uri cannot be used here.")
+	}
+	if q.Get("request") != "" {
+		return nil, nil, fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+	}
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "/oauth2/authorize?"+raw, nil)
 	if err != nil {
 		return nil, nil, fosite.ErrInvalidRequest.WithHint("The request could not be read.")
@@ -93,18 +107,25 @@ func (p *Provider) authorizeRequest(ctx context.Context, raw string) (fosite.Aut
 	if !ok {
 		return ar, nil, fosite.ErrServerError.WithDebug("unexpected client type")
 	}
+	return ar, client, checkAuthorizeParams(ar, client)
+}
+
+// checkAuthorizeParams is what gatehouse checks of an authorize (or
+// pushed) request beyond fosite: the redirect URI exactly registered
+// (errRedirectNotExact), PKCE S256 only, and PKCE for public clients.
+func checkAuthorizeParams(ar fosite.AuthorizeRequester, client *Client) error {
 	form := ar.GetRequestForm()
 	if ru := form.Get("redirect_uri"); ru != "" && !slices.Contains(client.GetRedirectURIs(), ru) {
-		return ar, client, errRedirectNotExact
+		return errRedirectNotExact
 	}
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
 	if challenge != "" && method != "S256" {
-		return ar, client, fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256; plain is not supported.")
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256; plain is not supported.")
 	}
 	if challenge == "" && client.IsPublic() {
-		return ar, client, fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE with code_challenge_method S256.")
+		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE with code_challenge_method S256.")
 	}
-	return ar, client, nil
+	return nil
 }
 
 // authorizeError answers a request fosite refused: with a redirect to
@@ -142,6 +163,14 @@ func (p *Provider) authorize(req *api.Request) error {
 		}
 		form = req.R.PostForm
 		raw = form.Get("request")
+	} else if req.R.URL.Query().Get("request_uri") != "" {
+		// A pushed request: taken now (single use); the page carries its
+		// parameters from here on as an ordinary request's query.
+		par, resolved, err := p.pushedRequest(ctx, raw)
+		if err != nil {
+			return p.authorizeError(req, par, err)
+		}
+		raw = resolved
 	}
 	ar, client, err := p.authorizeRequest(ctx, raw)
 	if err != nil {

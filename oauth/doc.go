@@ -3,7 +3,7 @@
 // signing keys, and the JWT access tokens (RFC 9068) that modules verify
 // offline; the Provider composing fosite over them; its endpoints
 // (Provider.Routes: /oauth2/authorize with the sign-in page,
-// /oauth2/token, introspect, revoke, userinfo, jwks and the two
+// /oauth2/token, par, introspect, revoke, userinfo, jwks and the two
 // discovery documents), which instance mounts through the api registry;
 // OpenID Connect ID tokens (oidc.go); and the bearer token authenticator
 // of /auth/v2. The sessions resource comes later.
@@ -32,20 +32,45 @@
 //     etcd transaction (of two concurrent redemptions exactly one wins)
 //     and puts it back marked used, so a replay is reported with its
 //     request and fosite revokes what the first redemption issued.
-//     Refresh rotation works the same way: the old token is taken, put
-//     back marked used until its own expiry (a later use is reuse), and
-//     the access token issued with it is deleted.
+//   - Refresh rotation is one guarded write: within a token request
+//     (WithTokenRequest) the refresh token and its family's revocation
+//     marker are read without etcd's linearizability wait
+//     (storage.PeekTokens; a token not found is read again
+//     linearizably), and the rotation waits for the new refresh token so
+//     that one etcd transaction (storage.SwapTokens) marks the old token
+//     used until its own expiry (a later use is reuse) and writes the new
+//     one, guarded on the old token's revision as read and on the family
+//     marker's absence. Of two concurrent refreshes with one token exactly
+//     one commits (the other gets fosite's "retry"); a stale read can
+//     only cost a conflict. So a refresh costs one disk sync. The access
+//     token issued with the old refresh token lives on until it expires
+//     (RFC 6749 §6 does not ask otherwise); reuse revokes the family.
 //   - Token families: fosite keeps a grant's request id through every
 //     refresh, so the request id is the family id (one per sign-in
-//     session). Revocation writes a leased marker per family — refresh
-//     tokens revoked for good, access tokens issued up to a time — which
-//     every read of a family's token checks; so revocation takes effect at
-//     once on every instance, also for a token a concurrent rotation
-//     writes just after it, without listing the family's tokens.
-//   - Access tokens are JWTs (typ at+jwt; iss, sub = `account\user`, aud,
-//     exp, iat, jti, client_id, scope, account) signed ES256. Their
-//     "signature" in the token store is the jti, so introspection and the
-//     API check revocation by jti after verifying the signature offline.
+//     session). Revocation writes a leased marker per family. Refresh
+//     tokens are revoked for good by a token-range marker every refresh
+//     reads and its rotation guards on, so a rotation racing the
+//     revocation on another instance cannot commit. Access tokens issued
+//     up to a moment are revoked by a marker in storage's cached marker
+//     range (storage.PutMarker, kind oauth-fam-at, living an access token
+//     lifetime plus a minute): every instance's watch-fed cache holds it,
+//     so checking a token costs no etcd round trip. The revoking instance
+//     refuses the tokens when the revocation returns; the others as soon
+//     as their watch delivers the marker (milliseconds). Nothing lists
+//     a family's tokens.
+//   - Access tokens are stateless JWTs (typ at+jwt; iss, sub =
+//     `account\user`, aud, exp, iat, jti, client_id, scope, account, and
+//     sid — the family — for a signed-in user's grant) signed ES256.
+//     Nothing is written when one is issued; its "signature" for fosite
+//     is the token itself, and TokenStore.AccessToken reads one back by
+//     verifying it (KeySet keeps the claims of verified tokens in a
+//     bounded cache keyed by the SHA-256 of the token, so a token checked
+//     again costs no ECDSA verification; expiry, issuer and audience are
+//     checked again on every hit) and consulting the watch-fed cache
+//     only: its family's revocation marker, its user (gone, disabled, or
+//     created after the token: a namesake) and its client. The jti is
+//     the nanosecond of issue plus 64 random bits, so a revocation covers
+//     exactly the tokens issued before it even within one second.
 //   - Signing keys are ECDSA P-256, kid = RFC 7638 thumbprint, kept in a
 //     KeyStore that never expires values (not the leased token API: a
 //     key must not vanish silently). Generation n is the name
@@ -71,8 +96,9 @@
 //     clients come from StorageClients, which resolves an id through
 //     the client index (View.ClientOwner) on every call, so a deleted
 //     client (or one whose user or account went) is unknown at once.
-//   - Client authentication stays fosite's (client_secret_basic and
-//     client_secret_post), but its Hasher is SecretHasher: the client's
+//   - Client authentication stays fosite's (the client's registered
+//     method: client_secret_basic, client_secret_post or private_key_jwt,
+//     see below), but its Hasher is SecretHasher: the client's
 //     "hashed secret" is the stored hex HMAC-SHA-256 under the server key
 //     "client-secret" (storage.Client.SecretMatches, constant time), not
 //     bcrypt — generated secrets carry 256 bits, and bcrypt would cap
@@ -88,10 +114,9 @@
 //   - Access tokens come from accessStrategy: KeySet.IssueAccessToken
 //     signs the JWT (fosite's HMAC strategy keeps refresh tokens and
 //     codes, under the shared server key "oauth-hmac", so any instance
-//     verifies what another issued); the "signature" fosite stores and
-//     looks up is the jti, recovered by verifying the token
-//     (AccessTokenSignature is "" for anything that does not verify, so
-//     a forged or expired token is simply unknown).
+//     verifies what another issued); the "signature" fosite hands the
+//     store is the token itself (nothing stored; a forged or expired
+//     token is simply unknown when the store verifies it).
 //   - Client credentials: the client acts for its owning user — the
 //     session is the owner's (sub `account\user`, claim account), who
 //     must exist and be enabled — with client_id and scope claims; a
@@ -147,7 +172,7 @@
 //     scopes, never these.
 //   - GET and POST /oauth2/userinfo take the access token as bearer (or
 //     access_token in a posted form), introspected like everywhere else
-//     (signature, jti, revocation, the client still existing); a token
+//     (signature, family revocation, user, the client still existing); a token
 //     without openid is refused with 403 insufficient_scope, an invalid
 //     one or one whose user is disabled or gone with 401 invalid_token
 //     (RFC 6750 WWW-Authenticate). The answer is sub, account and, per
@@ -275,10 +300,97 @@
 // The bearer authenticator (BearerAuthenticator) claims only bearer
 // tokens shaped like a JWT (three dot-separated parts, not gh_…), so API
 // keys sent as bearer tokens keep reaching the API key authenticator
-// before it. It verifies signature, typ, iss and exp with the KeySet,
-// then asks the TokenStore for the jti (revoked, expired or of a deleted
-// client: refused), and refuses a disabled or deleted user; the
+// before it. It asks TokenStore.AccessToken (signature, typ, iss and exp
+// by the KeySet; the family not revoked, the user there and enabled) and
+// refuses a token whose client is gone; the
 // principal is Method oauth with the token's scopes and client id (the
 // audit actor is "client:<id>"). A refused token counts as a failed
 // sign-in of the client address.
+//
+// Pushed authorization requests (RFC 9126; par.go):
+//
+//   - POST /oauth2/par is fosite's PAR handler
+//     (compose.PushedAuthorizeHandlerFactory; not enforced:
+//     require_pushed_authorization_requests is false). The client
+//     authenticates exactly as at the token endpoint, with its registered
+//     method (a public client sends its client_id); failures count
+//     against the client address in the token endpoint's throttle, which
+//     also answers 429 here. The body is bounded like the other
+//     endpoints' (limitBody); parameters in the URL query are refused.
+//     fosite validates the pushed parameters as an authorization
+//     request, then gatehouse adds the authorize endpoint's own checks
+//     (checkAuthorizeParams: exact redirect URI, PKCE S256 only, PKCE for
+//     public clients) and refuses request objects. The answer is 201
+//     {request_uri, expires_in}.
+//   - The pushed request lives in the leased token store, kind oauth-par,
+//     keyed by tokenID(request_uri) (the key does not reveal it), without
+//     the client's credentials (client_secret, client_assertion are
+//     dropped from the stored form), for PARLifetime = 90 s (RFC 9126
+//     asks for a short life; the lease and the record's expiry, judged by
+//     the TokenStore's clock, are the same). request_uris are
+//     "urn:ietf:params:oauth:request_uri:" + 32 random bytes.
+//   - Single use: GetPARSession takes the record (TakeToken, one etcd
+//     transaction), so of two uses, concurrent or not, exactly one gets
+//     it; DeletePARSession after it finds nothing, which is success.
+//   - The sign-in page and the consumed record: the authorize GET with a
+//     request_uri resolves it once (pushedRequest: fosite takes the
+//     record and checks the client_id), and from then on the page
+//     carries the pushed parameters (without request_uri and
+//     credentials) as the run's "request" query — the same hidden field,
+//     CSRF token and MACed ticket as any run, so the parameters cannot be
+//     changed in the browser — and every step re-validates them as an
+//     ordinary authorization request. Decided over re-issuing a new
+//     request_uri per step (one etcd write per step, and a page reload
+//     would fail) and over a store-side "peek" (a request_uri would then
+//     be good more than once). A posted step whose request holds a
+//     request_uri is refused (400), so a form can never consume one; an
+//     unknown, used, expired or foreign request_uri gets the error page
+//     (400), never a redirect. Since pushing is not required, carrying
+//     the parameters in the page grants nothing a plain authorize
+//     request could not.
+//
+// private_key_jwt client authentication (RFC 7523; clients.go):
+//
+//   - A client registers token-endpoint-auth-method (storage.Client
+//     AuthMethod: client_secret_basic, client_secret_post,
+//     private_key_jwt, or none, which public clients and only they have)
+//     and, for private_key_jwt, a JSON Web Key Set (storage.Client JWKS,
+//     the JSON text). Client implements fosite.OpenIDConnectClient, so
+//     fosite enforces a registered method at the token, PAR,
+//     introspection and revocation endpoints. A confidential client
+//     without a registered method (left out at creation, and every
+//     record written before the field existed) shows the default
+//     client_secret_basic but keeps accepting client_secret_post too, as
+//     all clients did before (and as OAuth libraries that try Basic,
+//     then the form, expect): the provider's ClientAuthenticationStrategy
+//     wraps fosite's default with a context noting a form secret
+//     (secretMethodContext), and StorageClients.GetClient then reports
+//     client_secret_post for that request (clientFor).
+//   - ParseClientJWKS checks a set when the clients resource writes it:
+//     at most 16 KiB and 8 keys; public keys only (any private or
+//     symmetric member, in any case, is refused); use sig or absent;
+//     RSA of 2048+ bits (RS256, or PS256 by its alg) or EC P-256
+//     (ES256). fosite v0.49 verifies client assertions with RSA and
+//     ECDSA keys only, so EdDSA keys are refused with a message saying
+//     so. fosite compares an assertion's alg with one per-client
+//     algorithm (GetTokenEndpointAuthSigningAlgorithm), so the keys of a
+//     set must share one algorithm; in a set of several keys each needs
+//     a distinct kid. Resolving a client parses its stored set again
+//     (cached by text), every key marked use sig.
+//   - fosite verifies the assertion (signature with the client's key,
+//     iss = sub = client id, exp, jti present, aud = Config.TokenURL,
+//     the issuer's /oauth2/token); the jti is refused if seen before
+//     (StorageClients.ClientAssertionJWTValid) and recorded, create-only
+//     so two concurrent uses of one assertion cannot both pass, in the
+//     leased token store (kind oauth-jti) until the assertion's exp. An
+//     assertion whose exp is more than MaxAssertionLifetime (1 h) away
+//     is refused, so a jti never has to be kept longer.
+//   - A private_key_jwt client is created without a secret (the
+//     resource's 201 shows no client-secret) and so can never switch to a
+//     secret method; a secret client may switch to private_key_jwt (its
+//     secret then stops working) and back.
+//   - Discovery lists private_key_jwt among the token endpoint's
+//     methods, token_endpoint_auth_signing_alg_values_supported (RS256,
+//     PS256, ES256), pushed_authorization_request_endpoint and
+//     require_pushed_authorization_requests false.
 package oauth

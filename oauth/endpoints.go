@@ -30,7 +30,9 @@ func (p *Provider) Routes() []api.Route {
 		{Method: http.MethodPost, Path: "/oauth2/authorize", Public: true, Handler: p.authorize,
 			Summary: "the sign-in page's steps (password, consent), CSRF-checked; redirects to the client with a code"},
 		{Method: http.MethodPost, Path: "/oauth2/token", Public: true, Handler: p.token,
-			Summary: "OAuth token endpoint (RFC 6749): authorization_code, client_credentials, refresh_token, password (admin-cli and clients flagged for it); client_secret_basic or client_secret_post"},
+			Summary: "OAuth token endpoint (RFC 6749): authorization_code, client_credentials, refresh_token, password (admin-cli and clients flagged for it); the client's registered method: client_secret_basic, client_secret_post or private_key_jwt (RFC 7523)"},
+		{Method: http.MethodPost, Path: "/oauth2/par", Public: true, Handler: p.par,
+			Summary: "pushed authorization requests (RFC 9126): an authenticated client pushes an authorization request and gets a request_uri (single use, 90 s) for /oauth2/authorize"},
 		{Method: http.MethodPost, Path: "/oauth2/introspect", Public: true, Handler: p.introspect,
 			Summary: "token introspection (RFC 7662), for confidential clients or a bearer holding `auth:introspect:read`"},
 		{Method: http.MethodPost, Path: "/oauth2/revoke", Public: true, Handler: p.revoke,
@@ -163,6 +165,8 @@ type Metadata struct {
 	Issuer                            string   `json:"issuer"`
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
+	PushedAuthorizationEndpoint       string   `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorization        bool     `json:"require_pushed_authorization_requests"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
@@ -171,6 +175,7 @@ type Metadata struct {
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
@@ -182,11 +187,13 @@ type Metadata struct {
 
 // Metadata returns the provider's discovery document.
 func (p *Provider) Metadata() Metadata {
-	auth := []string{"client_secret_basic", "client_secret_post"}
+	auth := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 	return Metadata{
 		Issuer:                            p.Issuer,
 		AuthorizationEndpoint:             p.Issuer + "/oauth2/authorize",
 		TokenEndpoint:                     p.Issuer + "/oauth2/token",
+		PushedAuthorizationEndpoint:       p.Issuer + "/oauth2/par",
+		RequirePushedAuthorization:        false,
 		IntrospectionEndpoint:             p.Issuer + "/oauth2/introspect",
 		RevocationEndpoint:                p.Issuer + "/oauth2/revoke",
 		UserinfoEndpoint:                  p.Issuer + "/oauth2/userinfo",
@@ -195,6 +202,7 @@ func (p *Provider) Metadata() Metadata {
 		ResponseTypesSupported:            []string{"code"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		TokenEndpointAuthMethodsSupported: auth,
+		TokenEndpointAuthSigningAlgs:      append([]string(nil), JWKSAlgs...),
 		IntrospectionAuthMethodsSupported: append(auth[:len(auth):len(auth)], "bearer"),
 		RevocationAuthMethodsSupported:    auth,
 		SubjectTypesSupported:             []string{"public"},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -68,7 +70,9 @@ type storageAll struct {
 // refresh tokens (rotated), the password grant (for clients flagged for
 // it, through the shared PasswordFlow), introspection and revocation; PKCE is S256
 // only and required of public clients; OpenID Connect ID tokens (ES256
-// by the KeySet) for the code grant and its refreshes.
+// by the KeySet) for the code grant and its refreshes; pushed
+// authorization requests (RFC 9126) and private_key_jwt client
+// authentication (RFC 7523, fosite's, for clients registering a key set).
 func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 	if c.Issuer == "" {
 		return nil, errors.New("oauth: the provider needs an issuer")
@@ -120,6 +124,10 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 		ClientSecretsHasher:            SecretHasher{Key: secretKey},
 		RefreshTokenScopes:             []string{"offline_access"},
 		SendDebugMessagesToClients:     false,
+		// Pushed authorization requests (RFC 9126, par.go): optional.
+		PushedAuthorizeRequestURIPrefix: PARURIPrefix,
+		PushedAuthorizeContextLifespan:  PARLifetime,
+		IsPushedAuthorizeEnforced:       false,
 	}
 	strategy := &accessStrategy{
 		HMACSHAStrategy: compose.NewOAuth2HMACStrategy(cfg),
@@ -143,7 +151,15 @@ func NewProvider(ctx context.Context, c ProviderConfig) (*Provider, error) {
 		compose.OAuth2PKCEFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
+		compose.PushedAuthorizeHandlerFactory,
 	)
+	f, ok := prov.OAuth2.(*fosite.Fosite)
+	if !ok {
+		return nil, errors.New("oauth: fosite composed an unexpected provider")
+	}
+	cfg.ClientAuthenticationStrategy = func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+		return f.DefaultClientAuthenticationStrategy(secretMethodContext(ctx, r, form), r, form)
+	}
 	return prov, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"gatehouse/authz"
+	"gatehouse/oauth"
 	"gatehouse/storage"
 )
 
@@ -51,6 +52,25 @@ import (
 //     the password grant). Both run inside the write's guarded
 //     transaction. Scopes need not be held by the owner: at use a token's
 //     power is the owner's effective permissions ∩ its scopes.
+//   - token-endpoint-auth-method is how the client authenticates at the
+//     token, PAR, introspection and revocation endpoints, and fosite
+//     accepts only that one: client_secret_basic, client_secret_post,
+//     private_key_jwt (RFC 7523: a JWT signed with a key of its jwks),
+//     none (public clients, and only they). It is always shown. Left out
+//     at creation it is not stored: a public client shows none, a
+//     confidential one client_secret_basic, and such a client (like
+//     every client stored before the field existed) also accepts
+//     client_secret_post; registering a method makes it the only one. A private_key_jwt client is created
+//     without a secret (the 201 shows no client-secret), so it cannot
+//     later switch to a secret method (400: create another client);
+//     switching the other way keeps the unused secret hash.
+//   - jwks is the client's JSON Web Key Set as JSON text, public keys
+//     only, checked by oauth.ParseClientJWKS (400 with its reason:
+//     private or symmetric key material, not a key set, over 16 KiB or 8
+//     keys, RSA under 2048 bits, EC not P-256, EdDSA, algorithms other
+//     than RS256, PS256, ES256, mixed algorithms, missing or repeated
+//     kids). private_key_jwt needs one; a public client may not have
+//     one; an empty <jwks/> removes it. It is shown when set, as stored.
 
 // Nodes.
 
@@ -81,11 +101,17 @@ func (v *nb) clientAt(a, u, id, href, secret string) *Entity {
 		if cl.Description != "" {
 			f = append(f, Field{Name: "description", Text: cl.Description})
 		}
-		return append(f,
+		f = append(f,
 			Field{Name: "first-party", Text: boolText(cl.FirstParty)},
 			Field{Node: textList("grant-types", "grant-type", href+"/grant-types", cl.GrantTypes)},
+		)
+		if cl.JWKS != "" {
+			f = append(f, Field{Name: "jwks", Text: cl.JWKS})
+		}
+		return append(f,
 			Field{Name: "public", Text: boolText(cl.Public)},
 			Field{Node: textList("scopes", "scope", href+"/scopes", cl.Scopes)},
+			Field{Name: "token-endpoint-auth-method", Text: cl.TokenEndpointAuthMethod()},
 			Field{Node: textList("uris", "uri", href+"/uris", cl.URIs)},
 		)
 	}}
@@ -148,7 +174,7 @@ var (
 
 // Writing.
 
-var clientSchema = Schema{Root: "client", Text: []string{"client-id", "description", "first-party", "public"},
+var clientSchema = Schema{Root: "client", Text: []string{"client-id", "description", "first-party", "jwks", "public", "token-endpoint-auth-method"},
 	Lists: map[string]string{"uris": "uri", "grant-types": "grant-type", "scopes": "scope"}}
 
 const (
@@ -169,6 +195,8 @@ type clientBody struct {
 	hasScopes   bool
 	public      *bool
 	firstParty  *bool
+	authMethod  *string
+	jwks        *string // "" removes the key set
 }
 
 // parseClientBody validates the body's fields; it reads nothing, so its
@@ -193,6 +221,21 @@ func parseClientBody(f Fields) (clientBody, error) {
 				b.firstParty = &val
 			}
 		}
+	}
+	if m, ok := f.Text["token-endpoint-auth-method"]; ok {
+		if !slices.Contains(storage.AuthMethods, m) {
+			return b, problem(http.StatusBadRequest, "unknown token-endpoint-auth-method %q; expected one of %s", clip(m), strings.Join(storage.AuthMethods, ", "))
+		}
+		b.authMethod = &m
+	}
+	if j, ok := f.Text["jwks"]; ok {
+		j = strings.TrimSpace(j)
+		if j != "" {
+			if _, _, err := oauth.ParseClientJWKS(j); err != nil {
+				return b, problem(http.StatusBadRequest, "invalid <jwks>: %v", err)
+			}
+		}
+		b.jwks = &j
 	}
 	if uris, ok := f.Lists["uris"]; ok {
 		if len(uris) > maxClientURIs {
@@ -296,6 +339,24 @@ func (b clientBody) apply(cl *storage.Client, creating bool) error {
 	if b.hasScopes {
 		cl.Scopes = b.scopes
 	}
+	if b.authMethod != nil {
+		cl.AuthMethod = *b.authMethod
+	}
+	if b.jwks != nil {
+		cl.JWKS = *b.jwks
+	}
+	switch m := cl.TokenEndpointAuthMethod(); {
+	case cl.Public && m != storage.AuthNone:
+		return problem(http.StatusBadRequest, "a public client has token-endpoint-auth-method none: it has no secret or keys to authenticate with")
+	case !cl.Public && m == storage.AuthNone:
+		return problem(http.StatusBadRequest, "token-endpoint-auth-method none is for public clients; a confidential client authenticates")
+	case m == storage.AuthPrivateKeyJWT && cl.JWKS == "":
+		return problem(http.StatusBadRequest, "token-endpoint-auth-method private_key_jwt needs a <jwks> with the client's public keys")
+	case cl.Public && cl.JWKS != "":
+		return problem(http.StatusBadRequest, "a public client does not authenticate, so it has no <jwks>")
+	case !creating && (m == storage.AuthClientSecretBasic || m == storage.AuthClientSecretPost) && cl.SecretHash == "":
+		return problem(http.StatusBadRequest, "the client was created without a secret (private_key_jwt), so it cannot use %s; create another client", m)
+	}
 	if cl.HasGrant(storage.GrantPassword) && !cl.FirstParty {
 		return problem(http.StatusBadRequest, "the password grant is only for first-party clients")
 	}
@@ -355,7 +416,8 @@ func (c *call) clientSecretKey() ([]byte, error) {
 }
 
 // createClient stores a new client of user u and returns its id, its
-// secret ("" for a public client) and the write's revision.
+// secret ("" for a public or private_key_jwt client) and the write's
+// revision.
 func (c *call) createClient(a, u string, b clientBody) (id, secret string, rev int64, err error) {
 	var cl storage.Client
 	if err := b.apply(&cl, true); err != nil {
@@ -369,7 +431,8 @@ func (c *call) createClient(a, u string, b clientBody) (id, secret string, rev i
 	})
 	c.checkClientGrant(a, u, "", b)
 	var key []byte
-	if !cl.Public {
+	withSecret := !cl.Public && cl.AuthMethod != storage.AuthPrivateKeyJWT
+	if withSecret {
 		if key, err = c.clientSecretKey(); err != nil {
 			return "", "", 0, err
 		}
@@ -379,7 +442,7 @@ func (c *call) createClient(a, u string, b clientBody) (id, secret string, rev i
 			return "", "", 0, err
 		}
 		cl.ID = id
-		if !cl.Public {
+		if withSecret {
 			if secret, err = randomToken(c.random(), clientSecretBytes); err != nil {
 				return "", "", 0, err
 			}

@@ -47,6 +47,18 @@ const (
 // GrantTypes lists every grant type a client may be given.
 var GrantTypes = []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantPassword}
 
+// The token endpoint authentication methods a client may register
+// (RFC 7591 token_endpoint_auth_method).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+	AuthNone              = "none"
+)
+
+// AuthMethods lists every token endpoint authentication method.
+var AuthMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthNone}
+
 // Client is the stored part of an OAuth client; its owner is its key.
 type Client struct {
 	ID          string
@@ -57,6 +69,28 @@ type Client struct {
 	Scopes      []string // permission patterns
 	Public      bool
 	FirstParty  bool
+	// AuthMethod is the registered token endpoint authentication method
+	// (AuthMethods); "" (none registered, as in records written before
+	// it existed) reads as the default, see TokenEndpointAuthMethod;
+	// oauth then accepts client_secret_post as well.
+	AuthMethod string
+	// JWKS is the client's JSON Web Key Set (public keys, JSON text) for
+	// private_key_jwt; "" when none is registered. It is validated by
+	// its writer (oauth.ParseClientJWKS), not here.
+	JWKS string
+}
+
+// TokenEndpointAuthMethod is the client's effective token endpoint
+// authentication method: the registered one, else none for a public
+// client and client_secret_basic for a confidential one.
+func (c Client) TokenEndpointAuthMethod() string {
+	switch {
+	case c.AuthMethod != "":
+		return c.AuthMethod
+	case c.Public:
+		return AuthNone
+	}
+	return AuthClientSecretBasic
 }
 
 func flag(b bool) string {
@@ -76,17 +110,20 @@ func lines(v string) []string {
 // Encode returns the compact stored form.
 func (c Client) Encode() string {
 	return encodeFields(fields{c.ID, c.Description, c.SecretHash, strings.Join(c.URIs, "\n"),
-		strings.Join(c.GrantTypes, "\n"), strings.Join(c.Scopes, "\n"), flag(c.Public), flag(c.FirstParty)})
+		strings.Join(c.GrantTypes, "\n"), strings.Join(c.Scopes, "\n"), flag(c.Public), flag(c.FirstParty),
+		c.AuthMethod, c.JWKS})
 }
 
-// DecodeClient reads a Client record.
+// DecodeClient reads a Client record. Records written before the
+// authentication method and the key set existed (8 fields) decode with
+// both empty.
 func DecodeClient(v string) (Client, error) {
-	var f [8]string
+	var f [10]string
 	if err := decodeFields(v, f[:]); err != nil {
 		return Client{}, err
 	}
 	return Client{ID: f[0], Description: f[1], SecretHash: f[2], URIs: lines(f[3]), GrantTypes: lines(f[4]),
-		Scopes: lines(f[5]), Public: f[6] != "", FirstParty: f[7] != ""}, nil
+		Scopes: lines(f[5]), Public: f[6] != "", FirstParty: f[7] != "", AuthMethod: f[8], JWKS: f[9]}, nil
 }
 
 // HasGrant reports whether the client may use grant type g.

@@ -165,3 +165,35 @@ func TestClientStore(t *testing.T) {
 		t.Error("a client of a deleted user still resolves")
 	}
 }
+
+// TestClientRecordAuth: the authentication method and key set round-trip;
+// a record of the older 8-field form still decodes, with the default
+// method (none for public, client_secret_basic for confidential).
+func TestClientRecordAuth(t *testing.T) {
+	c := storage.Client{ID: "abc", GrantTypes: []string{storage.GrantClientCredentials},
+		AuthMethod: storage.AuthPrivateKeyJWT, JWKS: `{"keys":[{"kty":"EC"}]}`}
+	got, err := storage.DecodeClient(c.Encode())
+	if err != nil || got.AuthMethod != c.AuthMethod || got.JWKS != c.JWKS || got.TokenEndpointAuthMethod() != storage.AuthPrivateKeyJWT {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	// The 8-field form written before: version byte, then length-prefixed
+	// fields id, description, secret hash, uris, grant types, scopes,
+	// public, first-party.
+	old := "\x01" + "\x03abc" + "\x00" + "\x02ab" + "\x00" + "\x12client_credentials" + "\x00" + "\x00" + "\x00"
+	if c.Encode()[0] != old[0] {
+		t.Fatalf("record version byte changed: %q", c.Encode()[:1])
+	}
+	got, err = storage.DecodeClient(old)
+	if err != nil || got.ID != "abc" || got.SecretHash != "ab" || !got.HasGrant(storage.GrantClientCredentials) ||
+		got.AuthMethod != "" || got.JWKS != "" || got.TokenEndpointAuthMethod() != storage.AuthClientSecretBasic {
+		t.Fatalf("old record: %+v %v", got, err)
+	}
+	oldPublic := "\x01" + "\x03abc" + "\x00\x00\x00\x00\x00" + "\x011" + "\x00"
+	got, err = storage.DecodeClient(oldPublic)
+	if err != nil || !got.Public || got.TokenEndpointAuthMethod() != storage.AuthNone {
+		t.Fatalf("old public record: %+v %v", got, err)
+	}
+	if m := (storage.Client{AuthMethod: storage.AuthClientSecretPost}).TokenEndpointAuthMethod(); m != storage.AuthClientSecretPost {
+		t.Errorf("registered method %q", m)
+	}
+}

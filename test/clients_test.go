@@ -108,7 +108,7 @@ func TestClients(t *testing.T) {
 	if secret == "" {
 		t.Fatalf("a confidential client got no secret:\n%s", r.Body)
 	}
-	if got := e2eTags(r.Root().ChildElements()); got != "client-id,client-secret,description,first-party,grant-types,public,scopes,uris" {
+	if got := e2eTags(r.Root().ChildElements()); got != "client-id,client-secret,description,first-party,grant-types,public,scopes,token-endpoint-auth-method,uris" {
 		t.Errorf("201 fields %s", got)
 	}
 	e2eCheckDocument(t, "201", r)
@@ -127,6 +127,7 @@ func TestClients(t *testing.T) {
   <scopes count="1" href="`+href+`/scopes">
     <scope>print:jobs:read</scope>
   </scopes>
+  <token-endpoint-auth-method>client_secret_basic</token-endpoint-auth-method>
   <uris count="1" href="`+href+`/uris">
     <uri>http://example.com/</uri>
   </uris>
@@ -139,6 +140,7 @@ func TestClients(t *testing.T) {
   <grant-types count="2" href="`+href+`/grant-types"/>
   <public>false</public>
   <scopes count="1" href="`+href+`/scopes"/>
+  <token-endpoint-auth-method>client_secret_basic</token-endpoint-auth-method>
   <uris count="1" href="`+href+`/uris"/>
 </client>`, e2eGet(t, s, href))
 		e2eMustShape(t, "GET uris", `<uris count="1" href="`+href+`/uris"><uri>http://example.com/</uri></uris>`, e2eGet(t, s, href+"/uris"))
