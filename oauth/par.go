@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/ory/fosite"
@@ -186,21 +185,11 @@ func (p *Provider) par(req *api.Request) error {
 // address is throttled by failed client authentications (the token
 // endpoint's throttle, shared).
 func (p *Provider) parThrottled(req *api.Request, address string) bool {
-	t := p.throttle()
-	if t == nil {
+	err, throttled := p.clientThrottled(req, address)
+	if !throttled {
 		return false
 	}
-	ok, retry := t.Allowed(clientThrottleName(address), address)
-	if ok {
-		return false
-	}
-	secs := int((retry + time.Second - 1) / time.Second)
-	req.W.Header().Set("Retry-After", strconv.Itoa(secs))
-	req.Status = http.StatusTooManyRequests
-	p.OAuth2.WritePushedAuthorizeError(req.R.Context(), req.W, fosite.NewAuthorizeRequest(), &fosite.RFC6749Error{
-		ErrorField: fosite.ErrInvalidClient.ErrorField, DescriptionField: fosite.ErrInvalidClient.DescriptionField,
-		HintField: "Too many failed attempts from this address. Try again in " + strconv.Itoa(secs) + " seconds.",
-		CodeField: http.StatusTooManyRequests})
+	p.OAuth2.WritePushedAuthorizeError(req.R.Context(), req.W, fosite.NewAuthorizeRequest(), err)
 	return true
 }
 

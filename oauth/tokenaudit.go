@@ -41,25 +41,35 @@ func (p *Provider) throttle() *authn.Throttle {
 // failures from address.
 func clientThrottleName(address string) string { return "client@" + address }
 
+// clientThrottled reports whether the client address is throttled by
+// failed client authentications; if so it sets Retry-After and the 429
+// status and returns the invalid_client error to write.
+func (p *Provider) clientThrottled(req *api.Request, address string) (*fosite.RFC6749Error, bool) {
+	t := p.throttle()
+	if t == nil {
+		return nil, false
+	}
+	ok, retry := t.Allowed(clientThrottleName(address), address)
+	if ok {
+		return nil, false
+	}
+	secs := int((retry + time.Second - 1) / time.Second)
+	req.W.Header().Set("Retry-After", strconv.Itoa(secs))
+	req.Status = http.StatusTooManyRequests
+	return &fosite.RFC6749Error{ErrorField: fosite.ErrInvalidClient.ErrorField,
+		DescriptionField: fosite.ErrInvalidClient.DescriptionField,
+		HintField:        "Too many failed attempts from this address. Try again in " + strconv.Itoa(secs) + " seconds.",
+		CodeField:        http.StatusTooManyRequests}, true
+}
+
 // tokenThrottled answers a token request from a throttled address: 429
 // with Retry-After, before anything else is done. It reports whether it
 // answered.
 func (p *Provider) tokenThrottled(req *api.Request, address string) bool {
-	t := p.throttle()
-	if t == nil {
+	err, throttled := p.clientThrottled(req, address)
+	if !throttled {
 		return false
 	}
-	ok, retry := t.Allowed(clientThrottleName(address), address)
-	if ok {
-		return false
-	}
-	secs := int((retry + time.Second - 1) / time.Second)
-	req.W.Header().Set("Retry-After", strconv.Itoa(secs))
-	err := &fosite.RFC6749Error{ErrorField: fosite.ErrInvalidClient.ErrorField,
-		DescriptionField: fosite.ErrInvalidClient.DescriptionField,
-		HintField:        "Too many failed attempts from this address. Try again in " + strconv.Itoa(secs) + " seconds.",
-		CodeField:        http.StatusTooManyRequests}
-	req.Status = http.StatusTooManyRequests
 	p.auditToken(req.R.Context(), req, nil, audit.Denied, "throttled")
 	p.OAuth2.WriteAccessError(req.R.Context(), req.W, nil, err)
 	return true

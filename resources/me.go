@@ -135,9 +135,15 @@ func (s rebasedSource) Page(filter string, offset, limit int) ([]Node, int) {
 // getMe adapts a read of the signed-in user's subtree: build describes
 // it at its account paths, and the answer shows it at its /me paths.
 func getMe(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
+	return getMeRebased(rebaseFor, build)
+}
+
+// getMeRebased is getMe with the hrefs rebased by rebase (a subtree that
+// keeps some of its links at /me: api-keys, sessions).
+func getMeRebased(rebase func(a, u string) meRebase, build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
 	return func(c *call) error {
 		a, u := c.asMe()
-		rb := rebaseFor(a, u)
+		rb := rebase(a, u)
 		return c.show(http.StatusOK, 0, "", func(v *nb) (Node, error) {
 			if !v.HasItem(a, storage.KindUser, u) {
 				return nil, unauthorized("the signed-in user no longer exists")

@@ -161,20 +161,7 @@ func rebaseSessions(a, u string) meRebase {
 }
 
 func getMySessionDoc(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
-	return func(c *call) error {
-		a, u := c.asMe()
-		rb := rebaseSessions(a, u)
-		return c.show(http.StatusOK, 0, "", func(v *nb) (Node, error) {
-			if !v.HasItem(a, storage.KindUser, u) {
-				return nil, unauthorized("the signed-in user no longer exists")
-			}
-			n, err := build(c, v, a, u)
-			if err != nil {
-				return nil, err
-			}
-			return rb.node(n), nil
-		})
-	}
+	return getMeRebased(rebaseSessions, build)
 }
 
 var (
