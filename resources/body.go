@@ -151,6 +151,10 @@ type Schema struct {
 	// Ignored are read-only fields of the GET shape, accepted and dropped
 	// so a console can PUT back what it read.
 	Ignored []string
+	// Nested are elements grouping text fields
+	// (<attribute-mapping><name>uid</name>…</attribute-mapping>): each
+	// child present lands in Text as "element/child".
+	Nested map[string][]string
 }
 
 // Fields is a decoded entity body: the text fields present and the lists.
@@ -200,12 +204,42 @@ func decodeEntity(el *etree.Element, s Schema) (Fields, *Problem) {
 				return f, p
 			}
 			f.Lists[name] = items
+		case s.Nested[name] != nil:
+			if p := decodeNested(c, s.Nested[name], f.Text); p != nil {
+				return f, p
+			}
 		case contains(s.Ignored, name):
 		default:
 			return f, problem(http.StatusBadRequest, "unknown field <%s> in <%s>", name, s.Root)
 		}
 	}
 	return f, nil
+}
+
+// decodeNested reads <group><child>value</child>…</group> into text as
+// "group/child", each child at most once and among children.
+func decodeNested(group *etree.Element, children []string, text map[string]string) *Problem {
+	if p := onlyAttrs(group); p != nil {
+		return p
+	}
+	if p := noText(group); p != nil {
+		return p
+	}
+	for _, c := range group.ChildElements() {
+		if !contains(children, c.Tag) {
+			return problem(http.StatusBadRequest, "unknown field <%s> in <%s>", c.Tag, group.Tag)
+		}
+		key := group.Tag + "/" + c.Tag
+		if _, dup := text[key]; dup {
+			return problem(http.StatusBadRequest, "field <%s> appears more than once in <%s>", c.Tag, group.Tag)
+		}
+		v, p := textOf(c)
+		if p != nil {
+			return p
+		}
+		text[key] = v
+	}
+	return nil
 }
 
 // decodeTextItems reads <list><item>value</item>…</list>.

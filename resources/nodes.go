@@ -165,6 +165,7 @@ func (v *nb) accountNode(a string) *Entity {
 		}
 		return append(f,
 			Field{Node: v.permissionSetNode(path("accounts", a, "permissions"), storage.Coll{Account: a, Kind: storage.KindCeiling})},
+			Field{Node: v.providersNode(a)},
 			Field{Node: v.rolesNode(a)},
 			Field{Node: v.rulesNode(path("accounts", a, "rules"), storage.Coll{Account: a, Kind: storage.KindRule})},
 			Field{Node: v.usersNode(a)},

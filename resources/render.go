@@ -25,6 +25,10 @@ type Entity struct {
 	Attrs [][2]string
 	// Text is the element's text when expanded (a permission's string).
 	Text string
+	// Inline marks a part of its parent's value (an attribute mapping, a
+	// sync status): it has no href of its own and is expanded whenever
+	// its parent is, whatever the depth.
+	Inline bool
 	// Fields appends the value fields and children, in document order,
 	// to f and returns it; it is called only when the entity is expanded.
 	// The renderer passes a slice it reuses for every entity at the same
@@ -165,7 +169,7 @@ func (rd renderer) entity(w *xmlWriter, e *Entity, depth, level int) {
 		}
 		w.attrs(append(as, e.Attrs...))
 	}
-	if depth <= 0 || (e.Text == "" && e.Fields == nil) {
+	if (depth <= 0 && !e.Inline) || (e.Text == "" && e.Fields == nil) {
 		w.selfClose()
 		return
 	}

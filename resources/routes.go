@@ -41,6 +41,12 @@ func routes() []*Route {
 
 		rt("GET", acc+"/rules", "auth:rules:read", "list the account's federation rules", getAccountRules),
 
+		rt("GET", acc+"/providers", "auth:providers:read", "list the account's identity providers (LDAP directories, SAML IdPs)", getProviders),
+		rt("POST", acc+"/providers", "auth:providers:create", "create an identity provider", postProvider),
+		rt("GET", acc+"/providers/{pv}", "auth:providers:read", "show an identity provider (bind-password never shown) and its sync status", getProvider),
+		rt("PUT", acc+"/providers/{pv}", "auth:providers:update", "create (also needs auth:providers:create) or update an identity provider", putProvider),
+		rt("DELETE", acc+"/providers/{pv}", "auth:providers:delete", "delete an identity provider", deleteProvider),
+
 		rt("GET", acc+"/roles", "auth:roles:read", "list roles", getItems(roleKind)),
 		rt("POST", acc+"/roles", "auth:roles:create", "create a role", postItem(roleKind)),
 		rt("GET", role, "auth:roles:read", "show a role", getItem(roleKind)),

@@ -33,7 +33,8 @@ var owned = map[string][]string{
 
 // singles lists single keys an item kind owns.
 var singles = map[string][]string{
-	KindUser: {KindLogin},
+	KindUser:     {KindLogin},
+	KindProvider: {KindProviderSync},
 }
 
 // Mode says what an add does when the member is already there.

@@ -33,7 +33,7 @@ const (
 
 // azVars fills path variables with fixture items that exist in every
 // fixture account (see azEnsure).
-var azVars = map[string]string{"u": "u1", "r": "r1", "g": "g1", "p": azPerm, "n": "n1"}
+var azVars = map[string]string{"u": "u1", "r": "r1", "g": "g1", "p": azPerm, "n": "n1", "pv": "pv1"}
 
 // azKeys is the id of the fixture API key of u1 in each account (see
 // azEnsure), for path variable {k}.
@@ -263,6 +263,9 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 			"<client><description>c1</description><uris><uri>https://c1.example/cb</uri></uris></client>", 201)
 		azClients[a] = r.Root().SelectAttrValue("identifier", "")
 	}
+	// The account's identity provider pv1.
+	azAdmin(t, s, "PUT", base+"/providers/pv1", "<provider><name>pv1</name><type>ldap</type>"+
+		"<url>ldap://dir.example</url><user-base>dc=example,dc=org</user-base></provider>", 201, 204)
 	// u1's sign-in session: a password grant of admin-cli ({s} maps per
 	// account too).
 	if id, ok := azSessions[a]; !ok || s.Admin("GET", base+"/users/u1/sessions/"+id, "").Status != 200 {

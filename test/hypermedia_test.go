@@ -185,6 +185,7 @@ func TestDepth(t *testing.T) {
     <name>acme</name>
     <parent identifier="system" href="/auth/v2/accounts/system"/>
     <permissions count="1" href="/auth/v2/accounts/acme/permissions"/>
+    <providers count="0" href="/auth/v2/accounts/acme/providers"/>
     <roles count="3" href="/auth/v2/accounts/acme/roles"/>
     <rules count="0" href="/auth/v2/accounts/acme/rules"/>
     <users count="4" href="/auth/v2/accounts/acme/users"/>
@@ -194,6 +195,7 @@ func TestDepth(t *testing.T) {
     <name>acme-eu</name>
     <parent identifier="acme" href="/auth/v2/accounts/acme"/>
     <permissions count="2" href="/auth/v2/accounts/acme-eu/permissions"/>
+    <providers count="0" href="/auth/v2/accounts/acme-eu/providers"/>
     <roles count="1" href="/auth/v2/accounts/acme-eu/roles"/>
     <rules count="0" href="/auth/v2/accounts/acme-eu/rules"/>
     <users count="1" href="/auth/v2/accounts/acme-eu/users"/>
@@ -202,6 +204,7 @@ func TestDepth(t *testing.T) {
     <groups count="0" href="/auth/v2/accounts/system/groups"/>
     <name>system</name>
     <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
+    <providers count="0" href="/auth/v2/accounts/system/providers"/>
     <roles count="1" href="/auth/v2/accounts/system/roles"/>
     <rules count="0" href="/auth/v2/accounts/system/rules"/>
     <users count="1" href="/auth/v2/accounts/system/users"/>
@@ -225,6 +228,7 @@ func TestDepth(t *testing.T) {
   <groups count="0" href="/auth/v2/accounts/system/groups"/>
   <name>system</name>
   <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
+  <providers count="0" href="/auth/v2/accounts/system/providers"/>
   <roles count="1" href="/auth/v2/accounts/system/roles"/>
   <rules count="0" href="/auth/v2/accounts/system/rules"/>
   <users count="1" href="/auth/v2/accounts/system/users"/>
@@ -244,6 +248,7 @@ func TestDepth(t *testing.T) {
   <name>acme</name>
   <parent identifier="system" href="/auth/v2/accounts/system"/>
   <permissions count="1" href="/auth/v2/accounts/acme/permissions"/>
+  <providers count="0" href="/auth/v2/accounts/acme/providers"/>
   <roles count="3" href="/auth/v2/accounts/acme/roles"/>
   <rules count="0" href="/auth/v2/accounts/acme/rules"/>
   <users count="4" href="/auth/v2/accounts/acme/users"/>
@@ -260,6 +265,7 @@ func TestDepth(t *testing.T) {
     <groups count="0" href="/auth/v2/accounts/system/groups"/>
     <name>system</name>
     <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
+    <providers count="0" href="/auth/v2/accounts/system/providers"/>
     <roles count="1" href="/auth/v2/accounts/system/roles"/>
     <rules count="0" href="/auth/v2/accounts/system/rules"/>
     <users count="1" href="/auth/v2/accounts/system/users"/>
@@ -267,6 +273,7 @@ func TestDepth(t *testing.T) {
   <permissions count="1" href="/auth/v2/accounts/acme/permissions">
     <permission href="/auth/v2/accounts/acme/permissions/*"/>
   </permissions>
+  <providers count="0" href="/auth/v2/accounts/acme/providers"/>
   <roles count="3" href="/auth/v2/accounts/acme/roles">
     <role identifier="auditor" href="/auth/v2/accounts/acme/roles/auditor"/>
     <role identifier="printing" href="/auth/v2/accounts/acme/roles/printing"/>

@@ -375,6 +375,7 @@ func TestSeedExamples(t *testing.T) {
   <groups count="1" href="/auth/v2/accounts/system/groups"/>
   <name>system</name>
   <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
+  <providers count="0" href="/auth/v2/accounts/system/providers"/>
   <roles count="12" href="/auth/v2/accounts/system/roles"/>
   <rules count="0" href="/auth/v2/accounts/system/rules"/>
   <users count="10" href="/auth/v2/accounts/system/users"/>
@@ -556,6 +557,7 @@ func TestSeedExamples(t *testing.T) {
   <name>example-account</name>
   <parent identifier="system" href="/auth/v2/accounts/system"/>
   <permissions count="2" href="/auth/v2/accounts/example-account/permissions"/>
+  <providers count="0" href="/auth/v2/accounts/example-account/providers"/>
   <roles count="0" href="/auth/v2/accounts/example-account/roles"/>
   <rules count="0" href="/auth/v2/accounts/example-account/rules"/>
   <users count="0" href="/auth/v2/accounts/example-account/users"/>
