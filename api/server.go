@@ -43,10 +43,16 @@ type Options struct {
 // operational endpoints /healthz, /readyz and /metrics.
 type Server struct {
 	Options
-	router   *mux.Router
-	table    *http.ServeMux // the registered routes
-	roots    []string       // the path roots they live under ("/auth/", …)
-	requests *prometheus.HistogramVec
+	router *mux.Router
+	table  *http.ServeMux // the registered routes
+	roots  []string       // the path roots they live under ("/auth/", …)
+	// first holds the routes that would conflict in table because a
+	// literal segment of theirs stands where another route has a
+	// wildcard (frontLiteral); it is tried first for paths under
+	// firstPrefixes.
+	first         *http.ServeMux
+	firstPrefixes []string
+	requests      *prometheus.HistogramVec
 }
 
 // New builds the server from the registry.
@@ -80,7 +86,24 @@ func New(o Options, routes *Registry) *Server {
 	// 39% of a permission check's CPU).
 	table := http.NewServeMux()
 	roots := map[string]bool{}
-	for _, ep := range routes.endpoints(s) {
+	eps := routes.endpoints(s)
+	var paths []string
+	for _, ep := range eps {
+		paths = append(paths, ep.path)
+	}
+	for _, ep := range eps {
+		if prefix, ok := frontLiteral(ep.path, paths); ok {
+			// ServeMux refuses two patterns neither of which is more
+			// specific (/accounts/rules/{r} beside /accounts/{a}/roles):
+			// the one whose literal comes first is served from a table
+			// of its own, tried first for paths under its literal prefix.
+			if s.first == nil {
+				s.first = http.NewServeMux()
+			}
+			s.first.Handle(ep.path, ep)
+			s.firstPrefixes = append(s.firstPrefixes, prefix)
+			continue
+		}
 		table.Handle(ep.path, ep)
 		if i := strings.IndexByte(ep.path[1:], '/'); i > 0 {
 			roots[ep.path[:i+2]] = true // "/auth/", "/oauth2/", …
@@ -109,6 +132,14 @@ func New(o Options, routes *Registry) *Server {
 // (/healthz, /readyz, /metrics, unknown paths) goes through gorilla.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
+	for _, prefix := range s.firstPrefixes {
+		if strings.HasPrefix(p, prefix) {
+			if _, pattern := s.first.Handler(r); pattern != "" {
+				s.first.ServeHTTP(w, r) // sets the path values Handler does not
+				return
+			}
+		}
+	}
 	for _, root := range s.roots {
 		if p == root || strings.HasSuffix(root, "/") && strings.HasPrefix(p, root) {
 			s.table.ServeHTTP(w, r)
@@ -318,4 +349,45 @@ func (s *Server) trusted(host string) bool {
 		}
 	}
 	return false
+}
+
+// frontLiteral reports whether pattern p must be served before the
+// table: some other pattern q of the same length overlaps it (each
+// segment equal or a wildcard on either side), neither is more specific
+// than the other (ServeMux would refuse them together), and at the
+// first segment where they differ p has the literal. It returns p's
+// literal prefix, up to its first wildcard.
+func frontLiteral(p string, all []string) (string, bool) {
+	ps := strings.Split(p, "/")
+	wild := func(seg string) bool { return strings.HasPrefix(seg, "{") }
+	for _, q := range all {
+		qs := strings.Split(q, "/")
+		if q == p || len(qs) != len(ps) {
+			continue
+		}
+		overlap, pLit, qLit, pFirst := true, false, false, false
+		decided := false
+		for i := range ps {
+			pw, qw := wild(ps[i]), wild(qs[i])
+			switch {
+			case !pw && !qw && ps[i] != qs[i]:
+				overlap = false
+			case !pw && qw:
+				pLit = true
+				if !decided {
+					pFirst, decided = true, true
+				}
+			case pw && !qw:
+				qLit = true
+				if !decided {
+					decided = true
+				}
+			}
+		}
+		if overlap && pLit && qLit && pFirst {
+			i := strings.IndexByte(p, '{')
+			return p[:i], true
+		}
+	}
+	return "", false
 }

@@ -138,10 +138,9 @@ func (v *nb) accountsNode(p authn.Principal) *Collection {
 }
 
 func (v *nb) rulesNode(href string, rules storage.Coll) *Collection {
+	scope := ruleScope{coll: rules, href: href}
 	return &Collection{Element: "rules", Href: href, Items: storedSource{v: v.View, coll: rules,
-		item: func(r string) Node {
-			return &Entity{Element: "rule", Identifier: r, Href: href + "/" + escapeSegment(r)}
-		}}}
+		item: func(r string) Node { return v.ruleNode(scope, r) }}}
 }
 
 func (v *nb) accountNode(a string) *Entity {
@@ -306,9 +305,10 @@ func (v *nb) userAt(a, u, href, base string) *Entity {
 		}
 		f = append(f, Field{Name: "enabled", Text: boolText(rec.Enabled)},
 			Field{Node: &Collection{Element: "federations", Href: base, HrefTail: "/federated", Items: storedSource{v: v.View,
-				coll: storage.Coll{Account: a, Kind: storage.KindFederated, Owner: u},
+				coll: storage.UserFederated(a, u),
 				item: func(id string) Node {
-					return &Entity{Element: "federated-user", Identifier: id, Href: path("federated", id)}
+					link, _ := v.FederatedLink(a, u, id)
+					return &Entity{Element: "federated-user", Identifier: id, Href: principalHref(link.Type, id)}
 				}}}})
 		if rec.FullName != "" {
 			f = append(f, Field{Name: "full-name", Text: rec.FullName})

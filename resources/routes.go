@@ -28,6 +28,10 @@ func routes() []*Route {
 		rt("GET", "/accounts", "auth:accounts:read", "list the accounts the caller can see", getAccounts),
 		rt("POST", "/accounts", "auth:accounts:create", "create an account", postAccount),
 		rt("GET", "/accounts/rules", "auth:rules:read", "list root federation rules", getRootRules),
+		rt("POST", "/accounts/rules", "auth:rules:create", "create a root federation rule (system principals only)", postRule),
+		rt("GET", "/accounts/rules/{r}", "auth:rules:read", "show a root federation rule (system principals only)", getRule),
+		rt("PUT", "/accounts/rules/{r}", "auth:rules:update", "create (also needs auth:rules:create) or update a root federation rule (system principals only)", putRule),
+		rt("DELETE", "/accounts/rules/{r}", "auth:rules:delete", "delete a root federation rule (system principals only)", deleteRule),
 		rt("GET", acc, "auth:accounts:read", "show an account", getAccount),
 		rt("PUT", acc, "auth:accounts:update", "create (also needs auth:accounts:create) or update an account", putAccount),
 		rt("DELETE", acc, "auth:accounts:delete", "delete an account and its whole subtree", deleteAccount),
@@ -40,6 +44,10 @@ func routes() []*Route {
 		rt("DELETE", acc+"/permissions/{p}", "auth:accounts:permissions:delete", "remove a ceiling permission", deletePermission(ceilingSet)),
 
 		rt("GET", acc+"/rules", "auth:rules:read", "list the account's federation rules", getAccountRules),
+		rt("POST", acc+"/rules", "auth:rules:create", "create an account federation rule (grants only what the caller may grant)", postRule),
+		rt("GET", acc+"/rules/{r}", "auth:rules:read", "show an account federation rule", getRule),
+		rt("PUT", acc+"/rules/{r}", "auth:rules:update", "create (also needs auth:rules:create) or update an account federation rule", putRule),
+		rt("DELETE", acc+"/rules/{r}", "auth:rules:delete", "delete an account federation rule", deleteRule),
 
 		rt("GET", acc+"/providers", "auth:providers:read", "list the account's identity providers (LDAP directories, SAML IdPs)", getProviders),
 		rt("POST", acc+"/providers", "auth:providers:create", "create an identity provider", postProvider),
@@ -119,6 +127,14 @@ func routes() []*Route {
 		rt("GET", user+"/clients/{c}/grant-types", "auth:users:clients:read", "list an OAuth client's grant types", getClientGrantTypes),
 		rt("GET", user+"/clients/{c}/scopes", "auth:users:clients:read", "list an OAuth client's scopes", getClientScopes),
 		rt("GET", user+"/federated", "auth:users:federated:read", "list the federated principals linked to a user", getUserFederated),
+
+		rt("GET", "/federated", "auth:federated:read", "list the federated principal types", getFederations),
+		rt("GET", "/federated/{type}", "auth:federated:read", "show a federated principal type", getFederation),
+		rt("GET", "/federated/{type}/principals", "auth:federated:read", "list the federated principals of a type the caller can see", getPrincipals),
+		rt("GET", "/federated/{type}/principals/{principal}", "auth:federated:read", "show a federated principal", getPrincipal),
+		rt("GET", "/federated/{type}/principals/{principal}/attributes", "auth:federated:read", "list a federated principal's attributes", getPrincipalAttributes),
+		rt("GET", "/federated/{type}/principals/{principal}/attributes/{n}", "auth:federated:read", "show one attribute of a federated principal", getPrincipalAttribute),
+		rt("GET", "/federated/{type}/principals/{principal}/users", "auth:federated:read", "list the local user a federated principal is linked to", getPrincipalUsers),
 
 		rt("GET", "/me", "auth:me:read", "show the signed-in user", getMeUser),
 		rt("GET", "/me/attributes", "auth:me:attributes:read", "list one's own attributes", getMyAttributes),

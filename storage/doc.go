@@ -41,6 +41,16 @@
 //	tok/{kind}/{id}         short-lived token state (Tokens): a record of
 //	                        its expiry and value, written with a shared
 //	                        lease (PutWithTTL). NOT in the cache.
+//	fed/{type}/{id}         federated principal (type email, saml, ldap;
+//	                        id "{account}:{provider}:{subject}" for saml
+//	                        and ldap), with the user it is linked to
+//	fedattr/{type}/{id}/{n} a principal's attribute n (its values)
+//	t/{a}/fed/{u}/{id}      the user's side of a principal link, with the
+//	                        grants account rules made through it
+//	t/{a}/rule/{r}          account federation rule r; rules/{r} a root rule
+//	t/{a}/provider/{p}      identity provider p (Provider; the LDAP bind
+//	                        password sealed), t/{a}/provsync/{p} its sync
+//	                        status
 //	mark/{kind}/{id}        marker (PutMarker, View.Marker): a rare fact
 //	                        every instance checks on its hot path (a
 //	                        token revocation), stored like a token but

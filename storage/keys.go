@@ -39,6 +39,14 @@ const (
 // RootRulesRange holds the root federation rules (/accounts/rules).
 const RootRulesRange = "rules/"
 
+// FederatedRange holds the federated principals, "fed/{type}/{id}", and
+// FederatedAttrRange their attributes, "fedattr/{type}/{id}/{name}"
+// (see federation.go).
+const (
+	FederatedRange     = "fed/"
+	FederatedAttrRange = "fedattr/"
+)
+
 // AccountKey is the key of account a's record.
 func AccountKey(a string) string { return "acct/" + a }
 

@@ -35,6 +35,12 @@ const (
 // fixture account (see azEnsure).
 var azVars = map[string]string{"u": "u1", "r": "r1", "g": "g1", "p": azPerm, "n": "n1", "pv": "pv1"}
 
+// Path variables of the federation routes: /federated/{type}/… has no
+// fixture principal (federated sign-ins make them), so those answer 404.
+func init() {
+	azVars["type"], azVars["principal"] = "email", "nobody@example.com"
+}
+
 // azKeys is the id of the fixture API key of u1 in each account (see
 // azEnsure), for path variable {k}.
 var azKeys = map[string]string{}
@@ -251,6 +257,8 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 	azAdmin(t, s, "PUT", base+"/groups/g2/roles", `<roles/>`, 204)
 	azAdmin(t, s, "PUT", base+"/users/u1/attributes",
 		`<attributes><attribute><name>n1</name><value>v1</value></attribute></attributes>`, 204)
+	// Account rule r1 (for /accounts/{a}/rules/{r}).
+	azAdmin(t, s, "PUT", base+"/rules/r1", "<rule><name>r1</name></rule>", 201, 204)
 	// u1's API key carrying azPerm (ids are random: {k} maps per account).
 	if id, ok := azKeys[a]; !ok || s.Admin("GET", base+"/users/u1/api-keys/"+id, "").Status != 200 {
 		r := azAdmin(t, s, "POST", base+"/users/u1/api-keys",
