@@ -60,9 +60,9 @@ func (v *nb) apiKeysNode(a, u string) *Collection { return v.apiKeysUnder(a, u, 
 
 // apiKeysUnder is apiKeysNode for a user whose href is base.
 func (v *nb) apiKeysUnder(a, u, base string) *Collection {
-	return &Collection{Element: "api-keys", Href: base, HrefTail: "/api-keys", Items: storedSource{v: v.View,
+	return storedColl(Collection{Element: "api-keys", Href: base, HrefTail: "/api-keys"}, storedSource{v: v.View,
 		coll: apiKeys(a, u),
-		item: func(id string) Node { return v.apiKeyNode(a, u, id, "") }}}
+		item: func(id string) Node { return v.apiKeyNode(a, u, id, "") }})
 }
 
 // apiKeyNode shows key id; secret, when not empty, is shown too (only the

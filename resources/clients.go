@@ -84,9 +84,9 @@ func clients(a, u string) storage.Coll {
 // clientsUnder is user u's clients collection for a user whose href is base.
 func (v *nb) clientsUnder(a, u, base string) *Collection {
 	prefix := base + "/clients/"
-	return &Collection{Element: "clients", Href: base, HrefTail: "/clients", Items: storedSource{v: v.View,
+	return storedColl(Collection{Element: "clients", Href: base, HrefTail: "/clients"}, storedSource{v: v.View,
 		coll: clients(a, u),
-		item: func(id string) Node { return v.clientAt(a, u, id, prefix+escapeSegment(id), "") }}}
+		item: func(id string) Node { return v.clientAt(a, u, id, prefix+escapeSegment(id), "") }})
 }
 
 // clientAt shows client id at href; secret, when not empty, is shown too

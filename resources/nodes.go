@@ -39,6 +39,17 @@ func (v *nb) clock() time.Time {
 	return v.now()
 }
 
+// storedColl is a collection of a stored source, both in one
+// allocation: a user document shows eight of them.
+func storedColl(c Collection, s storedSource) *Collection {
+	b := &struct {
+		c Collection
+		s storedSource
+	}{c, s}
+	b.c.Items = &b.s
+	return &b.c
+}
+
 // storedSource is a stored collection.
 type storedSource struct {
 	v    storage.View
@@ -139,8 +150,8 @@ func (v *nb) accountsNode(p authn.Principal) *Collection {
 
 func (v *nb) rulesNode(href string, rules storage.Coll) *Collection {
 	scope := ruleScope{coll: rules, href: href}
-	return &Collection{Element: "rules", Href: href, Items: storedSource{v: v.View, coll: rules,
-		item: func(r string) Node { return v.ruleNode(scope, r) }}}
+	return storedColl(Collection{Element: "rules", Href: href}, storedSource{v: v.View, coll: rules,
+		item: func(r string) Node { return v.ruleNode(scope, r) }})
 }
 
 func (v *nb) accountNode(a string) *Entity {
@@ -174,8 +185,8 @@ func (v *nb) accountNode(a string) *Entity {
 
 // permissionSetNode is a stored permission set (ceiling, role).
 func (v *nb) permissionSetNode(href string, set storage.Coll) *Collection {
-	return &Collection{Element: "permissions", Href: href, Items: storedSource{v: v.View, coll: set,
-		item: func(p string) Node { return v.storedPermissionNode(href, p) }}}
+	return storedColl(Collection{Element: "permissions", Href: href}, storedSource{v: v.View, coll: set,
+		item: func(p string) Node { return v.storedPermissionNode(href, p) }})
 }
 
 // storedPermissionNode is an assigned permission (ceiling, role): one
@@ -194,8 +205,8 @@ func permissionNode(collectionHref, p string) *Entity {
 }
 
 func (v *nb) rolesNode(a string) *Collection {
-	return &Collection{Element: "roles", Href: path("accounts", a, "roles"), Items: storedSource{v: v.View,
-		coll: storage.Coll{Account: a, Kind: storage.KindRole}, item: func(r string) Node { return v.roleNode(a, r) }}}
+	return storedColl(Collection{Element: "roles", Href: path("accounts", a, "roles")}, storedSource{v: v.View,
+		coll: storage.Coll{Account: a, Kind: storage.KindRole}, item: func(r string) Node { return v.roleNode(a, r) }})
 }
 
 func (v *nb) roleNode(a, r string) *Entity {
@@ -219,8 +230,8 @@ func (v *nb) roleAt(a, r, href string) *Entity {
 }
 
 func (v *nb) groupsNode(a string) *Collection {
-	return &Collection{Element: "groups", Href: path("accounts", a, "groups"), Items: storedSource{v: v.View,
-		coll: storage.Coll{Account: a, Kind: storage.KindGroup}, item: func(g string) Node { return v.groupNode(a, g) }}}
+	return storedColl(Collection{Element: "groups", Href: path("accounts", a, "groups")}, storedSource{v: v.View,
+		coll: storage.Coll{Account: a, Kind: storage.KindGroup}, item: func(g string) Node { return v.groupNode(a, g) }})
 }
 
 func (v *nb) groupNode(a, g string) *Entity {
@@ -249,8 +260,8 @@ func (v *nb) membersNode(a string, l storage.Link, from, element, href string) *
 
 // membersUnder is membersNode at href base+tail.
 func (v *nb) membersUnder(a string, l storage.Link, from, element, base, tail string) *Collection {
-	return &Collection{Element: element, Href: base, HrefTail: tail, Items: storedSource{v: v.View, coll: l.Of(a, from),
-		item: func(to string) Node { return v.memberNode(a, l.To, to, base+tail+"/"+escapeSegment(to)) }}}
+	return storedColl(Collection{Element: element, Href: base, HrefTail: tail}, storedSource{v: v.View, coll: l.Of(a, from),
+		item: func(to string) Node { return v.memberNode(a, l.To, to, base+tail+"/"+escapeSegment(to)) }})
 }
 
 func (v *nb) memberNode(a, kind, name, href string) *Entity {
@@ -267,12 +278,12 @@ func (v *nb) memberNode(a, kind, name, href string) *Entity {
 func (v *nb) usersNode(a string) *Collection {
 	href := path("accounts", a, "users")
 	prefix := href + "/" // each user's href is prefix + its escaped name
-	return &Collection{Element: "users", Href: href, Items: storedSource{v: v.View,
+	return storedColl(Collection{Element: "users", Href: href}, storedSource{v: v.View,
 		coll: storage.Coll{Account: a, Kind: storage.KindUser}, item: func(u string) Node {
 			e := v.userAt(a, u, prefix, "")
 			e.HrefTail = escapeSegment(u)
 			return e
-		}}}
+		}})
 }
 
 func (v *nb) userNode(a, u string) *Entity {
@@ -304,12 +315,12 @@ func (v *nb) userAt(a, u, href, base string) *Entity {
 			f = append(f, Field{Name: "email", Text: rec.Email})
 		}
 		f = append(f, Field{Name: "enabled", Text: boolText(rec.Enabled)},
-			Field{Node: &Collection{Element: "federations", Href: base, HrefTail: "/federated", Items: storedSource{v: v.View,
+			Field{Node: storedColl(Collection{Element: "federations", Href: base, HrefTail: "/federated"}, storedSource{v: v.View,
 				coll: storage.UserFederated(a, u),
 				item: func(id string) Node {
 					link, _ := v.FederatedLink(a, u, id)
 					return &Entity{Element: "federated-user", Identifier: id, Href: principalHref(link.Type, id)}
-				}}}})
+				}})})
 		if rec.FullName != "" {
 			f = append(f, Field{Name: "full-name", Text: rec.FullName})
 		}
@@ -332,8 +343,8 @@ func (v *nb) attributesNode(a, u string) *Collection { return v.attributesUnder(
 
 // attributesUnder is attributesNode for a user whose href is base.
 func (v *nb) attributesUnder(a, u, base string) *Collection {
-	return &Collection{Element: "attributes", Href: base, HrefTail: "/attributes", Items: storedSource{v: v.View,
-		coll: attributes(a, u), item: func(n string) Node { return v.attributeNode(a, u, n) }}}
+	return storedColl(Collection{Element: "attributes", Href: base, HrefTail: "/attributes"}, storedSource{v: v.View,
+		coll: attributes(a, u), item: func(n string) Node { return v.attributeNode(a, u, n) }})
 }
 
 // attributes is the collection of user u's attributes.

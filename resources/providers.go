@@ -88,11 +88,11 @@ var providerKind = &itemKind{
 
 func (v *nb) providersNode(a string) *Collection {
 	prefix := path("accounts", a, "providers") + "/"
-	return &Collection{Element: "providers", Href: path("accounts", a, "providers"), Items: storedSource{v: v.View,
+	return storedColl(Collection{Element: "providers", Href: path("accounts", a, "providers")}, storedSource{v: v.View,
 		coll: storage.Providers(a),
 		item: func(n string) Node {
 			return &Entity{Element: "provider", Identifier: n, Href: prefix + escapeSegment(n), Fields: v.providerFields(a, n)}
-		}}}
+		}})
 }
 
 func (v *nb) providerNode(a, n string) *Entity {
