@@ -4,8 +4,10 @@
 // The seam: the HTTP layer takes Credentials from a request (Basic name
 // and password, a Bearer token, an X-API-Key, the client address) and
 // asks an Authenticator; instance assembles a Chain of them (API keys,
-// then HTTP Basic passwords; OAuth bearer tokens, LDAP passwords and SAML
-// sessions join later). Each answers a Result — NotMine (the next one is
+// then HTTP Basic passwords; OAuth bearer tokens come from package oauth).
+// External password directories (LDAP, package ldapsignin) plug into the
+// PasswordFlow as Directories, asked only for a name without a local
+// password; SAML sign-ins enter through the OAuth sign-in page. Each answers a Result — NotMine (the next one is
 // asked), Accepted with a Principal, Refused, or Throttled with a
 // Retry-After — and an error only when it cannot decide (storage
 // unreachable): a wrong password is a normal result, as with dex's

@@ -32,8 +32,10 @@ import (
 	"gatehouse/authz"
 	"gatehouse/catalog"
 	"gatehouse/conf"
+	"gatehouse/ldapsignin"
 	"gatehouse/oauth"
 	"gatehouse/resources"
+	"gatehouse/samlsignin"
 	"gatehouse/storage"
 )
 
@@ -129,6 +131,7 @@ func Routes() *api.Registry {
 	routes := api.NewRegistry()
 	routes.Mount(resources.New(resources.Options{}).Routes()...)
 	routes.Mount((&oauth.Provider{}).Routes()...)
+	routes.Mount((&samlsignin.Service{}).Routes()...)
 	return routes
 }
 
@@ -310,6 +313,11 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	// throttling and the credential cache are shared.
 	flow := &authn.PasswordFlow{Users: users{store}, Cache: creds, Throttle: throttle,
 		OnVerified: lastLogin(store, log, now)}
+	// LDAP: names without a local password sign in against the account's
+	// directories; POST …/providers/{pv}/sync runs the directory sync.
+	flow.Directories = &ldapsignin.SignIn{Store: store, Logger: log, Now: now}
+	syncer := &ldapsignin.Syncer{Store: store, Logger: log, Now: now}
+	res.SyncProvider = syncer.Start
 	issuer := cfg.IssuerFor(cfg.HTTP.Listen)
 	pctx, cancel := context.WithTimeout(context.Background(), 4*max(cfg.Storage.Timeout, time.Second))
 	provider, err := oauth.NewProvider(pctx, oauth.ProviderConfig{Store: store, Issuer: issuer,
@@ -319,11 +327,18 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
+	// SAML sign-in: the /saml routes and the sign-in page's buttons.
+	saml, err := samlsignin.New(samlsignin.Options{Store: store, Issuer: issuer, OAuth: provider, Now: now, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("saml: %w", err)
+	}
+	provider.SetExternal(saml)
 	// DELETE of a sign-in session revokes its token family.
 	res.RevokeSession = provider.RevokeSession
 	routes := api.NewRegistry()
 	routes.Mount(res.Routes()...)
 	routes.Mount(provider.Routes()...)
+	routes.Mount(saml.Routes()...)
 	if res.Catalog, err = resources.NewCatalog(routes.Routes(), extra); err != nil {
 		return nil, fmt.Errorf("permissions.catalogues: %w", err)
 	}
@@ -349,7 +364,15 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		Registry:       reg,
 	}, routes)
 	return &Parts{API: srv, Resources: res, Audit: q, OAuth: provider,
-		stopOAuth: rotateKeys(provider.Keys, cfg.OAuth.KeyRotation, log)}, nil
+		stopOAuth: stopBoth(rotateKeys(provider.Keys, cfg.OAuth.KeyRotation, log), syncer.Close)}, nil
+}
+
+// stopBoth stops the key rotation, then the directory syncs.
+func stopBoth(rotation, syncs func()) func() {
+	return func() {
+		rotation()
+		syncs()
+	}
 }
 
 // rotateKeys replaces the signing key when it is older than every (0:

@@ -157,6 +157,11 @@ func (p *Provider) authorize(req *api.Request) error {
 	post := req.R.Method == http.MethodPost
 	raw := req.R.URL.RawQuery
 	var form url.Values
+	if !post {
+		if id := externalID(raw); id != "" {
+			return p.resumeExternal(req, id)
+		}
+	}
 	if post {
 		if err := req.R.ParseForm(); err != nil {
 			return renderError(req, http.StatusBadRequest, "The form could not be read.")
@@ -192,6 +197,9 @@ func (p *Provider) authorize(req *api.Request) error {
 				"The sign-in has expired. Go back to the application and start again.")
 		}
 		s.t = t
+		if answered, err := p.externalPost(req, s, form, &pg); answered {
+			return err
+		}
 		// A form of a step already done or not current (a second tab, the
 		// back button) shows the current step instead.
 		if st := p.next(s); st != nil && form.Get("step") == st.name() {
@@ -209,6 +217,12 @@ func (p *Provider) authorize(req *api.Request) error {
 			pg = page{}
 		}
 	}
+	return p.proceed(req, s, pg)
+}
+
+// proceed shows the next step of run s, or issues the code when every
+// step is done (after a step's form, or after an external sign-in).
+func (p *Provider) proceed(req *api.Request, s *signin, pg page) error {
 	if st := p.next(s); st != nil {
 		return p.show(req, s, st, pg)
 	}
@@ -223,6 +237,11 @@ func (p *Provider) show(req *api.Request, s *signin, st pageStep, pg page) error
 	pg.CSRF = p.csrfToken(s.nonce, s.request)
 	pg.Ticket = p.sealTicket(s.t, s.nonce, s.request)
 	st.fill(s, &pg)
+	if st.name() == "password" {
+		if err := p.fillButtons(req.R.Context(), s, &pg); err != nil {
+			return err
+		}
+	}
 	return render(req, pg)
 }
 

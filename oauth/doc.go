@@ -393,4 +393,39 @@
 //     methods, token_endpoint_auth_signing_alg_values_supported (RS256,
 //     PS256, ES256), pushed_authorization_request_endpoint and
 //     require_pushed_authorization_requests false.
+//
+// External sign-in steps (external.go; SAML through samlsignin):
+//
+//   - The seam is "an external step signed user a\u in for this pending
+//     authorize request": ExternalMethods (installed with SetExternal)
+//     lists buttons for an account and names each method's start URL;
+//     CompleteExternal is what a method calls once it has a user. The
+//     run then goes on exactly as after the password step (proceed:
+//     consent unless first-party, then issueCode, which re-checks the
+//     user exists and is enabled). The external step replaces the
+//     password step and its further authn steps (TOTP): the IdP
+//     authenticates.
+//   - The password step shows a single sign-on section: a form choosing
+//     the account (sso-account; re-shows the step, nothing is signed in)
+//     and, for the chosen account — or the authorize request's
+//     "account" parameter, a gatehouse extension — a button per method.
+//     A button is a form of its own posting the request, CSRF token and
+//     ticket with external=<key>; after the CSRF and ticket checks the
+//     answer is a 303 to the method's start URL with pending=<sealed>:
+//     the raw request, the binding MAC(nonce, request) and the key,
+//     MACed under the page key, good for ticketLifetime. The nonce
+//     itself never leaves its cookie.
+//   - CompleteExternal stores the request, the binding and the user as
+//     a leased token (kind oauth-external, 32 random bytes, 2 minutes)
+//     and returns /oauth2/authorize?external=<id>. That GET (the id the
+//     only parameter) takes the record — single use — and goes on only
+//     when the browser's nonce cookie gives the same binding (the
+//     cookie is SameSite=Lax: sent on this top-level GET even after the
+//     IdP's cross-site POST to the ACS), so a response carried into
+//     another browser signs nobody in. The request is validated again
+//     as an ordinary authorization request.
+//   - ErrorPage lets a method answer with the page's error page and
+//     security headers. The ExternalMethods are kept beside the Provider
+//     (a sync.Map keyed by it) rather than in a field while the seam is
+//     new; provider.go is unchanged.
 package oauth

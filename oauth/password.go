@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -90,10 +91,10 @@ func (pa passwordAuth) Authenticate(ctx context.Context, name, password string) 
 		}
 	}
 	res, err := pa.flow.SignIn(ctx, name, password, att.address, answers)
+	att.name, att.res = name, res
 	if err != nil {
 		return "", err
 	}
-	att.name, att.res = name, res
 	if res.Status != authn.Accepted || res.Principal.PasswordExpired {
 		return "", errSignIn
 	}
@@ -141,6 +142,13 @@ func (p *Provider) grantPassword(ctx context.Context, ar fosite.AccessRequester,
 func passwordRefusal(req *api.Request, att *passwordAttempt, err error) error {
 	if att.name == "" {
 		return err
+	}
+	var unavailable *api.Problem
+	if errors.As(err, &unavailable) && unavailable.Status == http.StatusServiceUnavailable {
+		// A directory (LDAP) that could not be asked: not the client's
+		// fault, and not a wrong password.
+		auditSignIn(req, att.name, audit.Failure, "directory unavailable")
+		return fosite.ErrTemporarilyUnavailable.WithHint("The user directory is unavailable. Try again later.").WithWrap(err)
 	}
 	switch {
 	case att.res.Status == authn.Throttled:

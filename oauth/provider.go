@@ -55,6 +55,9 @@ type Provider struct {
 	signIn  *authn.PasswordFlow
 	pageKey []byte // SignInKeyName
 	now     func() time.Time
+	// external are the sign-in methods beside the password (SAML),
+	// installed by SetExternal (external.go).
+	external ExternalMethods
 }
 
 // storageAll is what fosite's composition needs of storage: the client

@@ -51,8 +51,15 @@ type page struct {
 	CSRF     string
 	Ticket   string
 	Style    template.CSS
-	status   int
-	header   http.Header // extra response headers (Retry-After)
+	// The external sign-in methods (external.go): SSO shows the single
+	// sign-on form, Account is the account chosen there (AccountChosen:
+	// by the form, even if empty), Buttons its methods.
+	SSO           bool
+	Account       string
+	AccountChosen bool
+	Buttons       []ExternalButton
+	status        int
+	header        http.Header // extra response headers (Retry-After)
 }
 
 // setPageHeaders sets the security headers of every answer of the

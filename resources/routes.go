@@ -54,6 +54,7 @@ func routes() []*Route {
 		rt("GET", acc+"/providers/{pv}", "auth:providers:read", "show an identity provider (bind-password never shown) and its sync status", getProvider),
 		rt("PUT", acc+"/providers/{pv}", "auth:providers:update", "create (also needs auth:providers:create) or update an identity provider", putProvider),
 		rt("DELETE", acc+"/providers/{pv}", "auth:providers:delete", "delete an identity provider", deleteProvider),
+		rt("POST", acc+"/providers/{pv}/sync", "auth:providers:sync:create", "start a directory sync of an ldap provider (202; 409 while one runs); its progress shows in the provider's <sync>", postProviderSync),
 
 		rt("GET", acc+"/roles", "auth:roles:read", "list roles", getItems(roleKind)),
 		rt("POST", acc+"/roles", "auth:roles:create", "create a role", postItem(roleKind)),

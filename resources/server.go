@@ -34,6 +34,12 @@ type Options struct {
 	// session only removes its record (its refresh tokens are refused
 	// all the same).
 	RevokeSession func(ctx context.Context, family string) error
+	// SyncProvider starts a directory sync of ldap provider pv of account
+	// a in the background (ldapsignin.Syncer.Start, set by instance):
+	// storage.ErrNameTaken when one is running, storage.ErrNotFound when
+	// the provider is gone, storage.ErrInvalid when it is not ldap. Nil:
+	// POST …/providers/{pv}/sync answers 503.
+	SyncProvider func(ctx context.Context, a, pv string) error
 }
 
 // Server holds the /auth/v2 resources: their route table (Routes, which
