@@ -318,6 +318,7 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	flow.Directories = &ldapsignin.SignIn{Store: store, Logger: log, Now: now}
 	syncer := &ldapsignin.Syncer{Store: store, Logger: log, Now: now}
 	res.SyncProvider = syncer.Start
+	syncer.Schedule(0) // providers with a sync-interval sync by themselves
 	issuer := cfg.IssuerFor(cfg.HTTP.Listen)
 	pctx, cancel := context.WithTimeout(context.Background(), 4*max(cfg.Storage.Timeout, time.Second))
 	provider, err := oauth.NewProvider(pctx, oauth.ProviderConfig{Store: store, Issuer: issuer,

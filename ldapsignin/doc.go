@@ -79,4 +79,9 @@
 // sync runs, each write guarded on the status still being this sync's
 // and the provider still existing: a deleted provider, or a lost lock,
 // stops the sync. It ends done, or failed with the error.
+//
+// A provider's sync-interval makes its directory sync by itself:
+// Schedule (every instance runs it) looks each minute for ldap providers
+// whose last sync started at least that long ago, or never ran, and
+// starts them; the cross-instance lock lets one instance run each.
 package ldapsignin

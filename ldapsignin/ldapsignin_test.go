@@ -308,3 +308,48 @@ func TestSync(t *testing.T) {
 		t.Errorf("sync with a wrong CA: %+v, want failed naming the outage", st)
 	}
 }
+
+// TestSyncSchedule: a provider with a sync-interval is synced when it
+// never was and again once the interval has passed since the last sync
+// started, not before; a provider without one never by itself.
+func TestSyncSchedule(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.Options{TLS: true, GeneratedUsers: 5})
+	s := fixture(t, srv, srv.CAPEM, false)
+	ctx := storagetest.Ctx(t)
+	putProvider(t, s, "corp", "manual", srv, srv.CAPEM) // no interval
+	if _, _, err := s.PutItem(ctx, "corp", storage.KindProvider, "dir", storage.UpdateOnly,
+		func(old string, _ bool) (string, error) {
+			p, err := storage.DecodeProvider(old)
+			p.SyncInterval = "10m"
+			return p.Encode(), err
+		}, nil); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	sy := &Syncer{Store: s, Now: func() time.Time { return now }, LockTTL: 2 * time.Second, ProgressEvery: 50 * time.Millisecond}
+	t.Cleanup(sy.Close)
+	state := func(p string) storage.ProviderSync {
+		var st storage.ProviderSync
+		s.Read(ctx, 0, func(v storage.View) error { st = v.ProviderSyncState("corp", p); return nil })
+		return st
+	}
+	if n := sy.RunDue(ctx); n != 1 {
+		t.Fatalf("first RunDue started %d syncs, want 1 (dir, never synced)", n)
+	}
+	sy.Wait()
+	if st := state("dir"); st.State != storage.SyncDone || st.Users == 0 {
+		t.Fatalf("scheduled sync: %+v", st)
+	}
+	if st := state("manual"); st.State != storage.SyncIdle {
+		t.Errorf("the provider without an interval was synced: %+v", st)
+	}
+	now = now.Add(9 * time.Minute)
+	if n := sy.RunDue(ctx); n != 0 {
+		t.Errorf("RunDue 9 minutes after a sync with a 10m interval started %d", n)
+	}
+	now = now.Add(time.Minute)
+	if n := sy.RunDue(ctx); n != 1 {
+		t.Errorf("RunDue at the interval started %d, want 1", n)
+	}
+	sy.Wait()
+}

@@ -146,6 +146,78 @@ func (s *Syncer) Start(ctx context.Context, a, p string) error {
 	return nil
 }
 
+// DefaultScheduleEvery is how often Schedule looks for syncs that are due.
+const DefaultScheduleEvery = time.Minute
+
+// Schedule runs RunDue every every (DefaultScheduleEvery if not
+// positive) until Close. Every instance runs it; the cross-instance lock
+// of Start lets one of them sync a provider.
+func (s *Syncer) Schedule(every time.Duration) {
+	s.init()
+	if every <= 0 {
+		every = DefaultScheduleEvery
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-t.C:
+				s.RunDue(s.ctx)
+			}
+		}
+	}()
+}
+
+// RunDue starts the sync of every ldap provider with a sync-interval
+// whose last sync started at least that long ago (or never ran), and
+// returns how many it started. A sync running on any instance holds the
+// lock (ErrRunning: skipped); one whose instance died is taken over once
+// its lock expires.
+func (s *Syncer) RunDue(ctx context.Context) int {
+	s.init()
+	type due struct{ a, p string }
+	var list []due
+	now := s.Now()
+	if err := s.Store.Read(ctx, 0, func(v storage.View) error {
+		for _, a := range v.Names(storage.AllAccounts()) {
+			for _, p := range v.Names(storage.Providers(a)) {
+				prov, ok := v.Provider(a, p)
+				if !ok || prov.Type != storage.ProviderLDAP || prov.SyncInterval == "" {
+					continue
+				}
+				every, err := time.ParseDuration(prov.SyncInterval)
+				if err != nil || every <= 0 {
+					continue
+				}
+				st := v.ProviderSyncState(a, p)
+				if st.Started == 0 || !now.Before(time.Unix(st.Started, 0).Add(every)) {
+					list = append(list, due{a, p})
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		s.Logger.Warn("ldap sync schedule: reading the providers failed", "err", err)
+		return 0
+	}
+	n := 0
+	for _, d := range list {
+		err := s.Start(ctx, d.a, d.p)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, ErrRunning):
+			s.Logger.Warn("ldap sync schedule: starting a sync failed", "account", d.a, "provider", d.p, "err", err)
+		}
+	}
+	return n
+}
+
 // providerExists guards a status write on the provider existing.
 func providerExists(a, p string) func(storage.View, *storage.Txn, bool) error {
 	return func(_ storage.View, t *storage.Txn, _ bool) error {

@@ -51,6 +51,10 @@ import (
 //     groups memberOf for LDAP; for SAML sign-requests true,
 //     allow-idp-initiated false, and a mapping with empty sources (the
 //     NameID names the user unless a name attribute is mapped).
+//   - sync-interval (ldap) is how often the directory syncs by itself: a
+//     Go duration from 5m to 720h, empty for on request only (POST
+//     …/sync). Every instance checks the schedule each minute and the
+//     sync's cross-instance lock lets one of them run it (ldapsignin).
 //   - The ldap provider shows its directory sync's <sync> status
 //     (storage.ProviderSync: idle until a sync runs); it is read-only
 //     here, accepted and ignored in bodies.
@@ -59,17 +63,23 @@ import (
 //     rules grant (and a rule's writer must hold what it grants), and a
 //     federated sign-in never links to a local user by name.
 
+// The bounds of an ldap provider's sync-interval.
+const (
+	MinSyncInterval = 5 * time.Minute
+	MaxSyncInterval = 30 * 24 * time.Hour
+)
+
 const (
 	maxProviderCA       = 64 << 10
 	maxProviderMetadata = 512 << 10
 )
 
 var providerText = []string{"name", "type", "description", "url", "start-tls", "ca", "bind-dn", "bind-password",
-	"user-base", "user-filter", "login-attribute", "group-base", "group-filter",
+	"user-base", "user-filter", "login-attribute", "group-base", "group-filter", "sync-interval",
 	"metadata-url", "metadata", "entity-id", "sign-requests", "allow-idp-initiated", "landing-url"}
 
 var ldapOnly = []string{"url", "start-tls", "ca", "bind-dn", "bind-password", "user-base", "user-filter",
-	"login-attribute", "group-base", "group-filter"}
+	"login-attribute", "group-base", "group-filter", "sync-interval"}
 
 var samlOnly = []string{"metadata-url", "metadata", "entity-id", "sign-requests", "allow-idp-initiated", "landing-url"}
 
@@ -140,6 +150,7 @@ func (v *nb) providerFields(a, n string) func(f []Field) []Field {
 			Field{Name: "login-attribute", Text: p.LoginAttribute, Always: true},
 			Field{Name: "group-base", Text: p.GroupBase, Always: true},
 			Field{Name: "group-filter", Text: p.GroupFilter, Always: true},
+			Field{Name: "sync-interval", Text: p.SyncInterval, Always: true},
 			Field{Node: mapping},
 			Field{Node: v.providerSyncNode(a, n)},
 		)
@@ -269,6 +280,7 @@ func prepareProvider(c *call, f Fields, _ bool) (func(string, bool) (string, err
 			set(&p.LoginAttribute, "login-attribute")
 			set(&p.GroupBase, "group-base")
 			set(&p.GroupFilter, "group-filter")
+			set(&p.SyncInterval, "sync-interval")
 			if b, present := bools["start-tls"]; present {
 				p.StartTLS = b
 			}
@@ -349,6 +361,13 @@ func checkLDAPProvider(p storage.Provider) error {
 	}
 	if p.LoginAttribute == "" {
 		return problem(http.StatusBadRequest, "field <login-attribute> is required")
+	}
+	if p.SyncInterval != "" {
+		d, err := time.ParseDuration(p.SyncInterval)
+		if err != nil || d < MinSyncInterval || d > MaxSyncInterval {
+			return problem(http.StatusBadRequest, "field <sync-interval> %q is not a duration between %s and %s (e.g. 1h); leave it empty to sync only on request",
+				p.SyncInterval, MinSyncInterval, MaxSyncInterval)
+		}
 	}
 	for _, at := range [][2]string{{"login-attribute", p.LoginAttribute}, {"attribute-mapping/name", p.MapName},
 		{"attribute-mapping/email", p.MapEmail}, {"attribute-mapping/full-name", p.MapFullName},

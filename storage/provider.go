@@ -65,6 +65,9 @@ type Provider struct {
 	LandingURL        string
 	// Attribute mapping: the source attribute of each local field.
 	MapName, MapEmail, MapFullName, MapGroups string
+	// SyncInterval is how often the directory is synced by itself (a Go
+	// duration); "" syncs only on request.
+	SyncInterval string
 }
 
 // Encode returns the compact stored form.
@@ -72,19 +75,19 @@ func (p Provider) Encode() string {
 	return encodeFields(fields{p.Type, p.Description, p.URL, flag(p.StartTLS), p.CA, p.BindDN, p.BindPassword,
 		p.UserBase, p.UserFilter, p.LoginAttribute, p.GroupBase, p.GroupFilter,
 		p.MetadataURL, p.Metadata, p.EntityID, flag(p.SignRequests), flag(p.AllowIdPInitiated), p.LandingURL,
-		p.MapName, p.MapEmail, p.MapFullName, p.MapGroups})
+		p.MapName, p.MapEmail, p.MapFullName, p.MapGroups, p.SyncInterval})
 }
 
 // DecodeProvider reads a Provider record.
 func DecodeProvider(v string) (Provider, error) {
-	var f [22]string
+	var f [23]string
 	if err := decodeFields(v, f[:]); err != nil {
 		return Provider{}, err
 	}
 	return Provider{Type: f[0], Description: f[1], URL: f[2], StartTLS: f[3] != "", CA: f[4], BindDN: f[5],
 		BindPassword: f[6], UserBase: f[7], UserFilter: f[8], LoginAttribute: f[9], GroupBase: f[10], GroupFilter: f[11],
 		MetadataURL: f[12], Metadata: f[13], EntityID: f[14], SignRequests: f[15] != "", AllowIdPInitiated: f[16] != "",
-		LandingURL: f[17], MapName: f[18], MapEmail: f[19], MapFullName: f[20], MapGroups: f[21]}, nil
+		LandingURL: f[17], MapName: f[18], MapEmail: f[19], MapFullName: f[20], MapGroups: f[21], SyncInterval: f[22]}, nil
 }
 
 // Provider returns provider p of account a.

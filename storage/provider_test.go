@@ -15,7 +15,7 @@ func TestProviderRecord(t *testing.T) {
 	p := storage.Provider{Type: storage.ProviderLDAP, Description: "d", URL: "ldaps://dir", StartTLS: false, CA: "pem",
 		BindDN: "cn=x", BindPassword: "sealed", UserBase: "dc=x", UserFilter: "(a=b)", LoginAttribute: "uid",
 		GroupBase: "ou=g", GroupFilter: "(c=d)", MetadataURL: "", Metadata: "", EntityID: "e", SignRequests: true,
-		AllowIdPInitiated: true, LandingURL: "https://l", MapName: "uid", MapEmail: "mail", MapFullName: "cn", MapGroups: "memberOf"}
+		AllowIdPInitiated: true, LandingURL: "https://l", MapName: "uid", MapEmail: "mail", MapFullName: "cn", MapGroups: "memberOf", SyncInterval: "1h"}
 	got, err := storage.DecodeProvider(p.Encode())
 	if err != nil || got != p {
 		t.Fatalf("provider round trip: %+v, %v; want %+v", got, err, p)

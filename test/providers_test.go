@@ -88,6 +88,7 @@ func TestProviders(t *testing.T) {
   <login-attribute>uid</login-attribute>
   <group-base>ou=groups,dc=example,dc=org</group-base>
   <group-filter>(objectClass=groupOfNames)</group-filter>
+  <sync-interval></sync-interval>
   <attribute-mapping>
     <name>uid</name>
     <email>mail</email>
@@ -138,6 +139,11 @@ func TestProviders(t *testing.T) {
 		azAdmin(t, s, "PUT", pvBase+"/providers/corp", "<provider><bind-dn></bind-dn></provider>", 204)
 		if now := pvStoredSecret(t, s, "pvco", "corp"); now != "" {
 			t.Error("clearing bind-dn kept the bind password")
+		}
+		// A schedule is kept as given.
+		azAdmin(t, s, "PUT", pvBase+"/providers/corp", "<provider><sync-interval>6h</sync-interval></provider>", 204)
+		if got := azAdmin(t, s, "GET", pvBase+"/providers/corp", "", 200).Root().SelectElement("sync-interval"); got == nil || got.Text() != "6h" {
+			t.Errorf("sync-interval after PUT: %v", got)
 		}
 		// Mapping fields are updated one by one.
 		azAdmin(t, s, "PUT", pvBase+"/providers/corp",
@@ -204,6 +210,9 @@ func TestProviders(t *testing.T) {
 			{"metadata doctype", "<provider><name>x</name><type>saml</type><metadata>" + pvEscape(`<!DOCTYPE x [<!ENTITY e "e">]><EntityDescriptor/>`) + "</metadata></provider>", "DOCTYPE"},
 			{"relative metadata url", "<provider><name>x</name><type>saml</type><metadata-url>/metadata</metadata-url></provider>", "metadata-url"},
 			{"unknown mapping field", "<provider><name>x</name><type>ldap</type>" + okLDAP + "<attribute-mapping><phone>tel</phone></attribute-mapping></provider>", "phone"},
+			{"bad sync interval", "<provider><name>x</name><type>ldap</type>" + okLDAP + "<sync-interval>soon</sync-interval></provider>", "sync-interval"},
+			{"too short sync interval", "<provider><name>x</name><type>ldap</type>" + okLDAP + "<sync-interval>1m</sync-interval></provider>", "sync-interval"},
+			{"sync interval on saml", "<provider><name>x</name><type>saml</type><metadata-url>https://idp.example/m</metadata-url><sync-interval>1h</sync-interval></provider>", "sync-interval"},
 			{"bad bool", "<provider><name>x</name><type>ldap</type>" + okLDAP + "<start-tls>yes</start-tls></provider>", "start-tls"},
 			{"unknown field", "<provider><name>x</name><type>ldap</type>" + okLDAP + "<colour>red</colour></provider>", "colour"},
 			{"bad name", "<provider><name>a/b</name><type>ldap</type>" + okLDAP + "</provider>", "name"},
