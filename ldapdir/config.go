@@ -120,7 +120,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.CA != "" {
-		if _, err := parseCA(c.CA); err != nil {
+		if _, err := ParseCA(c.CA); err != nil {
 			bad("ca", "%v", err)
 		}
 	}
@@ -205,7 +205,9 @@ func (c Config) endpoint() (hostport string, ldaps bool, err error) {
 	return net.JoinHostPort(host, port), ldaps, nil
 }
 
-func parseCA(pemText string) (*x509.CertPool, error) {
+// ParseCA reads PEM text holding one or more certificates and nothing
+// else (a private key or trailing text is refused) into a pool.
+func ParseCA(pemText string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	rest := []byte(pemText)
 	n := 0

@@ -66,7 +66,7 @@ func New(cfg Config) (*Directory, error) {
 	host, _, _ := net.SplitHostPort(hostport)
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 	if cfg.CA != "" {
-		pool, _ := parseCA(cfg.CA)
+		pool, _ := ParseCA(cfg.CA)
 		tc.RootCAs = pool
 	}
 	return &Directory{cfg: cfg, hostport: hostport, ldaps: ldaps, tls: tc}, nil

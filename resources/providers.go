@@ -1,19 +1,18 @@
 package resources
 
 import (
-	"crypto/x509"
 	"io"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
 
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"gatehouse/ldapdir"
 	"gatehouse/storage"
 )
 
@@ -439,26 +438,11 @@ func absoluteHTTP(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
 }
 
-// checkCAPEM accepts PEM holding one or more certificates and nothing else.
+// checkCAPEM accepts PEM holding one or more certificates and nothing
+// else (ldapdir.ParseCA, which the directory client uses too).
 func checkCAPEM(s string) error {
-	rest := []byte(s)
-	n := 0
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return problem(http.StatusBadRequest, "field <ca> holds a PEM %q block; only CERTIFICATE blocks are allowed", block.Type)
-		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return problem(http.StatusBadRequest, "field <ca> holds a certificate that does not parse: %v", err)
-		}
-		n++
-	}
-	if n == 0 || strings.TrimSpace(string(rest)) != "" {
-		return problem(http.StatusBadRequest, "field <ca> is not PEM-encoded certificates")
+	if _, err := ldapdir.ParseCA(s); err != nil {
+		return problem(http.StatusBadRequest, "field <ca> is not PEM-encoded certificates: %v", err)
 	}
 	return nil
 }

@@ -82,6 +82,22 @@ func obCatcher(t *testing.T) (redirectURI string, got <-chan url.Values) {
 	return srv.URL + "/cb", ch
 }
 
+// obBrowser is a tab of headless chromium at chromium, without the
+// sandbox (CI runs as root), with a window of w×h, bounded to a minute;
+// it is closed when the test ends.
+func obBrowser(t *testing.T, chromium string, w, h int) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(w, h))
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+	return ctx
+}
+
 func TestOAuthBrowserSignIn(t *testing.T) {
 	chromium := obChromium(t)
 	s := harness.Start(t)
@@ -106,15 +122,7 @@ func TestOAuthBrowserSignIn(t *testing.T) {
 	verifier := oauth2.GenerateVerifier()
 	authURL := cfg.AuthCodeURL(ocState, oauth2.S256ChallengeOption(verifier))
 
-	// Headless chromium, without the sandbox (CI runs as root), bounded.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(900, 700))
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx := obBrowser(t, chromium, 900, 700)
 
 	// The sign-in page.
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(authURL))

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
@@ -46,14 +45,7 @@ func TestSAMLBrowserSignIn(t *testing.T) {
 	verifier := oauth2.GenerateVerifier()
 	authURL := smAuthURL(cfg, verifier)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(900, 800))
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
+	ctx := obBrowser(t, chromium, 900, 800)
 
 	// The sign-in page with the provider's button.
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(authURL))
