@@ -35,4 +35,21 @@
 // Users and API keys are found through small interfaces (Users, APIKeys)
 // the caller adapts its storage to; time and randomness are injected. The
 // package must not touch HTTP, storage or authorization decisions.
+//
+// Lockout holds across instances (Keycloak's brute-force detection is
+// the anchor): the per-user count of sign-in names ("account\user") is
+// also kept in a SharedCounts (instance plugs in storage.FailureCounts,
+// leased keys in etcd that every instance's watch-fed cache holds), so N
+// instances allow a user the limit of failures one instance allows. A
+// failure is one compare-guarded increment in an etcd transaction,
+// written before Fail returns; Allowed reads the shared count from the
+// cache (no etcd round trip on the hot path), so an instance sees
+// another's failures within the watch latency; a success clears it. The
+// shared count is a fixed window from the user's first failure (its
+// lease ends with it), and the instance's own sliding window still
+// applies, so a user is refused when either reaches the limit, and an
+// unreachable etcd degrades to per-instance counting. Per-address
+// counts, and names that stand for an address (an API key's or a
+// token's), stay per instance. Without a SharedCounts (unit tests, the
+// load tool) the throttle is per instance as before.
 package authn

@@ -2,9 +2,11 @@ package authn
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"hash/maphash"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +76,65 @@ type Throttle struct {
 
 	users failTable
 	addrs failTable
+
+	shared   SharedCounts // nil: user counts are this instance's only
+	onShared func(error)  // told when a shared count cannot be written
+}
+
+// SharedCounts are per-name failure counts shared by every instance (in
+// etcd: storage.FailureCounts), so that N instances allow a user the
+// same number of failures as one. Count is on the path of every sign-in
+// and must not wait for the network (it reads a watch-fed cache); Fail
+// and Clear write.
+type SharedCounts interface {
+	// Count returns name's failures in its current window and when that
+	// window ends (0: none).
+	Count(name string) (n int, until time.Time)
+	// Fail adds a failure to name's count, starting a window of the given
+	// length when none is running; concurrent calls on any instance are
+	// all counted.
+	Fail(ctx context.Context, name string, window time.Duration) error
+	// Clear drops name's count.
+	Clear(ctx context.Context, name string) error
+}
+
+// sharedTimeout bounds a shared count's write.
+const sharedTimeout = 10 * time.Second
+
+// ShareUserCounts makes the user counts of sign-in names ("account\user",
+// names holding a backslash) shared through sc, in addition to this
+// instance's own sliding windows: Allowed refuses when either reaches the
+// user limit, Fail adds to both, Succeed clears both. Other names (an
+// API key's or a token's, which stand for an address) and the address
+// counts stay per instance. A shared write that fails is reported to
+// onErr (nil: ignored) and the instance's own count still holds. Call it
+// before the Throttle is used.
+func (t *Throttle) ShareUserCounts(sc SharedCounts, onErr func(error)) {
+	t.shared, t.onShared = sc, onErr
+}
+
+// sharedName reports whether user's count is shared.
+func (t *Throttle) sharedName(user string) bool {
+	return t.shared != nil && t.users.limit >= 0 && strings.Contains(user, `\`)
+}
+
+// sharedBlockedFor returns how long user stays blocked by the shared
+// count, in nanoseconds (<= 0: not blocked).
+func (t *Throttle) sharedBlockedFor(user string, now int64) int64 {
+	if !t.sharedName(user) {
+		return 0
+	}
+	n, until := t.shared.Count(user)
+	if n < t.users.limit {
+		return 0
+	}
+	return until.UnixNano() - now
+}
+
+func (t *Throttle) sharedErr(err error) {
+	if err != nil && t.onShared != nil {
+		t.onShared(err)
+	}
 }
 
 // throttleShards is the number of shards of each table and shardSlots
@@ -150,13 +211,17 @@ func (ft *failTable) init(limit int, window time.Duration, defLimit int, defWind
 // blocking counter leaves its window (the longer one if both block),
 // rounded up to whole seconds and at least one second.
 func (t *Throttle) Allowed(user, addr string) (ok bool, retryAfter time.Duration) {
-	if t.users.total.Load() == 0 && t.addrs.total.Load() == 0 {
+	shared := t.sharedName(user)
+	if !shared && t.users.total.Load() == 0 && t.addrs.total.Load() == 0 {
 		return true, 0 // nothing recorded: nothing blocks, nothing to sweep
 	}
 	now := t.now()
 	t.users.sweep(now)
 	t.addrs.sweep(now)
 	wait := max(t.users.blockedFor(user, now), t.addrs.blockedFor(addr, now))
+	if shared {
+		wait = max(wait, t.sharedBlockedFor(user, now))
+	}
 	if wait <= 0 {
 		return true, 0
 	}
@@ -164,19 +229,32 @@ func (t *Throttle) Allowed(user, addr string) (ok bool, retryAfter time.Duration
 	return false, max(d, time.Second)
 }
 
-// Fail records a failed attempt for both user and addr.
+// Fail records a failed attempt for both user and addr. A shared user
+// count is written before Fail returns (one etcd transaction).
 func (t *Throttle) Fail(user, addr string) {
 	now := t.now()
 	t.users.sweep(now)
 	t.addrs.sweep(now)
 	t.users.record(user, now)
 	t.addrs.record(addr, now)
+	if t.sharedName(user) {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		t.sharedErr(t.shared.Fail(ctx, user, time.Duration(t.users.window)))
+		cancel()
+	}
 }
 
 // Succeed clears user's failure count. The address count is kept, so a
 // client cannot reset its own address limit by signing in to an account it
 // controls.
 func (t *Throttle) Succeed(user string) {
+	if t.sharedName(user) {
+		if n, _ := t.shared.Count(user); n > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+			t.sharedErr(t.shared.Clear(ctx, user))
+			cancel()
+		}
+	}
 	ft := &t.users
 	if ft.total.Load() == 0 {
 		return

@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -381,4 +383,162 @@ func TestThrottleConcurrentEviction(t *testing.T) {
 	}
 	checkCounts(t, &th.users, th.users.tracked())
 	checkCounts(t, &th.addrs, goroutines*8)
+}
+
+// fakeShared is a SharedCounts in memory: what etcd is to several
+// instances, with the fixed window storage.FailureCounts keeps.
+type fakeShared struct {
+	mu     sync.Mutex
+	clk    *fakeClock
+	counts map[string]int
+	until  map[string]time.Time
+	fails  int   // Fail calls
+	clears int   // Clear calls
+	err    error // returned by Fail and Clear when set
+}
+
+func newFakeShared(clk *fakeClock) *fakeShared {
+	return &fakeShared{clk: clk, counts: map[string]int{}, until: map[string]time.Time{}}
+}
+
+func (f *fakeShared) Count(name string) (int, time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.clk.Now().Before(f.until[name]) {
+		return 0, time.Time{}
+	}
+	return f.counts[name], f.until[name]
+}
+
+func (f *fakeShared) Fail(_ context.Context, name string, window time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails++
+	if f.err != nil {
+		return f.err
+	}
+	now := f.clk.Now()
+	if !now.Before(f.until[name]) {
+		f.counts[name], f.until[name] = 0, now.Add(window)
+	}
+	f.counts[name]++
+	return nil
+}
+
+func (f *fakeShared) Clear(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.clears++
+	if f.err != nil {
+		return f.err
+	}
+	delete(f.counts, name)
+	delete(f.until, name)
+	return nil
+}
+
+// TestThrottleSharedAcrossInstances: two throttles (two instances) on
+// one shared count: failures spread over both block the user on both,
+// with Retry-After until the shared window ends, from any address; a
+// success on one clears it for both; other users are unaffected.
+func TestThrottleSharedAcrossInstances(t *testing.T) {
+	clk := newFakeClock()
+	shared := newFakeShared(clk)
+	lim := ThrottleLimits{UserFailures: 4, UserWindow: 10 * time.Minute, AddressFailures: 1000, AddressWindow: time.Minute}
+	a, b := NewThrottle(lim, clk.Now), NewThrottle(lim, clk.Now)
+	a.ShareUserCounts(shared, nil)
+	b.ShareUserCounts(shared, nil)
+	const user = `acme\alice`
+	a.Fail(user, "10.0.0.1")
+	clk.Advance(time.Minute)
+	b.Fail(user, "10.0.0.2")
+	a.Fail(user, "10.0.0.3")
+	for _, th := range []*Throttle{a, b} {
+		if ok, _ := th.Allowed(user, "10.0.0.9"); !ok {
+			t.Fatal("blocked after 3 of 4 shared failures")
+		}
+	}
+	clk.Advance(30 * time.Second)
+	b.Fail(user, "10.0.0.4")
+	// Neither instance saw 4 failures itself; together they did. The
+	// window started with the first failure, 90 s ago.
+	for i, th := range []*Throttle{a, b} {
+		if ok, ra := th.Allowed(user, "10.0.0.9"); ok || ra != 10*time.Minute-90*time.Second {
+			t.Errorf("instance %d after 4 shared failures: Allowed = %v, %v; want false, %v", i, ok, ra, 10*time.Minute-90*time.Second)
+		}
+		if ok, _ := th.Allowed(`acme\bob`, "10.0.0.9"); !ok {
+			t.Errorf("instance %d: another user is blocked", i)
+		}
+	}
+	// A success (on a, after the lock: an admin reset would look alike)
+	// clears the shared count for b too.
+	a.Succeed(user)
+	if ok, ra := b.Allowed(user, "10.0.0.9"); !ok {
+		t.Errorf("b after a success on a: Allowed = false, %v; want true", ra)
+	}
+	// The window ends by itself.
+	for range 4 {
+		a.Fail(`acme\carol`, "10.0.0.5")
+	}
+	if ok, _ := b.Allowed(`acme\carol`, "10.0.0.9"); ok {
+		t.Error("carol allowed on b after 4 failures on a")
+	}
+	clk.Advance(10 * time.Minute)
+	if ok, ra := b.Allowed(`acme\carol`, "10.0.0.9"); !ok {
+		t.Errorf("carol still blocked on b after the window: %v", ra)
+	}
+}
+
+// TestThrottleSharedOnlySignInNames: names that stand for an address
+// (an API key's, a token's: no backslash) stay per instance, as does
+// everything when the user counter is disabled; a success with no shared
+// count writes nothing.
+func TestThrottleSharedOnlySignInNames(t *testing.T) {
+	clk := newFakeClock()
+	shared := newFakeShared(clk)
+	lim := ThrottleLimits{UserFailures: 2, AddressFailures: 1000}
+	a, b := NewThrottle(lim, clk.Now), NewThrottle(lim, clk.Now)
+	a.ShareUserCounts(shared, nil)
+	b.ShareUserCounts(shared, nil)
+	for range 2 {
+		a.Fail("api-key@10.0.0.1", "10.0.0.1")
+	}
+	if shared.fails != 0 {
+		t.Errorf("an API key's throttle name went to the shared counts (%d writes)", shared.fails)
+	}
+	if ok, _ := a.Allowed("api-key@10.0.0.1", "10.0.0.1"); ok {
+		t.Error("the local count of an API key name does not block")
+	}
+	if ok, _ := b.Allowed("api-key@10.0.0.1", "10.0.0.1"); !ok {
+		t.Error("an API key name's count reached another instance")
+	}
+	b.Succeed(`acme\dave`)
+	if shared.clears != 0 {
+		t.Errorf("a success without failures cleared the shared count (%d writes)", shared.clears)
+	}
+	off := NewThrottle(ThrottleLimits{UserFailures: -1, AddressFailures: 1000}, clk.Now)
+	off.ShareUserCounts(shared, nil)
+	off.Fail(`acme\erin`, "10.0.0.1")
+	if shared.fails != 0 {
+		t.Error("a disabled user counter wrote a shared count")
+	}
+}
+
+// TestThrottleSharedWriteFails: a failed shared write is reported and the
+// instance's own count still blocks.
+func TestThrottleSharedWriteFails(t *testing.T) {
+	clk := newFakeClock()
+	shared := newFakeShared(clk)
+	shared.err = errors.New("etcd unreachable")
+	var reported []error
+	th := NewThrottle(ThrottleLimits{UserFailures: 2, AddressFailures: 1000}, clk.Now)
+	th.ShareUserCounts(shared, func(err error) { reported = append(reported, err) })
+	th.Fail(`acme\frank`, "10.0.0.1")
+	th.Fail(`acme\frank`, "10.0.0.1")
+	if len(reported) != 2 || !errors.Is(reported[0], shared.err) {
+		t.Errorf("reported errors = %v; want the write error twice", reported)
+	}
+	if ok, _ := th.Allowed(`acme\frank`, "10.0.0.9"); ok {
+		t.Error("the local count does not block when the shared write failed")
+	}
 }

@@ -297,6 +297,17 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	throttle := authn.NewThrottle(authn.ThrottleLimits{UserFailures: cfg.Auth.Throttle.UserFailures, UserWindow: cfg.Auth.Throttle.UserWindow, AddressFailures: cfg.Auth.Throttle.AddressFailures, AddressWindow: cfg.Auth.Throttle.AddressWindow}, now)
+	// Per-user failure counts live in etcd, so N instances allow a user
+	// as many failures as one (per-address counts stay per instance).
+	fctx, fcancel := context.WithTimeout(context.Background(), 4*max(cfg.Storage.Timeout, time.Second))
+	failures, err := store.FailureCounts(fctx, now)
+	fcancel()
+	if err != nil {
+		return nil, fmt.Errorf("throttle: %w", err)
+	}
+	throttle.ShareUserCounts(failures, func(err error) {
+		log.Warn("a shared sign-in failure count was not written", "err", err)
+	})
 	authority := &authz.Authority{}
 	res := resources.New(resources.Options{
 		Store:     store,

@@ -55,6 +55,7 @@
 //	                        every instance checks on its hot path (a
 //	                        token revocation), stored like a token but
 //	                        loaded by the cache.
+//	mark/fail/{h}           sign-in failure count (FailureCounts), h = HMAC of the name
 //
 // OAuth clients are stored like API keys: the record in its owner's set
 // (deleted with the user or the account), and a global index entry
