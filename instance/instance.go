@@ -37,6 +37,7 @@ import (
 	"gatehouse/resources"
 	"gatehouse/samlsignin"
 	"gatehouse/storage"
+	"gatehouse/totp"
 )
 
 // Version is the gatehouse version, set at build time with
@@ -324,6 +325,9 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	// throttling and the credential cache are shared.
 	flow := &authn.PasswordFlow{Users: users{store}, Cache: creds, Throttle: throttle,
 		OnVerified: lastLogin(store, log, now)}
+	// The second factor (SPEC §3c): a user with an enabled TOTP answers
+	// "totp" with a TOTP or backup code; HTTP Basic cannot, so is refused.
+	flow.Steps = append(flow.Steps, totp.Step{Store: store, Now: now})
 	// LDAP: names without a local password sign in against the account's
 	// directories; POST …/providers/{pv}/sync runs the directory sync.
 	flow.Directories = &ldapsignin.SignIn{Store: store, Logger: log, Now: now}

@@ -77,7 +77,7 @@ var userKind = &itemKind{
 	kind: storage.KindUser, element: "user", varName: "u", createPerm: "auth:users:create",
 	schema: Schema{Root: "user", Text: []string{"name", "password", "email", "full-name", "enabled", "password-expired"},
 		Ignored: []string{"account", "attributes", "clients", "created", "federations", "groups", "last-login",
-			"permissions", "roles", "api-keys", "sessions"}},
+			"permissions", "roles", "api-keys", "sessions", "totp"}},
 	node:    func(v *nb, a, n string) *Entity { return v.userNode(a, n) },
 	list:    func(v *nb, a string) *Collection { return v.usersNode(a) },
 	prepare: prepareUser,

@@ -10,6 +10,7 @@ import (
 	"gatehouse/authz"
 	"gatehouse/catalog"
 	"gatehouse/storage"
+	"gatehouse/totp"
 )
 
 // This file describes every resource as nodes; render.go shows them.
@@ -334,6 +335,7 @@ func (v *nb) userAt(a, u, href, base string) *Entity {
 			Field{Node: v.effectiveUnder(a, u, base)},
 			Field{Node: v.membersUnder(a, storage.UserRoles, u, "roles", base, "/roles")},
 			Field{Node: v.sessionsUnder(a, u, base, v.clock())},
+			Field{Node: v.totpNode(a, u, base+"/totp", totp.Enrolment{})},
 			Field{Name: "name", Text: u},
 		)
 	}}

@@ -176,5 +176,14 @@ func routes() []*Route {
 		rt("GET", "/me/sessions", "auth:me:sessions:read", "list one's own live sign-in sessions", getMySessions),
 		rt("GET", "/me/sessions/{s}", "auth:me:sessions:read", "show one of one's own sign-in sessions", getMySession),
 		rt("DELETE", "/me/sessions/{s}", "auth:me:sessions:delete", "revoke one of one's own sign-in sessions", deleteMySession),
+
+		rt("GET", "/me/totp", "auth:me:totp:read", "show whether one's own TOTP second factor is enabled", getMyTOTP),
+		rt("POST", "/me/totp", "auth:me:totp:create", "start a TOTP enrolment; the 201 answer alone shows its secret, URI and QR link", postMyTOTP),
+		rt("PUT", "/me/totp", "auth:me:totp:update", "confirm the pending TOTP enrolment with a <code> (wrong code: 400)", putMyTOTP),
+		rt("GET", "/me/totp/qr", "auth:me:totp:read", "the QR code (image/png) of the pending TOTP enrolment", getMyTOTPQR),
+		rt("GET", "/me/backup-codes", "auth:me:backup-codes:read", "show how many of one's own backup codes remain", getMyBackupCodes),
+		rt("POST", "/me/backup-codes", "auth:me:backup-codes:create", "draw a new set of backup codes, replacing the old; the 201 answer alone shows them", postMyBackupCodes),
+		rt("GET", user+"/totp", "auth:users:totp:read", "show whether a user's TOTP second factor is enabled", getUserTOTP),
+		rt("DELETE", user+"/totp", "auth:users:totp:delete", "reset a user's second factor (TOTP and backup codes)", deleteUserTOTP),
 	}
 }

@@ -30,6 +30,9 @@ const (
 	// KindSession is a user's sign-in sessions: SubKey(a, KindSession,
 	// u, id), id the OAuth grant's request id (see session.go).
 	KindSession = "session"
+	// KindTOTP is a user's second factor: the single key
+	// ItemKey(a, KindTOTP, u), deleted with the user (see totp.go).
+	KindTOTP = "totp"
 )
 
 // The key helpers below are for this package and for tests that look at

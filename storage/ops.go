@@ -33,7 +33,7 @@ var owned = map[string][]string{
 
 // singles lists single keys an item kind owns.
 var singles = map[string][]string{
-	KindUser:     {KindLogin},
+	KindUser:     {KindLogin, KindTOTP},
 	KindProvider: {KindProviderSync},
 }
 

@@ -351,6 +351,7 @@ func TestDepth(t *testing.T) {
   <permissions count="1" href="/auth/v2/accounts/acme/users/bob/permissions"/>
   <roles count="1" href="/auth/v2/accounts/acme/users/bob/roles"/>
   <sessions count="0" href="/auth/v2/accounts/acme/users/bob/sessions"/>
+  <totp href="/auth/v2/accounts/acme/users/bob/totp"/>
   <name>bob</name>
 </user>`, &harness.Response{Doc: hmDocOf(hmFind(t, r.Root(), "user[@identifier='bob']"))})
 		r = e2eGet(t, s, hmAcme+"/users?depth=3")
@@ -381,6 +382,7 @@ func TestDepth(t *testing.T) {
   <permissions count="3" href="/auth/v2/accounts/acme/users/alice/permissions"/>
   <roles count="1" href="/auth/v2/accounts/acme/users/alice/roles"/>
   <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
+  <totp href="/auth/v2/accounts/acme/users/alice/totp"/>
   <name>alice</name>
 </user>`},
 			{2, `
@@ -411,6 +413,9 @@ func TestDepth(t *testing.T) {
     <role identifier="printing" href="/auth/v2/accounts/acme/users/alice/roles/printing"/>
   </roles>
   <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
+  <totp href="/auth/v2/accounts/acme/users/alice/totp">
+    <enabled>false</enabled>
+  </totp>
   <name>alice</name>
 </user>`},
 			{3, `
@@ -458,6 +463,9 @@ func TestDepth(t *testing.T) {
     </role>
   </roles>
   <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
+  <totp href="/auth/v2/accounts/acme/users/alice/totp">
+    <enabled>false</enabled>
+  </totp>
   <name>alice</name>
 </user>`},
 		})
@@ -540,6 +548,7 @@ func TestDepth(t *testing.T) {
       <permissions count="3" href="/auth/v2/accounts/acme/users/alice/permissions"/>
       <roles count="1" href="/auth/v2/accounts/acme/users/alice/roles"/>
       <sessions count="0" href="/auth/v2/accounts/acme/users/alice/sessions"/>
+      <totp href="/auth/v2/accounts/acme/users/alice/totp"/>
       <name>alice</name>
     </user>
   </users>

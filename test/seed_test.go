@@ -425,6 +425,7 @@ func TestSeedExamples(t *testing.T) {
   <permissions count="0" href="/auth/v2/accounts/system/users/example-user/permissions"/>
   <roles count="0" href="/auth/v2/accounts/system/users/example-user/roles"/>
   <sessions count="0" href="/auth/v2/accounts/system/users/example-user/sessions"/>
+  <totp href="/auth/v2/accounts/system/users/example-user/totp"/>
   <name>example-user</name>
 </user>`, created)
 	})
@@ -453,6 +454,7 @@ func TestSeedExamples(t *testing.T) {
   <permissions count="5" href="/auth/v2/accounts/system/users/example-user/permissions"/>
   <roles count="1" href="/auth/v2/accounts/system/users/example-user/roles"/>
   <sessions count="0" href="/auth/v2/accounts/system/users/example-user/sessions"/>
+  <totp href="/auth/v2/accounts/system/users/example-user/totp"/>
   <name>example-user</name>
 </user>`, r)
 		if !strings.Contains(r.Body, "<password></password>") {
@@ -594,6 +596,7 @@ func TestSeedExamples(t *testing.T) {
   <permissions count="5" href="/auth/v2/accounts/system/users/example-user/permissions"/>
   <roles count="1" href="/auth/v2/accounts/system/users/example-user/roles"/>
   <sessions count="0" href="/auth/v2/accounts/system/users/example-user/sessions"/>
+  <totp href="/auth/v2/accounts/system/users/example-user/totp"/>
   <name>example-user</name>
 </user>`, e2eGet(t, s, eu))
 		// enabled and password-expired render what was stored.

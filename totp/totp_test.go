@@ -401,3 +401,17 @@ func TestVerifyConcurrent(t *testing.T) {
 		t.Errorf("accepted %d times, want once", accepted)
 	}
 }
+
+func TestEnrolmentOfRebuilds(t *testing.T) {
+	e, err := NewEnrolment("gatehouse", `acme\alice`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := EnrolmentOf("gatehouse", `acme\alice`, e.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Secret != e.Secret || again.URI != e.URI || len(again.PNG) == 0 {
+		t.Errorf("EnrolmentOf: %q %q, want %q %q", again.Secret, again.URI, e.Secret, e.URI)
+	}
+}
