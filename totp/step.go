@@ -1,16 +1,12 @@
 package totp
 
 import (
-	"bytes"
 	"context"
 	"encoding/base32"
 	"errors"
-	"fmt"
-	"image/png"
 	"strings"
 	"time"
 
-	"github.com/pquerna/otp"
 	otptotp "github.com/pquerna/otp/totp"
 
 	"gatehouse/storage"
@@ -143,24 +139,5 @@ func EnrolmentOf(issuer, accountName, secret string) (Enrolment, error) {
 	if err != nil {
 		return Enrolment{}, errors.New("totp: the secret is not base32")
 	}
-	key, err := otptotp.Generate(otptotp.GenerateOpts{
-		Issuer:      issuer,
-		AccountName: accountName,
-		Period:      uint(Period / time.Second),
-		Secret:      raw,
-		Digits:      otp.DigitsSix,
-		Algorithm:   otp.AlgorithmSHA1,
-	})
-	if err != nil {
-		return Enrolment{}, fmt.Errorf("totp: enrolment: %w", err)
-	}
-	img, err := key.Image(QRSize, QRSize)
-	if err != nil {
-		return Enrolment{}, errors.New("totp: enrolment QR code: issuer and account name too long")
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return Enrolment{}, fmt.Errorf("totp: enrolment QR code: %w", err)
-	}
-	return Enrolment{Secret: key.Secret(), URI: key.URL(), PNG: buf.Bytes()}, nil
+	return enrolment(otptotp.GenerateOpts{Issuer: issuer, AccountName: accountName, Secret: raw})
 }

@@ -56,15 +56,16 @@ type Enrolment struct {
 
 // NewEnrolment draws a new secret for accountName at issuer.
 func NewEnrolment(issuer, accountName string) (Enrolment, error) {
-	key, err := otptotp.Generate(otptotp.GenerateOpts{
-		Issuer:      issuer,
-		AccountName: accountName,
-		Period:      uint(Period / time.Second),
-		SecretSize:  SecretSize,
-		Digits:      otp.DigitsSix,
-		Algorithm:   otp.AlgorithmSHA1,
-		Rand:        rand.Reader,
-	})
+	return enrolment(otptotp.GenerateOpts{Issuer: issuer, AccountName: accountName, SecretSize: SecretSize, Rand: rand.Reader})
+}
+
+// enrolment generates the key o describes with gatehouse's parameters
+// (SHA-1, 6 digits, Period) and its QR code.
+func enrolment(o otptotp.GenerateOpts) (Enrolment, error) {
+	o.Period = uint(Period / time.Second)
+	o.Digits = otp.DigitsSix
+	o.Algorithm = otp.AlgorithmSHA1
+	key, err := otptotp.Generate(o)
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("totp: enrolment: %w", err)
 	}
