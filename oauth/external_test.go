@@ -29,7 +29,11 @@ func TestExternalSeam(t *testing.T) {
 		t.Fatalf("PendingKey = %q, %v", key, ok)
 	}
 	payload, sum, _ := strings.Cut(sealed, ".")
-	for name, bad := range map[string]string{"empty": "", "no mac": payload, "other mac": payload + "." + sum[:len(sum)-2] + "AA",
+	tail := "AA" // another MAC ending, whatever the real one ends with
+	if strings.HasSuffix(sum, tail) {
+		tail = "BB"
+	}
+	for name, bad := range map[string]string{"empty": "", "no mac": payload, "other mac": payload + "." + sum[:len(sum)-2] + tail,
 		"other payload": b64.EncodeToString([]byte(`{"r":"x","k":"saml:acme/idp","e":99999999999}`)) + "." + sum} {
 		if _, ok := p.PendingKey(bad); ok {
 			t.Errorf("%s: a forged pending request opened", name)
