@@ -130,6 +130,15 @@ type Auth struct {
 	Basic    Basic
 	Password PasswordPolicy
 	Throttle Throttle
+	Passkeys Passkeys
+}
+
+// Passkeys configures WebAuthn passkeys (auth.passkeys.*): the relying
+// party's ID and name, and the origins ceremonies may come from.
+type Passkeys struct {
+	RPID    string
+	RPName  string
+	Origins []string
 }
 
 // Basic configures HTTP Basic authentication (auth.basic.*).
@@ -143,6 +152,11 @@ type Basic struct {
 // PasswordPolicy configures password rules (auth.password.*).
 type PasswordPolicy struct {
 	MinLength int
+	MaxLength int
+	// History is how many previous password hashes are kept and refused.
+	History int
+	// MaxAge is when a password expires; 0 never.
+	MaxAge time.Duration
 }
 
 // Throttle configures sign-in failure throttling (auth.throttle.*): at most
@@ -153,6 +167,8 @@ type Throttle struct {
 	UserWindow      time.Duration
 	AddressFailures int
 	AddressWindow   time.Duration
+	// UserDisableFailures is the permanent lockout threshold; 0 is off.
+	UserDisableFailures int
 }
 
 // Admin configures the bootstrap administrator (admin.*).
@@ -196,7 +212,8 @@ func Defaults() Config {
 		},
 		Auth: Auth{
 			Basic:    Basic{Enabled: true, CacheTTL: 5 * time.Minute},
-			Password: PasswordPolicy{MinLength: 8},
+			Password: PasswordPolicy{MinLength: 8, MaxLength: 256, History: 5},
+			Passkeys: Passkeys{RPName: "Gatehouse"},
 			Throttle: Throttle{
 				UserFailures:    10,
 				UserWindow:      15 * time.Minute,

@@ -134,11 +134,19 @@ auth:
     cache-ttl: 0s
   password:
     min-length: 12
+    max-length: 128
+    history: 3
+    max-age: 2160h
   throttle:
     user-failures: 3
     user-window: 1h
     address-failures: 100
     address-window: 30s
+    user-disable-failures: 20
+  passkeys:
+    rp-id: id.example.com
+    rp-name: Example
+    origins: [https://id.example.com]
 admin:
   password: correct-horse-battery
 audit:
@@ -190,8 +198,9 @@ func TestSources(t *testing.T) {
 					API: API{MaxDepth: 7, DefaultPageSize: 20, MaxPageSize: 200},
 					Auth: Auth{
 						Basic:    Basic{Enabled: false, CacheTTL: 0},
-						Password: PasswordPolicy{MinLength: 12},
-						Throttle: Throttle{UserFailures: 3, UserWindow: time.Hour, AddressFailures: 100, AddressWindow: 30 * time.Second},
+						Password: PasswordPolicy{MinLength: 12, MaxLength: 128, History: 3, MaxAge: 2160 * time.Hour},
+						Throttle: Throttle{UserFailures: 3, UserWindow: time.Hour, AddressFailures: 100, AddressWindow: 30 * time.Second, UserDisableFailures: 20},
+						Passkeys: Passkeys{RPID: "id.example.com", RPName: "Example", Origins: []string{"https://id.example.com"}},
 					},
 					Admin: Admin{Password: "correct-horse-battery"},
 					Audit: Audit{Retention: 720 * time.Hour},

@@ -89,11 +89,29 @@ func (c Config) Validate() error {
 	v.durationMin("auth.basic.cache-ttl", c.Auth.Basic.CacheTTL, false)
 	minLen := c.Auth.Password.MinLength
 	v.intRange("auth.password.min-length", minLen, 1, 1024)
+	maxLen := c.Auth.Password.MaxLength
+	v.intRange("auth.password.max-length", maxLen, 64, 1024)
+	if maxLen < minLen {
+		v.add("auth.password.max-length", "%d is less than auth.password.min-length (%d)", maxLen, minLen)
+	}
+	v.intRange("auth.password.history", c.Auth.Password.History, 0, 24)
+	v.durationMin("auth.password.max-age", c.Auth.Password.MaxAge, false)
 	th := c.Auth.Throttle
 	v.intRange("auth.throttle.user-failures", th.UserFailures, 1, -1)
 	v.durationMin("auth.throttle.user-window", th.UserWindow, true)
 	v.intRange("auth.throttle.address-failures", th.AddressFailures, 1, -1)
 	v.durationMin("auth.throttle.address-window", th.AddressWindow, true)
+	if d := th.UserDisableFailures; d != 0 && d <= th.UserFailures {
+		v.add("auth.throttle.user-disable-failures", "%d must be 0 or more than auth.throttle.user-failures (%d)", d, th.UserFailures)
+	}
+	for _, o := range c.Auth.Passkeys.Origins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			v.add("auth.passkeys.origins", "%q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	if id := c.Auth.Passkeys.RPID; id != "" && (strings.ContainsAny(id, "/:@ ") || strings.Trim(id, ".") != id) {
+		v.add("auth.passkeys.rp-id", "%q is not a domain name", id)
+	}
 
 	// admin.*
 	if pw := c.Admin.Password; pw != "" && minLen >= 1 {
