@@ -185,5 +185,6 @@ func routes() []*Route {
 		rt("POST", "/me/backup-codes", "auth:me:backup-codes:create", "draw a new set of backup codes, replacing the old; the 201 answer alone shows them", postMyBackupCodes),
 		rt("GET", user+"/totp", "auth:users:totp:read", "show whether a user's TOTP second factor is enabled", getUserTOTP),
 		rt("DELETE", user+"/totp", "auth:users:totp:delete", "reset a user's second factor (TOTP and backup codes)", deleteUserTOTP),
+		rt("DELETE", user+"/lockout", "auth:users:lockout:delete", "clear a user's sign-in lockout (its shared failure count) on every instance", deleteUserLockout),
 	}
 }
