@@ -43,7 +43,12 @@ type scenario struct {
 	// client does. Seeds are the first values, one per connection.
 	Chain string   `json:"chain,omitempty"`
 	Seeds []string `json:"seeds,omitempty"`
-	Auth  string   `json:"auth,omitempty"` // Authorization header value, "" for none
+	// Seq > 0 replaces seqMark in Body with a number below Seq that
+	// walks the range without repeats across connections: connection w
+	// of c sends w, w+c, w+2c, … (mod Seq), so that Seq requests name Seq
+	// different users (the sign-in scenario: no credential cache hits).
+	Seq  int    `json:"seq,omitempty"`
+	Auth string `json:"auth,omitempty"` // Authorization header value, "" for none
 	// OK lists the statuses that count as success (empty: 200 only).
 	OK []int `json:"ok,omitempty"`
 	// Expect, when set, must occur in the body of a successful response
@@ -55,6 +60,10 @@ type scenario struct {
 	// its turn comes.
 	prepare  func(*scenario) error
 	external bool // served by another process than the server: no server figures
+	// local, when set, is run in the server process instead of the
+	// client process (a measurement that is not an HTTP request, such
+	// as the bare argon2id rate).
+	local func(warmup, duration time.Duration) driveResult
 }
 
 // path appends the request path (with query) for one request.
@@ -204,6 +213,8 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration, recording, sto
 			var body []byte
 			expect := []byte(sc.Expect)
 			var link string // the chained value this connection sends next
+			seq := w
+			var seqBuf []byte
 			if sc.Chain != "" && w < len(sc.Seeds) {
 				link = sc.Seeds[w]
 			}
@@ -212,6 +223,11 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration, recording, sto
 				body = sc.body(body[:0], rng)
 				if sc.Chain != "" {
 					body = bytes.Replace(body, []byte(chainMark), []byte(link), 1)
+				}
+				if sc.Seq > 0 {
+					seqBuf = appendSeq(seqBuf[:0], seq%sc.Seq)
+					body = bytes.Replace(body, []byte(seqMark), seqBuf, 1)
+					seq += d.conns
 				}
 				t0 := time.Now()
 				status, resp, err := c.do(buf, body)
@@ -281,6 +297,19 @@ func (d *driver) run(sc scenario, warmup, duration time.Duration, recording, sto
 
 // chainMark is the placeholder of a chained value in a scenario's Body.
 const chainMark = "{chain}"
+
+// seqMark is the placeholder of a sequence number in a scenario's Body.
+const seqMark = "{seq}"
+
+// appendSeq appends i as six digits (the suffix of signinName).
+func appendSeq(b []byte, i int) []byte {
+	var d [20]byte
+	s := strconv.AppendInt(d[:0], int64(i), 10)
+	for k := len(s); k < 6; k++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
 
 // jsonString returns the value of the string field name of the JSON
 // object b (a token endpoint answer: no escapes in the values sought).

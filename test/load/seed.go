@@ -231,3 +231,46 @@ func waitCache(ctx context.Context, st *storage.Store, rev int64) error {
 	}
 	return nil
 }
+
+// signinName is the name of sign-in user i: "signin-%06d".
+func signinName(i int) string { return "signin-" + string(appendSeq(nil, i)) }
+
+// seedSignIn creates n users signin-000000… with checkerPass, for the
+// sign-in scenario: one argon2id hash (DefaultParams, the server's) shared
+// by all of them, so seeding costs one hash, while every sign-in of a
+// different name misses the server's credential cache and pays a full
+// argon2id verification. They are written right before the scenario
+// (the last), so the other scenarios see N users.
+func seedSignIn(ctx context.Context, st *storage.Store, n int) (string, error) {
+	hash, err := authn.HashPassword(checkerPass, authn.DefaultParams, rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().Unix()
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				_, _, err := st.PutItem(ctx, loadAccount, storage.KindUser, signinName(i), storage.CreateOnly,
+					func(string, bool) (string, error) {
+						return storage.User{PasswordHash: hash, Enabled: true, Created: now}.Encode(), nil
+					}, nil)
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("create %s: %w", signinName(i), err) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return hash, firstErr
+}
