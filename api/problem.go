@@ -20,6 +20,16 @@ type Problem struct {
 	Detail string
 	// Header holds extra headers (Allow, WWW-Authenticate, Retry-After).
 	Header http.Header
+	// Extensions are further elements of the document after <detail>
+	// (RFC 9457 extension members), in order: name and text. Add them
+	// with With.
+	Extensions [][2]string
+}
+
+// With adds the extension element <name>text</name> to p and returns p.
+func (p *Problem) With(name, text string) *Problem {
+	p.Extensions = append(p.Extensions, [2]string{name, text})
+	return p
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s", p.Status, p.Detail) }
@@ -87,6 +97,10 @@ func problemDocument(b []byte, p *Problem) []byte {
 	b = element(b, "title", http.StatusText(p.Status))
 	b = append(b, "\n  "...)
 	b = element(b, "detail", p.Detail)
+	for _, x := range p.Extensions {
+		b = append(b, "\n  "...)
+		b = element(b, x[0], x[1])
+	}
 	return append(b, "\n</problem>\n"...)
 }
 

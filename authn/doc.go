@@ -46,10 +46,27 @@
 // cache (no etcd round trip on the hot path), so an instance sees
 // another's failures within the watch latency; a success clears it. The
 // shared count is a fixed window from the user's first failure (its
-// lease ends with it), and the instance's own sliding window still
-// applies, so a user is refused when either reaches the limit, and an
-// unreachable etcd degrades to per-instance counting. Per-address
-// counts, and names that stand for an address (an API key's or a
-// token's), stay per instance. Without a SharedCounts (unit tests, the
-// load tool) the throttle is per instance as before.
+// lease ends with it). A failure the shared count took is not also
+// counted in the instance's own sliding window — only one etcd could not
+// take (unreachable) is, so an unreachable etcd degrades to
+// per-instance counting — and a user is refused when either reaches the
+// limit. So a lockout cleared in etcd (a success, or an administrator's
+// DELETE …/lockout, on any instance) stops every instance refusing the
+// user as soon as its watch delivers the deletion, with no instance's
+// own window still holding the failures. The price: the shared fixed
+// window allows a burst of up to twice the limit around its end, where
+// the sliding window allowed none. Per-address counts, and names that
+// stand for an address (an API key's or a token's), stay per instance.
+// Without a SharedCounts (unit tests, the load tool) the throttle is per
+// instance as before.
+//
+// The permanent lockout (ThrottleLimits.UserDisableFailures) needs the
+// user record, so it lives in the SharedCounts too: the same transaction
+// as a failure counts the consecutive failures of an existing, enabled
+// user, and the one reaching the threshold disables the user, audited,
+// in that transaction (storage.FailureCounts); the Throttle then tells
+// OnUserDisabled, which drops the user's cached credentials. A
+// throttled attempt is no failure, so the threshold is reached only
+// across temporary lockouts; a success, an administrator's clear, or any
+// change of the user record (enabling it again) resets the count.
 package authn

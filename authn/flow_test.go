@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -231,5 +232,119 @@ func TestPasswordFlowDirectories(t *testing.T) {
 	dir.calls = nil
 	if res, _ := f.SignIn(ctx, `acme\dora`, "dir-pw", "10.0.0.4", nil); res.Status != Throttled || len(dir.calls) != 0 {
 		t.Errorf("after three failures: %v (directory asked %v), want Throttled without asking", res.Status, dir.calls)
+	}
+}
+
+// altStep is a second method of codeStep's step (same Name): its answer
+// is the field "key".
+type altStep struct{ users map[string]bool }
+
+func (altStep) Name() string   { return "code" }
+func (altStep) Method() string { return "key" }
+func (s altStep) Required(_ context.Context, a, u string) (bool, error) {
+	return s.users[a+`\`+u], nil
+}
+func (altStep) Verify(_ context.Context, _, _ string, answers map[string]string) (bool, error) {
+	return answers["key"] == "k-1", nil
+}
+
+// Begin stops after the password for a user with further steps (nothing
+// counted, the Partial names them and the methods the user has);
+// Continue answers them, throttled and counted like the password.
+func TestPasswordFlowBeginContinue(t *testing.T) {
+	fast := Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	hash, err := HashPassword("right-password", fast, bytes.NewReader(bytes.Repeat([]byte{5}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var verified []string
+	users := userTable{
+		`acme\alice`: {PasswordHash: hash, Enabled: true},
+		`acme\bob`:   {PasswordHash: hash, Enabled: true},
+		`acme\cy`:    {PasswordHash: hash, Enabled: true},
+	}
+	f := &PasswordFlow{
+		Users:    users,
+		Throttle: NewThrottle(ThrottleLimits{UserFailures: 3, AddressFailures: 100}, func() time.Time { return now }),
+		Steps: []Step{codeStep{users: map[string]bool{`acme\bob`: true, `acme\cy`: true}},
+			altStep{users: map[string]bool{`acme\cy`: true}}},
+		OnVerified: func(a, u string) { verified = append(verified, a+`\`+u) },
+	}
+	ctx := context.Background()
+
+	// No further step: Begin is SignIn.
+	res, p, err := f.Begin(ctx, `acme\alice`, "right-password", "10.0.0.1")
+	if err != nil || res.Status != Accepted || p != nil {
+		t.Fatalf("alice: %v %+v %v", res.Status, p, err)
+	}
+	// Wrong password or unknown user: refused, no Partial, counted.
+	for _, name := range []string{`acme\bob`, `acme\nobody`} {
+		res, p, err := f.Begin(ctx, name, "wrong", "10.0.0.1")
+		if err != nil || res.Status != Refused || p != nil || res.Reason != badCredentials {
+			t.Fatalf("%s wrong password: %v %+v %q %v", name, res.Status, p, res.Reason, err)
+		}
+	}
+	// bob's password: refused as SignIn would, with the Partial.
+	res, p, err = f.Begin(ctx, `acme\bob`, "right-password", "10.0.0.1")
+	if err != nil || res.Status != Refused || p == nil || p.Account != "acme" || p.User != "bob" || p.Name != `acme\bob` ||
+		len(p.Steps) != 1 || p.Steps[0].Name != "code" || !slices.Equal(p.Steps[0].Methods, []string{"code"}) {
+		t.Fatalf("bob: %v %+v %v", res.Status, p, err)
+	}
+	if len(verified) != 1 {
+		t.Fatalf("OnVerified before the further step: %v", verified)
+	}
+	// Two wrong answers and the earlier wrong password: the third
+	// failure; bob is throttled even with the right answer.
+	if res, err := f.Continue(ctx, *p, "10.0.0.1", "", map[string]string{"code": "000000"}); err != nil || res.Status != Refused || res.Reason != "the code step is missing or wrong" {
+		t.Fatalf("wrong answer: %v %q %v", res.Status, res.Reason, err)
+	}
+	// The password again does not clear the count.
+	if res, p2, _ := f.Begin(ctx, `acme\bob`, "right-password", "10.0.0.1"); res.Status != Refused || p2 == nil {
+		t.Fatalf("bob again: %v", res.Status)
+	}
+	if res, _ := f.Continue(ctx, *p, "10.0.0.1", "", nil); res.Status != Refused {
+		t.Fatalf("missing answer: %v", res.Status)
+	}
+	if res, _ := f.Continue(ctx, *p, "10.0.0.1", "", map[string]string{"code": "123456"}); res.Status != Throttled || res.RetryAfter <= 0 {
+		t.Fatalf("after three failures: %v", res.Status)
+	}
+	if res, p2, _ := f.Begin(ctx, `acme\bob`, "right-password", "10.0.0.1"); res.Status != Throttled || p2 != nil {
+		t.Fatalf("password after three failures: %v %+v", res.Status, p2)
+	}
+
+	// cy has both methods: either passes; a method chosen is the only
+	// one tried.
+	res, p, err = f.Begin(ctx, `acme\cy`, "right-password", "10.0.0.2")
+	if err != nil || p == nil || len(p.Steps) != 1 || !slices.Equal(p.Steps[0].Methods, []string{"code", "key"}) {
+		t.Fatalf("cy: %v %+v %v", res.Status, p, err)
+	}
+	if res, _ := f.Continue(ctx, *p, "10.0.0.2", "code", map[string]string{"key": "k-1"}); res.Status != Refused {
+		t.Fatalf("the key's answer under method code: %v", res.Status)
+	}
+	res, err = f.Continue(ctx, *p, "10.0.0.2", "key", map[string]string{"key": "k-1"})
+	if err != nil || res.Status != Accepted || !res.Verified || res.Principal.Name() != `acme\cy` || res.Principal.Method != MethodPassword {
+		t.Fatalf("cy with the key: %v %+v %v", res.Status, res.Principal, err)
+	}
+	if res, _ := f.SignIn(ctx, `acme\cy`, "right-password", "10.0.0.2", map[string]string{"code": "123456"}); res.Status != Accepted {
+		t.Fatalf("SignIn takes either method: %v", res.Status)
+	}
+	if !slices.Equal(verified, []string{`acme\alice`, `acme\cy`, `acme\cy`}) {
+		t.Errorf("OnVerified for %v", verified)
+	}
+
+	// Pending lists the steps a user has now (an external sign-in).
+	if ps, err := f.Pending(ctx, "acme", "cy"); err != nil || len(ps) != 1 || !slices.Equal(ps[0].Methods, []string{"code", "key"}) {
+		t.Fatalf("Pending(cy): %+v %v", ps, err)
+	}
+	if ps, err := f.Pending(ctx, "acme", "alice"); err != nil || ps != nil {
+		t.Fatalf("Pending(alice): %+v %v", ps, err)
+	}
+
+	// A user disabled between the password and the step is refused.
+	_, p, _ = f.Begin(ctx, `acme\cy`, "right-password", "10.0.0.2")
+	users[`acme\cy`] = UserRecord{PasswordHash: hash}
+	if res, _ := f.Continue(ctx, *p, "10.0.0.2", "", map[string]string{"code": "123456"}); res.Status != Refused {
+		t.Fatalf("disabled meanwhile: %v", res.Status)
 	}
 }

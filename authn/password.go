@@ -9,8 +9,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -25,12 +23,6 @@ var (
 	// ErrInvalidParams: Params passed to HashPassword are outside the
 	// accepted bounds.
 	ErrInvalidParams = errors.New("authn: invalid argon2id parameters")
-	// ErrPasswordTooShort: fewer characters (runes) than the minimum.
-	ErrPasswordTooShort = errors.New("authn: password too short")
-	// ErrPasswordTooLong: more than MaxPasswordBytes bytes.
-	ErrPasswordTooLong = errors.New("authn: password too long")
-	// ErrPasswordBlank: consists only of white space.
-	ErrPasswordBlank = errors.New("authn: password is blank")
 )
 
 // Params are argon2id parameters.
@@ -47,14 +39,9 @@ type Params struct {
 // 32-byte key.
 var DefaultParams = Params{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// Policy and parameter bounds.
+// Parameter bounds. (Which passwords may be set is the password
+// policy's business: package passwordpolicy.)
 const (
-	// DefaultMinPasswordLength is the minimum length in characters used by
-	// CheckPolicy when it is given a minLength <= 0.
-	DefaultMinPasswordLength = 8
-	// MaxPasswordBytes is the longest password CheckPolicy accepts.
-	MaxPasswordBytes = 1024
-
 	// Bounds applied both to Params given to HashPassword and to the
 	// parameters read from an encoded hash, before argon2 runs, so that a
 	// hostile or corrupt hash cannot make VerifyPassword allocate gigabytes
@@ -240,25 +227,4 @@ func dummyHash() string {
 // unknown user costs the same time as one for a known user.
 func DummyVerify(password string) {
 	_, _ = VerifyPassword(password, dummyHash())
-}
-
-// CheckPolicy reports why password violates the password policy, or nil.
-// The rules, checked in this order: at most MaxPasswordBytes (1024) bytes
-// (ErrPasswordTooLong); at least minLength characters, counted in runes,
-// with minLength <= 0 meaning DefaultMinPasswordLength (8)
-// (ErrPasswordTooShort); not entirely white space (ErrPasswordBlank).
-func CheckPolicy(password string, minLength int) error {
-	if minLength <= 0 {
-		minLength = DefaultMinPasswordLength
-	}
-	if len(password) > MaxPasswordBytes {
-		return fmt.Errorf("%w: %d bytes, maximum %d", ErrPasswordTooLong, len(password), MaxPasswordBytes)
-	}
-	if n := utf8.RuneCountInString(password); n < minLength {
-		return fmt.Errorf("%w: %d characters, minimum %d", ErrPasswordTooShort, n, minLength)
-	}
-	if strings.TrimFunc(password, unicode.IsSpace) == "" {
-		return fmt.Errorf("%w: only white space", ErrPasswordBlank)
-	}
-	return nil
 }

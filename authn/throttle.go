@@ -21,6 +21,11 @@ type ThrottleLimits struct {
 	UserWindow      time.Duration
 	AddressFailures int
 	AddressWindow   time.Duration
+	// UserDisableFailures is the permanent lockout: consecutive failed
+	// sign-ins of an existing, enabled user that disable it (0: off).
+	// Only shared counts keep them (ShareUserCounts); it is passed on to
+	// SharedCounts.Fail.
+	UserDisableFailures int
 }
 
 // Throttle defaults.
@@ -42,8 +47,9 @@ const (
 
 // Throttle counts failed sign-in attempts per user name and per client
 // address and refuses attempts once either count reaches its limit (the
-// Keycloak brute-force-detection pattern, without lockout by an
-// administrator).
+// Keycloak brute-force-detection pattern; with shared counts, an
+// administrator can also clear a user's count, and consecutive failures
+// can disable the user: see ShareUserCounts).
 //
 // It uses a sliding window (a log of failure times): a failure counts for
 // exactly one window after it happened, so there is no burst at a fixed
@@ -77,24 +83,33 @@ type Throttle struct {
 	users failTable
 	addrs failTable
 
-	shared   SharedCounts // nil: user counts are this instance's only
-	onShared func(error)  // told when a shared count cannot be written
+	shared     SharedCounts      // nil: user counts are this instance's only
+	onShared   func(error)       // told when a shared count cannot be written
+	disableAt  int               // UserDisableFailures
+	onDisabled func(user string) // told when a failure disabled the user
 }
 
 // SharedCounts are per-name failure counts shared by every instance (in
 // etcd: storage.FailureCounts), so that N instances allow a user the
-// same number of failures as one. Count is on the path of every sign-in
-// and must not wait for the network (it reads a watch-fed cache); Fail
-// and Clear write.
+// same number of failures as one. Count and Holds are on the path of
+// every sign-in and must not wait for the network (they read a
+// watch-fed cache); Fail and Clear write.
 type SharedCounts interface {
 	// Count returns name's failures in its current window and when that
 	// window ends (0: none).
 	Count(name string) (n int, until time.Time)
-	// Fail adds a failure to name's count, starting a window of the given
-	// length when none is running; concurrent calls on any instance are
-	// all counted.
-	Fail(ctx context.Context, name string, window time.Duration) error
-	// Clear drops name's count.
+	// Holds reports whether there is anything for Clear to drop (a
+	// count, or consecutive failures).
+	Holds(name string) bool
+	// Fail adds a failure (from client address) to name's count,
+	// starting a window of the given length when none is running;
+	// concurrent calls on any instance are all counted. lock is the
+	// limit the count is judged by (kept with it, so that a lockout can
+	// be shown). With disable > 0 it also counts the consecutive
+	// failures of the user name stands for, and the one that reaches
+	// disable disables the user (audited) and reports disabled.
+	Fail(ctx context.Context, name, address string, window time.Duration, lock, disable int) (disabled bool, err error)
+	// Clear drops name's count and consecutive failures.
 	Clear(ctx context.Context, name string) error
 }
 
@@ -102,16 +117,28 @@ type SharedCounts interface {
 const sharedTimeout = 10 * time.Second
 
 // ShareUserCounts makes the user counts of sign-in names ("account\user",
-// names holding a backslash) shared through sc, in addition to this
-// instance's own sliding windows: Allowed refuses when either reaches the
-// user limit, Fail adds to both, Succeed clears both. Other names (an
-// API key's or a token's, which stand for an address) and the address
-// counts stay per instance. A shared write that fails is reported to
-// onErr (nil: ignored) and the instance's own count still holds. Call it
-// before the Throttle is used.
+// names holding a backslash) shared through sc: a failure goes to the
+// shared count, and only a failure the shared count could not take
+// (etcd unreachable: reported to onErr, nil ignores it) goes to this
+// instance's own sliding window instead. Allowed refuses when either
+// reaches the user limit, Succeed clears both. So a lockout cleared in
+// etcd (a success or an administrator's clear, on any instance) stops
+// every instance refusing as soon as its watch delivers it: no
+// instance's own window keeps counting the failures etcd holds. Other
+// names (an API key's or a token's, which stand for an address) and the
+// address counts stay per instance. Call it before the Throttle is used.
 func (t *Throttle) ShareUserCounts(sc SharedCounts, onErr func(error)) {
 	t.shared, t.onShared = sc, onErr
 }
+
+// OnUserDisabled sets fn to be told the sign-in name of a user a failure
+// disabled (the permanent lockout), after the write: the caller drops
+// the user's cached credentials. Call it before the Throttle is used.
+func (t *Throttle) OnUserDisabled(fn func(user string)) { t.onDisabled = fn }
+
+// Forget drops this instance's own count of user (an administrator
+// cleared the user's lockout; the shared count is the caller's write).
+func (t *Throttle) Forget(user string) { t.forgetLocal(user) }
 
 // sharedName reports whether user's count is shared.
 func (t *Throttle) sharedName(user string) bool {
@@ -185,6 +212,7 @@ func NewThrottle(l ThrottleLimits, now func() time.Time) *Throttle {
 		wall := base.UnixNano()
 		t.now = func() int64 { return wall + int64(time.Since(base)) }
 	}
+	t.disableAt = max(l.UserDisableFailures, 0)
 	t.users.init(l.UserFailures, l.UserWindow, DefaultUserFailures, DefaultUserWindow)
 	t.addrs.init(l.AddressFailures, l.AddressWindow, DefaultAddressFailures, DefaultAddressWindow)
 	return t
@@ -230,31 +258,43 @@ func (t *Throttle) Allowed(user, addr string) (ok bool, retryAfter time.Duration
 }
 
 // Fail records a failed attempt for both user and addr. A shared user
-// count is written before Fail returns (one etcd transaction).
+// count is written before Fail returns (one etcd transaction); the
+// instance's own user count takes the failure only when that write
+// fails.
 func (t *Throttle) Fail(user, addr string) {
 	now := t.now()
 	t.users.sweep(now)
 	t.addrs.sweep(now)
-	t.users.record(user, now)
 	t.addrs.record(addr, now)
 	if t.sharedName(user) {
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
-		t.sharedErr(t.shared.Fail(ctx, user, time.Duration(t.users.window)))
+		disabled, err := t.shared.Fail(ctx, user, addr, time.Duration(t.users.window), t.users.limit, t.disableAt)
 		cancel()
+		if err == nil {
+			if disabled && t.onDisabled != nil {
+				t.onDisabled(user)
+			}
+			return
+		}
+		t.sharedErr(err)
 	}
+	t.users.record(user, now)
 }
 
 // Succeed clears user's failure count. The address count is kept, so a
 // client cannot reset its own address limit by signing in to an account it
 // controls.
 func (t *Throttle) Succeed(user string) {
-	if t.sharedName(user) {
-		if n, _ := t.shared.Count(user); n > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
-			t.sharedErr(t.shared.Clear(ctx, user))
-			cancel()
-		}
+	if t.sharedName(user) && t.shared.Holds(user) {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		t.sharedErr(t.shared.Clear(ctx, user))
+		cancel()
 	}
+	t.forgetLocal(user)
+}
+
+// forgetLocal drops this instance's own count of user.
+func (t *Throttle) forgetLocal(user string) {
 	ft := &t.users
 	if ft.total.Load() == 0 {
 		return

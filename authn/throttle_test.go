@@ -388,17 +388,29 @@ func TestThrottleConcurrentEviction(t *testing.T) {
 // fakeShared is a SharedCounts in memory: what etcd is to several
 // instances, with the fixed window storage.FailureCounts keeps.
 type fakeShared struct {
-	mu     sync.Mutex
-	clk    *fakeClock
-	counts map[string]int
-	until  map[string]time.Time
-	fails  int   // Fail calls
-	clears int   // Clear calls
-	err    error // returned by Fail and Clear when set
+	mu       sync.Mutex
+	clk      *fakeClock
+	counts   map[string]int
+	until    map[string]time.Time
+	streaks  map[string]int  // consecutive failures
+	disabled map[string]bool // users a failure disabled
+	fails    int             // Fail calls
+	clears   int             // Clear calls
+	lock     int             // the lock limit of the last Fail
+	err      error           // returned by Fail and Clear when set
 }
 
 func newFakeShared(clk *fakeClock) *fakeShared {
-	return &fakeShared{clk: clk, counts: map[string]int{}, until: map[string]time.Time{}}
+	return &fakeShared{clk: clk, counts: map[string]int{}, until: map[string]time.Time{},
+		streaks: map[string]int{}, disabled: map[string]bool{}}
+}
+
+func (f *fakeShared) Holds(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, c := f.counts[name]
+	_, s := f.streaks[name]
+	return c || s
 }
 
 func (f *fakeShared) Count(name string) (int, time.Time) {
@@ -410,19 +422,29 @@ func (f *fakeShared) Count(name string) (int, time.Time) {
 	return f.counts[name], f.until[name]
 }
 
-func (f *fakeShared) Fail(_ context.Context, name string, window time.Duration) error {
+func (f *fakeShared) Fail(_ context.Context, name, _ string, window time.Duration, lock, disable int) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fails++
+	f.lock = lock
 	if f.err != nil {
-		return f.err
+		return false, f.err
 	}
 	now := f.clk.Now()
 	if !now.Before(f.until[name]) {
 		f.counts[name], f.until[name] = 0, now.Add(window)
 	}
 	f.counts[name]++
-	return nil
+	if disable <= 0 || f.disabled[name] {
+		return false, nil
+	}
+	f.streaks[name]++
+	if f.streaks[name] < disable {
+		return false, nil
+	}
+	delete(f.streaks, name)
+	f.disabled[name] = true
+	return true, nil
 }
 
 func (f *fakeShared) Clear(_ context.Context, name string) error {
@@ -434,6 +456,7 @@ func (f *fakeShared) Clear(_ context.Context, name string) error {
 	}
 	delete(f.counts, name)
 	delete(f.until, name)
+	delete(f.streaks, name)
 	return nil
 }
 
@@ -540,5 +563,119 @@ func TestThrottleSharedWriteFails(t *testing.T) {
 	}
 	if ok, _ := th.Allowed(`acme\frank`, "10.0.0.9"); ok {
 		t.Error("the local count does not block when the shared write failed")
+	}
+}
+
+// TestThrottleSharedClearedElsewhere: failures the shared count took are
+// not also counted in the instance's own window, so a lockout cleared
+// in the shared count (an administrator's clear, or a success, on any
+// instance) stops this instance refusing at once, although every
+// failure was made here.
+func TestThrottleSharedClearedElsewhere(t *testing.T) {
+	clk := newFakeClock()
+	shared := newFakeShared(clk)
+	lim := ThrottleLimits{UserFailures: 3, UserWindow: 10 * time.Minute, AddressFailures: 1000}
+	a, b := NewThrottle(lim, clk.Now), NewThrottle(lim, clk.Now)
+	a.ShareUserCounts(shared, nil)
+	b.ShareUserCounts(shared, nil)
+	const user = `acme\gina`
+	for range 3 {
+		a.Fail(user, "10.0.0.1")
+	}
+	if shared.lock != 3 {
+		t.Errorf("the shared count was told lock limit %d, want 3", shared.lock)
+	}
+	for i, th := range []*Throttle{a, b} {
+		if ok, _ := th.Allowed(user, "10.0.0.9"); ok {
+			t.Fatalf("instance %d: allowed after 3 of 3 failures", i)
+		}
+	}
+	if n := a.users.tracked(); n != 0 {
+		t.Errorf("instance a tracks %d user names of its own although the shared count took every failure", n)
+	}
+	// Cleared elsewhere: b's administrator (a write a does not see but
+	// through the shared count).
+	if err := shared.Clear(context.Background(), user); err != nil {
+		t.Fatal(err)
+	}
+	for i, th := range []*Throttle{a, b} {
+		if ok, ra := th.Allowed(user, "10.0.0.9"); !ok {
+			t.Errorf("instance %d: still refused (Retry-After %v) after the shared count was cleared", i, ra)
+		}
+	}
+	// Forget drops what the instance's own window holds (failures the
+	// shared count could not take).
+	shared.err = errors.New("etcd unreachable")
+	for range 3 {
+		a.Fail(user, "10.0.0.1")
+	}
+	if ok, _ := a.Allowed(user, "10.0.0.9"); ok {
+		t.Fatal("the instance's own count does not block while the shared writes fail")
+	}
+	a.Forget(user)
+	if ok, _ := a.Allowed(user, "10.0.0.9"); !ok {
+		t.Error("still refused after Forget")
+	}
+}
+
+// TestThrottlePermanentLockout: UserDisableFailures is passed on with
+// every shared failure; the failure that disables the user is reported
+// to OnUserDisabled once, with the name; a success clears consecutive
+// failures even when no count is running (Holds); without shared counts
+// or with it off nothing is disabled.
+func TestThrottlePermanentLockout(t *testing.T) {
+	clk := newFakeClock()
+	shared := newFakeShared(clk)
+	lim := ThrottleLimits{UserFailures: 3, UserWindow: 10 * time.Minute, AddressFailures: 1000, UserDisableFailures: 5}
+	th := NewThrottle(lim, clk.Now)
+	th.ShareUserCounts(shared, nil)
+	var disabled []string
+	th.OnUserDisabled(func(user string) { disabled = append(disabled, user) })
+	const user = `acme\hank`
+	for range 3 {
+		th.Fail(user, "10.0.0.1")
+	}
+	if ok, _ := th.Allowed(user, "10.0.0.9"); ok {
+		t.Fatal("not locked after 3 failures")
+	}
+	clk.Advance(10 * time.Minute) // the temporary lockout ends; the streak does not
+	th.Fail(user, "10.0.0.1")
+	if len(disabled) != 0 {
+		t.Fatalf("disabled after 4 consecutive failures: %v", disabled)
+	}
+	th.Fail(user, "10.0.0.1")
+	if len(disabled) != 1 || disabled[0] != user {
+		t.Fatalf("after 5 consecutive failures OnUserDisabled got %v, want [%s]", disabled, user)
+	}
+
+	// A success resets the streak, even with no count running.
+	const other = `acme\ivy`
+	for range 2 {
+		th.Fail(other, "10.0.0.2")
+	}
+	clk.Advance(10 * time.Minute)
+	th.Succeed(other)
+	if shared.streaks[other] != 0 || shared.clears == 0 {
+		t.Errorf("after a success: streak %d (clears %d), want 0", shared.streaks[other], shared.clears)
+	}
+	for range 4 {
+		th.Fail(other, "10.0.0.2")
+		clk.Advance(10 * time.Minute)
+	}
+	if len(disabled) != 1 {
+		t.Errorf("4 failures after a success disabled: %v", disabled)
+	}
+
+	// Off: nothing is passed on.
+	off := NewThrottle(ThrottleLimits{UserFailures: 3, AddressFailures: 1000}, clk.Now)
+	offShared := newFakeShared(clk)
+	off.ShareUserCounts(offShared, nil)
+	off.OnUserDisabled(func(user string) { disabled = append(disabled, user) })
+	for range 10 {
+		off.Fail(`acme\jo`, "10.0.0.3")
+		clk.Advance(10 * time.Minute)
+	}
+	if len(disabled) != 1 || len(offShared.disabled) != 0 {
+		t.Errorf("with the permanent lockout off: disabled %v", offShared.disabled)
 	}
 }

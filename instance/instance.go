@@ -34,8 +34,11 @@ import (
 	"gatehouse/conf"
 	"gatehouse/ldapsignin"
 	"gatehouse/oauth"
+	"gatehouse/passkey"
+	"gatehouse/passwordpolicy"
 	"gatehouse/resources"
 	"gatehouse/samlsignin"
+	"gatehouse/selfservice"
 	"gatehouse/storage"
 	"gatehouse/totp"
 )
@@ -133,6 +136,7 @@ func Routes() *api.Registry {
 	routes.Mount(resources.New(resources.Options{}).Routes()...)
 	routes.Mount((&oauth.Provider{}).Routes()...)
 	routes.Mount((&samlsignin.Service{}).Routes()...)
+	routes.Mount((&selfservice.Pages{}).Routes()...)
 	return routes
 }
 
@@ -297,17 +301,27 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	throttle := authn.NewThrottle(authn.ThrottleLimits{UserFailures: cfg.Auth.Throttle.UserFailures, UserWindow: cfg.Auth.Throttle.UserWindow, AddressFailures: cfg.Auth.Throttle.AddressFailures, AddressWindow: cfg.Auth.Throttle.AddressWindow}, now)
+	throttle := authn.NewThrottle(authn.ThrottleLimits{UserFailures: cfg.Auth.Throttle.UserFailures, UserWindow: cfg.Auth.Throttle.UserWindow, AddressFailures: cfg.Auth.Throttle.AddressFailures, AddressWindow: cfg.Auth.Throttle.AddressWindow,
+		UserDisableFailures: cfg.Auth.Throttle.UserDisableFailures}, now)
 	// Per-user failure counts live in etcd, so N instances allow a user
-	// as many failures as one (per-address counts stay per instance).
+	// as many failures as one (per-address counts stay per instance);
+	// so do the consecutive failures of the permanent lockout, which
+	// disables the user (audited) and drops its cached credentials.
 	fctx, fcancel := context.WithTimeout(context.Background(), 4*max(cfg.Storage.Timeout, time.Second))
 	failures, err := store.FailureCounts(fctx, now)
 	fcancel()
 	if err != nil {
 		return nil, fmt.Errorf("throttle: %w", err)
 	}
+	failures.DisabledEntry = resources.DisabledEntry
 	throttle.ShareUserCounts(failures, func(err error) {
 		log.Warn("a shared sign-in failure count was not written", "err", err)
+	})
+	throttle.OnUserDisabled(func(name string) {
+		log.Warn("user disabled after consecutive failed sign-ins (permanent lockout)", "user", name)
+		if creds != nil {
+			creds.Forget(name)
+		}
 	})
 	authority := &authz.Authority{}
 	res := resources.New(resources.Options{
@@ -315,15 +329,16 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		Authority: authority,
 		Limits: resources.Limits{MaxDepth: cfg.API.MaxDepth, DefaultPageSize: cfg.API.DefaultPageSize,
 			MaxPageSize: cfg.API.MaxPageSize},
-		Credentials:       creds,
-		Throttle:          throttle,
-		MinPasswordLength: cfg.Auth.Password.MinLength,
-		Logger:            log,
-		Now:               now,
+		Credentials: creds,
+		Throttle:    throttle,
+		PasswordPolicy: passwordpolicy.Policy{MinLength: cfg.Auth.Password.MinLength, MaxLength: cfg.Auth.Password.MaxLength,
+			History: cfg.Auth.Password.History, MaxAge: cfg.Auth.Password.MaxAge},
+		Logger: log,
+		Now:    now,
 	})
 	// The password flow of HTTP Basic and the sign-in page: one, so
 	// throttling and the credential cache are shared.
-	flow := &authn.PasswordFlow{Users: users{store}, Cache: creds, Throttle: throttle,
+	flow := &authn.PasswordFlow{Users: users{store: store, expired: res.PasswordPolicy.Expired, now: now}, Cache: creds, Throttle: throttle,
 		OnVerified: lastLogin(store, log, now)}
 	// The second factor (SPEC §3c): a user with an enabled TOTP answers
 	// "totp" with a TOTP or backup code; HTTP Basic cannot, so is refused.
@@ -335,6 +350,20 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	res.SyncProvider = syncer.Start
 	syncer.Schedule(0) // providers with a sync-interval sync by themselves
 	issuer := cfg.IssuerFor(cfg.HTTP.Listen)
+	// Passkeys: the WebAuthn relying party from auth.passkeys.*, by
+	// default the issuer's host and origin; none (a warning, 404 on the
+	// registration routes) when that host is an IP address.
+	pkCfg, err := passkey.Config{RPID: cfg.Auth.Passkeys.RPID, RPName: cfg.Auth.Passkeys.RPName,
+		Origins: cfg.Auth.Passkeys.Origins}.Resolve(issuer)
+	if err == nil {
+		res.Passkeys, err = passkey.New(store, pkCfg, now)
+	}
+	if err != nil {
+		log.Warn("passkeys are off", "err", err)
+	} else {
+		// A passkey is a method of the second factor (beside TOTP).
+		flow.Steps = append(flow.Steps, passkey.Step{Service: res.Passkeys})
+	}
 	pctx, cancel := context.WithTimeout(context.Background(), 4*max(cfg.Storage.Timeout, time.Second))
 	provider, err := oauth.NewProvider(pctx, oauth.ProviderConfig{Store: store, Issuer: issuer,
 		Lifetimes: oauth.Lifetimes{Access: cfg.OAuth.Lifetimes.Access, Refresh: cfg.OAuth.Lifetimes.Refresh, Code: cfg.OAuth.Lifetimes.Code},
@@ -349,12 +378,15 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		return nil, fmt.Errorf("saml: %w", err)
 	}
 	provider.SetExternal(saml)
+	provider.SetPasskeys(res.Passkeys) // the sign-in page's passkeys (nil: none)
 	// DELETE of a sign-in session revokes its token family.
 	res.RevokeSession = provider.RevokeSession
 	routes := api.NewRegistry()
 	routes.Mount(res.Routes()...)
 	routes.Mount(provider.Routes()...)
 	routes.Mount(saml.Routes()...)
+	// The self-service pages (HTML) for the signed-in user.
+	routes.Mount((&selfservice.Pages{Store: store, Now: now, Passkeys: res.Passkeys}).Routes()...)
 	if res.Catalog, err = resources.NewCatalog(routes.Routes(), extra); err != nil {
 		return nil, fmt.Errorf("permissions.catalogues: %w", err)
 	}

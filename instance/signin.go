@@ -12,8 +12,14 @@ import (
 // The storage side of sign-in: authn's small lookup interfaces adapted to
 // the store's watch-fed view, and the last-login write of a new sign-in.
 
-// users finds local users for password sign-in.
-type users struct{ store *storage.Store }
+// users finds local users for password sign-in. A password is expired
+// by the password policy (expired: the stored flag, or older than
+// auth.password.max-age by now).
+type users struct {
+	store   *storage.Store
+	expired func(rec storage.User, now time.Time) bool
+	now     func() time.Time
+}
 
 var _ authn.Users = users{}
 
@@ -28,7 +34,7 @@ func (u users) LookupUser(ctx context.Context, account, user string) (authn.User
 		return nil
 	})
 	return authn.UserRecord{PasswordHash: rec.PasswordHash, Enabled: rec.Enabled,
-		PasswordExpired: rec.PasswordExpired}, found, err
+		PasswordExpired: u.expired(rec, u.now())}, found, err
 }
 
 // apiKeys finds API keys by id through their index.

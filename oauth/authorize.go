@@ -1,8 +1,10 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +17,8 @@ import (
 	"gatehouse/api"
 	"gatehouse/audit"
 	"gatehouse/authn"
+	"gatehouse/passkey"
+	"gatehouse/totp"
 )
 
 // The authorization endpoint (GET and POST /oauth2/authorize): fosite
@@ -40,6 +44,10 @@ type signin struct {
 	request string // the authorize request's raw query
 	nonce   string // the browser's nonce cookie
 	t       ticket
+	// pending is the further steps the signed-in user has (read once per
+	// request, pendingRead; the password step sets it from Begin).
+	pending     []authn.PendingStep
+	pendingRead bool
 }
 
 // pageStep is one step of the sign-in page. The steps run in order
@@ -48,27 +56,35 @@ type signin struct {
 // pageStep between the password and the consent.
 type pageStep interface {
 	name() string
-	needed(s *signin) bool
+	needed(ctx context.Context, s *signin) (bool, error)
 	// fill prepares the page showing the step.
-	fill(s *signin, pg *page)
+	fill(ctx context.Context, s *signin, pg *page) error
 	// submit handles the step's posted form; with stepAgain it sets
 	// pg's error and status.
 	submit(ctx context.Context, req *api.Request, s *signin, form url.Values, pg *page) (stepOutcome, error)
 }
 
-// steps is the page's sequence: password, then consent.
+// steps is the page's sequence: password, the second factor (for a
+// user who has one), then consent.
 func (p *Provider) steps() []pageStep {
-	return []pageStep{passwordStep{p}, consentStep{}}
+	return []pageStep{passwordStep{p}, secondFactorStep{p}, consentStep{}}
 }
 
 // next is the first step not done and needed, nil when all are.
-func (p *Provider) next(s *signin) pageStep {
+func (p *Provider) next(ctx context.Context, s *signin) (pageStep, error) {
 	for _, st := range p.steps() {
-		if !slices.Contains(s.t.Done, st.name()) && st.needed(s) {
-			return st
+		if slices.Contains(s.t.Done, st.name()) {
+			continue
+		}
+		need, err := st.needed(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if need {
+			return st, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // errRedirectNotExact refuses a redirect_uri fosite matched only by its
@@ -202,7 +218,11 @@ func (p *Provider) authorize(req *api.Request) error {
 		}
 		// A form of a step already done or not current (a second tab, the
 		// back button) shows the current step instead.
-		if st := p.next(s); st != nil && form.Get("step") == st.name() {
+		st, err := p.next(ctx, s)
+		if err != nil {
+			return err
+		}
+		if st != nil && form.Get("step") == st.name() {
 			out, err := st.submit(ctx, req, s, form, &pg)
 			if err != nil {
 				return err
@@ -223,7 +243,11 @@ func (p *Provider) authorize(req *api.Request) error {
 // proceed shows the next step of run s, or issues the code when every
 // step is done (after a step's form, or after an external sign-in).
 func (p *Provider) proceed(req *api.Request, s *signin, pg page) error {
-	if st := p.next(s); st != nil {
+	st, err := p.next(req.R.Context(), s)
+	if err != nil {
+		return err
+	}
+	if st != nil {
 		return p.show(req, s, st, pg)
 	}
 	return p.issueCode(req, s)
@@ -236,7 +260,9 @@ func (p *Provider) show(req *api.Request, s *signin, st pageStep, pg page) error
 	pg.Request = s.request
 	pg.CSRF = p.csrfToken(s.nonce, s.request)
 	pg.Ticket = p.sealTicket(s.t, s.nonce, s.request)
-	st.fill(s, &pg)
+	if err := st.fill(req.R.Context(), s, &pg); err != nil {
+		return err
+	}
 	if st.name() == "password" {
 		if err := p.fillButtons(req.R.Context(), s, &pg); err != nil {
 			return err
@@ -289,44 +315,47 @@ func auditSignIn(req *api.Request, name, outcome, detail string) {
 }
 
 // passwordStep signs the user in with account\user and password through
-// the shared authn.PasswordFlow (throttling, credential cache, further
-// authn.Steps, last-login). The form's other fields are the flow's
-// answers, so a further authn.Step reads its field from the page.
+// the shared authn.PasswordFlow (throttling, credential cache,
+// last-login): its Begin, so a user with further steps (a second factor)
+// is not refused but recorded in the ticket as pending them, and the
+// secondFactorStep asks for them next.
 type passwordStep struct{ p *Provider }
 
-func (passwordStep) name() string             { return "password" }
-func (passwordStep) needed(s *signin) bool    { return s.t.User == "" }
-func (passwordStep) fill(_ *signin, pg *page) { pg.Title = "Sign in" }
+const passwordStepName = "password"
+
+func (passwordStep) name() string                                      { return passwordStepName }
+func (passwordStep) needed(_ context.Context, s *signin) (bool, error) { return s.t.User == "", nil }
+func (st passwordStep) fill(_ context.Context, _ *signin, pg *page) error {
+	pg.Title = "Sign in"
+	pg.Passkey = st.p.passkeys != nil
+	return nil
+}
 
 const badSignIn = "The user name or password is not correct."
 
 func (st passwordStep) submit(ctx context.Context, req *api.Request, s *signin, form url.Values, pg *page) (stepOutcome, error) {
+	if form.Get("method") == passkey.MethodName {
+		return st.passkeySignIn(ctx, req, s, form, pg) // passkey.go
+	}
 	name := strings.TrimSpace(form.Get("username"))
 	pg.Name = name
-	answers := map[string]string{}
-	for k, v := range form {
-		switch k {
-		case "username", "password", "request", "csrf", "ticket", "step":
-		default:
-			answers[k] = v[0]
-		}
-	}
-	var addr string
-	if req.Server != nil {
-		addr = req.Server.ClientAddr(req.R)
-	}
-	res, err := st.p.signIn.SignIn(ctx, name, form.Get("password"), addr, answers)
+	res, partial, err := st.p.signIn.Begin(ctx, name, form.Get("password"), clientAddr(req))
 	if err != nil {
 		return 0, err
+	}
+	if partial != nil {
+		// The password is right; the user has further steps: the
+		// ticket records the user, and the second-factor step is
+		// needed until it is done. Nothing is audited yet: the sign-in
+		// is not done.
+		s.t.Account, s.t.User = partial.Account, partial.User
+		s.pending, s.pendingRead = partial.Steps, true
+		return stepPassed, nil
 	}
 	switch res.Status {
 	case authn.Accepted:
 	case authn.Throttled:
-		auditSignIn(req, name, audit.Denied, "throttled")
-		secs := int((res.RetryAfter + time.Second - 1) / time.Second)
-		pg.Error = "Too many failed sign-ins. Wait " + strconv.Itoa(secs) + " seconds and try again."
-		pg.status = http.StatusTooManyRequests
-		pg.header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+		throttled(req, name, res, pg)
 		return stepAgain, nil
 	default:
 		auditSignIn(req, name, audit.Failure, "bad credentials")
@@ -345,16 +374,38 @@ func (st passwordStep) submit(ctx context.Context, req *api.Request, s *signin, 
 	return stepPassed, nil
 }
 
+// clientAddr is the request's client address (trusted proxies
+// considered).
+func clientAddr(req *api.Request) string {
+	if req.Server != nil {
+		return req.Server.ClientAddr(req.R)
+	}
+	return ""
+}
+
+// throttled audits a throttled attempt and makes pg the friendly 429
+// with Retry-After.
+func throttled(req *api.Request, name string, res authn.Result, pg *page) {
+	auditSignIn(req, name, audit.Denied, "throttled")
+	secs := int((res.RetryAfter + time.Second - 1) / time.Second)
+	pg.Error = "Too many failed sign-ins. Wait " + strconv.Itoa(secs) + " seconds and try again."
+	pg.status = http.StatusTooManyRequests
+	pg.header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+}
+
 // consentStep asks the user to allow the client the requested scopes;
 // first-party clients skip it.
 type consentStep struct{}
 
-func (consentStep) name() string          { return "consent" }
-func (consentStep) needed(s *signin) bool { return !s.client.FirstParty }
-func (consentStep) fill(s *signin, pg *page) {
+func (consentStep) name() string { return "consent" }
+func (consentStep) needed(_ context.Context, s *signin) (bool, error) {
+	return !s.client.FirstParty, nil
+}
+func (consentStep) fill(_ context.Context, s *signin, pg *page) error {
 	pg.Title = "Allow access?"
 	pg.Name = Subject(s.t.Account, s.t.User)
 	pg.Scopes = s.ar.GetRequestedScopes()
+	return nil
 }
 
 func (consentStep) submit(_ context.Context, _ *api.Request, _ *signin, form url.Values, pg *page) (stepOutcome, error) {
@@ -366,4 +417,176 @@ func (consentStep) submit(_ context.Context, _ *api.Request, _ *signin, form url
 	}
 	pg.Error = "Choose Allow or Deny."
 	return stepAgain, nil
+}
+
+// secondFactorStep asks a user whose password verified (or whom an
+// external provider signed in) for the further steps the user has: the
+// second factor (authn.PendingStep; totp.Step's "second factor").
+//
+// It is needed while the ticket records a signed-in user, the step is
+// not in its Done list, and the flow says the user has further steps
+// (PasswordFlow.Pending, read again on every request: a ticket never
+// claims a second factor it did not pass, and a factor reset meanwhile
+// is not asked for). The page shows one form per method the user has
+// that the page knows (factorMethods), each posting step=second-factor
+// and method=<name>; the answers go to PasswordFlow.Continue, so a
+// wrong answer is a failed sign-in (throttled and counted against the
+// user's name, audited) and the step is shown again with an error; a
+// throttled user gets 429 with Retry-After like on the password step.
+type secondFactorStep struct{ p *Provider }
+
+const secondFactorStepName = "second-factor"
+
+func (secondFactorStep) name() string { return secondFactorStepName }
+
+// pendingSteps is the further steps of the ticket's user (read once per
+// request).
+func (st secondFactorStep) pendingSteps(ctx context.Context, s *signin) ([]authn.PendingStep, error) {
+	if s.pendingRead || st.p.signIn == nil {
+		return s.pending, nil
+	}
+	pending, err := st.p.signIn.Pending(ctx, s.t.Account, s.t.User)
+	if err != nil {
+		return nil, err
+	}
+	s.pending, s.pendingRead = pending, true
+	return pending, nil
+}
+
+func (st secondFactorStep) needed(ctx context.Context, s *signin) (bool, error) {
+	if s.t.User == "" {
+		return false, nil
+	}
+	pending, err := st.pendingSteps(ctx, s)
+	return len(pending) > 0, err
+}
+
+// methods is the page's methods the user has, in the flow's order.
+func (st secondFactorStep) methods(ctx context.Context, s *signin) ([]factorMethod, error) {
+	pending, err := st.pendingSteps(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	var out []factorMethod
+	for _, ps := range pending {
+		for _, name := range ps.Methods {
+			for _, m := range st.p.factorMethods() {
+				if m.method() == name && !slices.ContainsFunc(out, func(o factorMethod) bool { return o.method() == name }) {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func (st secondFactorStep) fill(ctx context.Context, s *signin, pg *page) error {
+	pg.Title = "Second factor"
+	pg.Name = Subject(s.t.Account, s.t.User)
+	methods, err := st.methods(ctx, s)
+	if err != nil {
+		return err
+	}
+	for _, m := range methods {
+		sec := factorSection{Method: m.method()}
+		if err := m.section(ctx, s, &sec); err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := pageTemplate.ExecuteTemplate(&buf, "factor-"+m.method(), sec); err != nil {
+			return err
+		}
+		sec.Fields = template.HTML(buf.String()) // html/template's own output
+		pg.Factors = append(pg.Factors, sec)
+	}
+	if len(pg.Factors) == 0 && pg.Error == "" {
+		pg.Error = "Your account needs a second factor that this page cannot ask for. Ask your administrator."
+	}
+	return nil
+}
+
+func (st secondFactorStep) submit(ctx context.Context, req *api.Request, s *signin, form url.Values, pg *page) (stepOutcome, error) {
+	methods, err := st.methods(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	name := form.Get("method")
+	i := slices.IndexFunc(methods, func(m factorMethod) bool { return m.method() == name })
+	if i < 0 {
+		pg.Error = "Choose one of the ways below."
+		return stepAgain, nil
+	}
+	m := methods[i]
+	who := Subject(s.t.Account, s.t.User)
+	res, err := st.p.signIn.Continue(ctx, authn.Partial{Name: who, Account: s.t.Account, User: s.t.User},
+		clientAddr(req), name, m.answers(form))
+	if err != nil {
+		return 0, err
+	}
+	switch res.Status {
+	case authn.Accepted:
+	case authn.Throttled:
+		throttled(req, who, res, pg)
+		return stepAgain, nil
+	default:
+		auditSignIn(req, who, audit.Failure, "bad second factor")
+		pg.Error = m.refused()
+		return stepAgain, nil
+	}
+	if res.Principal.PasswordExpired {
+		auditSignIn(req, who, audit.Failure, "password expired")
+		pg.Error = "Your password has expired. Change it, then sign in again."
+		return stepAgain, nil
+	}
+	auditSignIn(req, who, audit.Success, "")
+	return stepPassed, nil
+}
+
+// factorMethod is one method of the second-factor step on the page (the
+// seam for second factors): method is its authn method name
+// (authn.MethodOf of its Step, the form's "method" value); its fields are
+// the template "factor-<method>" (templates/factor-<method>.html),
+// executed with the factorSection that section filled; answers takes the
+// flow's answers (the Step's fields) from the posted form; refused is
+// the error shown when the answer is wrong. A method is added by listing
+// it in factorMethods and adding its template; its Step is in the
+// PasswordFlow.
+type factorMethod interface {
+	method() string
+	section(ctx context.Context, s *signin, sec *factorSection) error
+	answers(form url.Values) map[string]string
+	refused() string
+}
+
+// factorMethods is every method the page knows, in no particular order
+// (the page shows them in the flow's).
+func (p *Provider) factorMethods() []factorMethod {
+	if p.passkeys != nil {
+		return []factorMethod{totpMethod{}, passkeyMethod{}}
+	}
+	return []factorMethod{totpMethod{}}
+}
+
+// factorSection is one method's part of the second-factor step.
+type factorSection struct {
+	Method string        // the form's "method" value
+	Title  string        // its heading
+	Data   any           // the method's own data for its template
+	Fields template.HTML // its template's output (fill)
+}
+
+// totpMethod is a TOTP code or a backup code, the field "totp"
+// (totp.AnswerField; totp.Step checks it).
+type totpMethod struct{}
+
+func (totpMethod) method() string { return totp.MethodName }
+func (totpMethod) section(_ context.Context, _ *signin, sec *factorSection) error {
+	sec.Title = "Authenticator app"
+	return nil
+}
+func (totpMethod) answers(form url.Values) map[string]string {
+	return map[string]string{totp.AnswerField: strings.TrimSpace(form.Get(totp.AnswerField))}
+}
+func (totpMethod) refused() string {
+	return "The code is not correct, or was already used. Enter the current code from your authenticator app, or an unused backup code."
 }

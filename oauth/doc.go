@@ -195,10 +195,14 @@
 //     whose client or redirect URI is not established gets an error page
 //     (400), never a redirect; later errors redirect to the client
 //     (RFC 6749 §4.1.2.1).
-//   - The page is one html/template (embedded, no JavaScript) showing the
-//     current step. Each answer carries Content-Security-Policy
-//     "default-src 'none'; style-src 'sha256-…'" (the inline style sheet
-//     by hash), base-uri and frame-ancestors 'none', X-Frame-Options DENY,
+//   - The page is one html/template (embedded) showing the current step.
+//     Its only script is the passkey ceremony's (passkey.Script, served
+//     at /oauth2/passkey.js, loaded only where a passkey can be used;
+//     every step works without it). Each answer carries
+//     Content-Security-Policy "default-src 'none'; style-src
+//     'sha256-…'" (the inline style sheet by hash), "script-src 'self';
+//     connect-src 'self'" (that script and its request for the passkey
+//     options), base-uri and frame-ancestors 'none', X-Frame-Options DENY,
 //     nosniff, no-referrer and Cache-Control no-store. form-action is
 //     not set: browsers apply it to the redirect that follows the post,
 //     which goes to the client.
@@ -228,12 +232,19 @@
 //     user all read "The user name or password is not correct." (the
 //     flow costs one argon2id run either way). Sign-ins are audited
 //     like Basic ones (sign-in success/failure/denied).
-//   - The seam for second factors: a factor answered on the same form is
-//     an authn.Step in the PasswordFlow (the form's other fields are its
-//     answers; the template gains its input field); a factor or an
-//     external provider (SAML, LDAP) needing its own page is one more
-//     pageStep between password and consent in Provider.steps, recording
-//     itself in the ticket's Done list.
+//   - The seam for second factors: the second-factor step
+//     (secondFactorStep) shows one form per method the user has
+//     (factorMethod: TOTP, passkey; templates/factor-<method>.html), and
+//     its answer goes to PasswordFlow.Continue, which checks it with the
+//     method's authn.Step. An external provider (SAML, LDAP) needing its
+//     own page is one more pageStep between password and consent in
+//     Provider.steps, recording itself in the ticket's Done list.
+//   - Passkeys (passkey.go): "Sign in with a passkey" on the password step
+//     signs in without the password (a discoverable credential, user
+//     verification required, throttled and audited like a password, the
+//     second-factor step then done); on the second-factor step a passkey
+//     is one of the methods. POST /oauth2/authorize/passkey answers the
+//     WebAuthn options for the page's request, CSRF token and ticket.
 //
 // The password grant (password.go; RFC 6749 §4.3), only for clients
 // flagged for it (SPEC §7):

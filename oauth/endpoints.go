@@ -24,11 +24,11 @@ const maxFormBytes = 64 << 10
 // themselves, as RFC 6749, 7662 and 7009 say; fosite writes their JSON
 // answers and errors). A zero Provider gives the table for documentation.
 func (p *Provider) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: http.MethodGet, Path: "/oauth2/authorize", Public: true, Handler: p.authorize,
 			Summary: "OAuth authorization endpoint (RFC 6749, PKCE S256): validates the request and shows the sign-in page"},
 		{Method: http.MethodPost, Path: "/oauth2/authorize", Public: true, Handler: p.authorize,
-			Summary: "the sign-in page's steps (password, consent), CSRF-checked; redirects to the client with a code"},
+			Summary: "the sign-in page's steps (password or passkey, second factor, consent), CSRF-checked; redirects to the client with a code"},
 		{Method: http.MethodPost, Path: "/oauth2/token", Public: true, Handler: p.token,
 			Summary: "OAuth token endpoint (RFC 6749): authorization_code, client_credentials, refresh_token, password (admin-cli and clients flagged for it); the client's registered method: client_secret_basic, client_secret_post or private_key_jwt (RFC 7523)"},
 		{Method: http.MethodPost, Path: "/oauth2/par", Public: true, Handler: p.par,
@@ -47,7 +47,7 @@ func (p *Provider) Routes() []api.Route {
 			Summary: "OpenID Connect discovery document"},
 		{Method: http.MethodGet, Path: "/.well-known/oauth-authorization-server", Public: true, Handler: p.discovery,
 			Summary: "OAuth authorization server metadata (RFC 8414)"},
-	}
+	}, p.passkeyRoutes()...)
 }
 
 // statusOf is the HTTP status fosite writes for err.

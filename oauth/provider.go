@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"gatehouse/authn"
+	"gatehouse/passkey"
 	"gatehouse/storage"
 )
 
@@ -58,6 +59,9 @@ type Provider struct {
 	// external are the sign-in methods beside the password (SAML),
 	// installed by SetExternal (external.go).
 	external ExternalMethods
+	// passkeys is the WebAuthn relying party, installed by SetPasskeys
+	// (passkey.go); nil: the page offers no passkey.
+	passkeys *passkey.Service
 }
 
 // storageAll is what fosite's composition needs of storage: the client

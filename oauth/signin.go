@@ -7,23 +7,31 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"slices"
 
 	"gatehouse/api"
+	"gatehouse/passkey"
 )
 
-// The sign-in page: one server-rendered html/template (no JavaScript)
-// showing the current step (password, consent) or an error, with an
-// inline style sheet allowed by its hash.
+// The sign-in page: one server-rendered html/template showing the
+// current step (password, second factor, consent) or an error, with an
+// inline style sheet allowed by its hash. The only script is the passkey
+// ceremony's (passkey.go), loaded from this origin where a passkey can
+// be used; every step works without it.
 
-//go:embed templates/signin.html templates/signin.css
+//go:embed templates/signin.html templates/signin.css templates/factor-*.html
 var pageFiles embed.FS
 
 var (
-	pageTemplate = template.Must(template.ParseFS(pageFiles, "templates/signin.html"))
+	// pageTemplate is the page and, as "factor-<method>", the fields of
+	// each second-factor method (factorMethod).
+	pageTemplate = template.Must(template.ParseFS(pageFiles, "templates/signin.html", "templates/factor-*.html"))
 	pageStyle    = mustRead("templates/signin.css")
 	// pageCSP allows nothing but the inline style sheet (by its hash),
-	// posting forms and no framing.
-	pageCSP = "default-src 'none'; style-src '" + styleHash(pageStyle) + "'; base-uri 'none'; frame-ancestors 'none'"
+	// the passkey script from this origin (/oauth2/passkey.js) and its
+	// requests to this origin (the passkey options), posting forms and
+	// no framing.
+	pageCSP = "default-src 'none'; style-src '" + styleHash(pageStyle) + "'; script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 func mustRead(name string) string {
@@ -42,7 +50,7 @@ func styleHash(css string) string {
 // page is what the template shows.
 type page struct {
 	Title    string
-	Step     string // "password", "consent", or "" for an error page
+	Step     string // "password", "second-factor", "consent", or "" for an error page
 	Error    string
 	ClientID string
 	Scopes   []string
@@ -58,8 +66,14 @@ type page struct {
 	Account       string
 	AccountChosen bool
 	Buttons       []ExternalButton
-	status        int
-	header        http.Header // extra response headers (Retry-After)
+	// Factors are the second-factor step's methods (factorMethod).
+	Factors []factorSection
+	// Passkey shows "Sign in with a passkey" on the password step
+	// (passkey.go); the page then loads the passkey script.
+	Passkey bool
+	Script  bool // the page loads the passkey script (render)
+	status  int
+	header  http.Header // extra response headers (Retry-After)
 }
 
 // setPageHeaders sets the security headers of every answer of the
@@ -79,6 +93,7 @@ func render(req *api.Request, pg page) error {
 		pg.status = http.StatusOK
 	}
 	pg.Style = template.CSS(pageStyle)
+	pg.Script = pg.Passkey || slices.ContainsFunc(pg.Factors, func(f factorSection) bool { return f.Method == passkey.MethodName })
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, pg); err != nil {
 		return err

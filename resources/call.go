@@ -16,7 +16,7 @@ import (
 
 // nodes returns the node builder for view v.
 func (c *call) nodes(v storage.View) *nb {
-	return &nb{View: v, raw: v, au: c.s.Authority, p: &c.p, cat: c.s.Catalog, keyUse: &c.s.keyUse, now: c.s.Now}
+	return &nb{View: v, raw: v, au: c.s.Authority, p: &c.p, cat: c.s.Catalog, keyUse: &c.s.keyUse, now: c.s.Now, pwExpired: c.s.pwExpiry}
 }
 
 // visible answers 404 unless the path's account exists and the caller may

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/mail"
 	"strconv"
+	"time"
 
 	"gatehouse/authn"
 	"gatehouse/authz"
+	"gatehouse/passwordpolicy"
 	"gatehouse/storage"
 )
 
@@ -77,7 +79,7 @@ var userKind = &itemKind{
 	kind: storage.KindUser, element: "user", varName: "u", createPerm: "auth:users:create",
 	schema: Schema{Root: "user", Text: []string{"name", "password", "email", "full-name", "enabled", "password-expired"},
 		Ignored: []string{"account", "attributes", "clients", "created", "federations", "groups", "last-login",
-			"permissions", "roles", "api-keys", "sessions", "totp"}},
+			"locked-until", "permissions", "roles", "api-keys", "sessions", "totp"}},
 	node:    func(v *nb, a, n string) *Entity { return v.userNode(a, n) },
 	list:    func(v *nb, a string) *Collection { return v.usersNode(a) },
 	prepare: prepareUser,
@@ -118,10 +120,16 @@ func parseBool(f Fields, name string) (val, present bool, err error) {
 // the transaction; the update applies only the fields present.
 func prepareUser(c *call, f Fields, creating bool) (func(string, bool) (string, error), error) {
 	var hash string
+	var reuse *passwordpolicy.Reuse
 	if pw, ok := f.Text["password"]; ok && pw != "" {
-		if err := authn.CheckPolicy(pw, c.s.MinPasswordLength); err != nil {
-			return nil, problem(http.StatusBadRequest, "the password does not meet the policy: %v", err)
+		name := f.Text["name"] // POST names the user in the body, PUT in the path
+		if u := c.vars.Get("u"); u != "" {
+			name = u
 		}
+		if err := c.s.PasswordPolicy.Check(pw, name, c.vars.Get("a")); err != nil {
+			return nil, passwordRefused("the password", err)
+		}
+		reuse = c.s.PasswordPolicy.Reuse(pw)
 		h, err := authn.HashPassword(pw, c.s.HashParams, c.s.Random)
 		if err != nil {
 			return nil, err
@@ -161,7 +169,13 @@ func prepareUser(c *call, f Fields, creating bool) (func(string, bool) (string, 
 			}
 		}
 		if hash != "" {
-			u.PasswordHash = hash
+			// The history rule, on the record this write replaces; a
+			// new password clears password-expired unless the body
+			// sets it (below).
+			if err := reuse.Check(u); err != nil {
+				return "", passwordRefused("the password", err)
+			}
+			c.s.PasswordPolicy.SetPassword(&u, hash, time.Unix(now, 0))
 		}
 		if f.Has("email") {
 			u.Email = email

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"gatehouse/authn"
+	"gatehouse/passwordpolicy"
 	"gatehouse/storage"
 )
 
@@ -270,9 +271,10 @@ var myPasswordSchema = Schema{Root: "password", Text: []string{"old-password", "
 
 // putMyPassword changes the signed-in user's own password. The old one
 // must verify (a wrong one is 403 and counts as a failed sign-in for the
-// throttle); the new one must meet the policy and differ from the old.
-// It clears password-expired — this is the one route a user whose
-// password has expired may call — and drops cached credentials at once.
+// throttle); the new one must meet the password policy, history
+// included (checked inside the guarded write). It clears
+// password-expired — this is the one route a user whose password has
+// expired may call — and drops cached credentials at once.
 func putMyPassword(c *call) error {
 	a, u := c.asMe()
 	if _, err := c.precheck(nil); err != nil {
@@ -290,8 +292,8 @@ func putMyPassword(c *call) error {
 	if !hasNew {
 		return problem(http.StatusBadRequest, "<new-password> is missing")
 	}
-	if err := authn.CheckPolicy(pw, c.s.MinPasswordLength); err != nil {
-		return problem(http.StatusBadRequest, "the new password does not meet the policy: %v", err)
+	if err := c.s.PasswordPolicy.Check(pw, u, a); err != nil {
+		return passwordRefused("the new password", err)
 	}
 	var rec storage.User
 	var found bool
@@ -318,8 +320,12 @@ func putMyPassword(c *call) error {
 		return problem(http.StatusForbidden, "the old password is not correct")
 	}
 	if pw == old {
-		return problem(http.StatusBadRequest, "the new password must differ from the old one")
+		// The history rule's first case, even with history 0: no
+		// argon2id is needed to see it.
+		return passwordRefused("the new password", &passwordpolicy.Violation{Rule: passwordpolicy.RuleHistory,
+			Detail: "the new password must differ from the old one"})
 	}
+	reuse := c.s.PasswordPolicy.Reuse(pw)
 	hash, err := authn.HashPassword(pw, c.s.HashParams, c.s.Random)
 	if err != nil {
 		return err
@@ -334,8 +340,10 @@ func putMyPassword(c *call) error {
 		if cur.PasswordHash != stamp {
 			return "", problem(http.StatusConflict, "the password was changed while this request ran; sign in with the current one and retry")
 		}
-		cur.PasswordHash = hash
-		cur.PasswordExpired = false
+		if err := reuse.Check(cur); err != nil {
+			return "", passwordRefused("the new password", err)
+		}
+		c.s.PasswordPolicy.SetPassword(&cur, hash, c.s.Now())
 		return cur.Encode(), nil
 	}, nil)
 	if err != nil {

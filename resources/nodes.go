@@ -10,7 +10,6 @@ import (
 	"gatehouse/authz"
 	"gatehouse/catalog"
 	"gatehouse/storage"
-	"gatehouse/totp"
 )
 
 // This file describes every resource as nodes; render.go shows them.
@@ -30,6 +29,8 @@ type nb struct {
 	keyUse *sync.Map
 	// now is the server clock, for what expires (sign-in sessions).
 	now func() time.Time
+	// pwExpired is the password policy's expiry (passwordExpired).
+	pwExpired func(rec storage.User, now time.Time) bool
 }
 
 // clock is the time now by the server clock (the wall clock if unset).
@@ -329,13 +330,16 @@ func (v *nb) userAt(a, u, href, base string) *Entity {
 		if last, ok := v.LastLogin(a, u); ok {
 			f = append(f, Field{Name: "last-login", Text: last})
 		}
+		if until, ok := v.lockedUntil(a, u); ok {
+			f = append(f, Field{Name: "locked-until", Text: until})
+		}
 		return append(f,
 			Field{Name: "password", Always: true},
-			Field{Name: "password-expired", Text: boolText(rec.PasswordExpired)},
+			Field{Name: "password-expired", Text: boolText(v.passwordExpired(rec))},
 			Field{Node: v.effectiveUnder(a, u, base)},
 			Field{Node: v.membersUnder(a, storage.UserRoles, u, "roles", base, "/roles")},
 			Field{Node: v.sessionsUnder(a, u, base, v.clock())},
-			Field{Node: v.totpNode(a, u, base+"/totp", totp.Enrolment{})},
+			Field{Node: v.totpLink(a, u, base, "/totp")},
 			Field{Name: "name", Text: u},
 		)
 	}}

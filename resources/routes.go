@@ -186,5 +186,11 @@ func routes() []*Route {
 		rt("GET", user+"/totp", "auth:users:totp:read", "show whether a user's TOTP second factor is enabled", getUserTOTP),
 		rt("DELETE", user+"/totp", "auth:users:totp:delete", "reset a user's second factor (TOTP and backup codes)", deleteUserTOTP),
 		rt("DELETE", user+"/lockout", "auth:users:lockout:delete", "clear a user's sign-in lockout (its shared failure count) on every instance", deleteUserLockout),
+
+		rt("GET", "/me/passkeys", "auth:me:passkeys:read", "list one's own passkeys", getMyPasskeys),
+		rt("GET", "/me/passkeys/{pk}", "auth:me:passkeys:read", "show one of one's own passkeys", getMyPasskey),
+		rt("DELETE", "/me/passkeys/{pk}", "auth:me:passkeys:delete", "delete one of one's own passkeys", deleteMyPasskey),
+		rt("POST", "/me/passkeys/registration", "auth:me:passkeys:create", "begin registering a passkey: the creation options as the browser API takes them (application/json)", postMyPasskeyRegistration),
+		rt("PUT", "/me/passkeys/registration", "auth:me:passkeys:create", "finish registering a passkey with the browser's response (application/json, optional \"name\"); 201 with the new passkey", putMyPasskeyRegistration),
 	}
 }

@@ -36,6 +36,8 @@ var routeActionExceptions = map[string]string{
 	"POST /check":               "auth:check:read",
 	"DELETE /me/attributes/{n}": "auth:me:attributes:update",
 	"PUT /me/password":          "auth:me:password:create",
+	// Finishing a passkey registration creates the passkey (issue 11).
+	"PUT /me/passkeys/registration": "auth:me:passkeys:create",
 }
 
 func TestRoutePermissionsWellFormed(t *testing.T) {

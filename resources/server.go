@@ -12,21 +12,23 @@ import (
 	"gatehouse/authn"
 	"gatehouse/authz"
 	"gatehouse/catalog"
+	"gatehouse/passkey"
+	"gatehouse/passwordpolicy"
 	"gatehouse/storage"
 )
 
 // Options are the resources' dependencies and settings.
 type Options struct {
-	Store             *storage.Store
-	Authority         *authz.Authority
-	Limits            Limits
-	Credentials       *authn.CredentialCache // dropped entries on password change, disable, delete
-	Throttle          *authn.Throttle        // a wrong old password on PUT /me/password counts as a failure
-	MinPasswordLength int
-	HashParams        authn.Params
-	Logger            *slog.Logger
-	Now               func() time.Time
-	Random            io.Reader // nil: crypto/rand
+	Store          *storage.Store
+	Authority      *authz.Authority
+	Limits         Limits
+	Credentials    *authn.CredentialCache // dropped entries on password change, disable, delete
+	Throttle       *authn.Throttle        // a wrong old password on PUT /me/password counts as a failure
+	PasswordPolicy passwordpolicy.Policy  // the zero Policy has the defaults
+	HashParams     authn.Params
+	Logger         *slog.Logger
+	Now            func() time.Time
+	Random         io.Reader // nil: crypto/rand
 	// Catalog lists known permissions (NewCatalog); set before serving.
 	Catalog *catalog.Catalog
 	// RevokeSession revokes the token family of a sign-in session (its
@@ -40,6 +42,9 @@ type Options struct {
 	// the provider is gone, storage.ErrInvalid when it is not ldap. Nil:
 	// POST …/providers/{pv}/sync answers 503.
 	SyncProvider func(ctx context.Context, a, pv string) error
+	// Passkeys is the WebAuthn relying party (set by instance). Nil: the
+	// passkey registration routes answer 503.
+	Passkeys *passkey.Service
 }
 
 // Server holds the /auth/v2 resources: their route table (Routes, which
@@ -63,9 +68,6 @@ func New(o Options) *Server {
 	}
 	if o.HashParams == (authn.Params{}) {
 		o.HashParams = authn.DefaultParams
-	}
-	if o.MinPasswordLength == 0 {
-		o.MinPasswordLength = authn.DefaultMinPasswordLength
 	}
 	if o.Throttle == nil {
 		o.Throttle = authn.NewThrottle(authn.ThrottleLimits{}, o.Now)

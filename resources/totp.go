@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"gatehouse/storage"
 	"gatehouse/totp"
@@ -13,7 +12,9 @@ import (
 
 // The second factor (SPEC §3c): a user's TOTP and backup codes. The
 // record is storage's (storage.TOTP, one key the user owns); the
-// primitives are package totp's; the sign-in step is totp.Step.
+// primitives are package totp's; the enrolment itself is totp.Enroller
+// (shared with the self-service page, package selfservice); the sign-in
+// step is totp.Step.
 //
 // Decisions:
 //   - POST /me/totp draws a new pending secret (replacing a pending one)
@@ -31,9 +32,6 @@ import (
 //   - The documents show <enabled> only (and, at /me, nothing else but
 //     the one-time secret of the 201): the secret is never shown again.
 
-// totpIssuer is the otpauth:// issuer.
-const totpIssuer = "gatehouse"
-
 func totpHref(a, u string) string { return path("accounts", a, "users", u, "totp") }
 
 const (
@@ -44,14 +42,23 @@ const (
 // totpNode shows user u's TOTP at href; e, when its secret is set, is
 // the new enrolment (only the 201 answer passes it).
 func (v *nb) totpNode(a, u, href string, e totp.Enrolment) *Entity {
+	if e.Secret == "" {
+		return v.totpLink(a, u, href, "")
+	}
 	return &Entity{Element: "totp", Href: href, Fields: func(f []Field) []Field {
-		f = append(f, Field{Name: "enabled", Text: strconv.FormatBool(v.TOTPEnabled(a, u)), Always: true})
-		if e.Secret != "" {
-			f = append(f, Field{Name: "secret", Text: e.Secret},
-				Field{Name: "uri", Text: e.URI},
-				Field{Node: &Entity{Element: "qr", Href: href + "/qr"}})
-		}
-		return f
+		return append(f, Field{Name: "enabled", Text: strconv.FormatBool(v.TOTPEnabled(a, u)), Always: true},
+			Field{Name: "secret", Text: e.Secret},
+			Field{Name: "uri", Text: e.URI},
+			Field{Node: &Entity{Element: "qr", Href: href + "/qr"}})
+	}}
+}
+
+// totpLink shows user u's TOTP (enabled only) at href + tail: the user
+// document passes its own href and "/totp", so that the link costs no
+// string of its own (it is on the path of every user document).
+func (v *nb) totpLink(a, u, href, tail string) *Entity {
+	return &Entity{Element: "totp", Href: href, HrefTail: tail, Fields: func(f []Field) []Field {
+		return append(f, Field{Name: "enabled", Text: boolText(v.TOTPEnabled(a, u)), Always: true})
 	}}
 }
 
@@ -83,6 +90,9 @@ var getMyTOTP = getMe(func(c *call, v *nb, a, u string) (Node, error) {
 	return v.totpNode(a, u, myTOTPHref, totp.Enrolment{}), nil
 })
 
+// enroller is the shared TOTP enrolment (package totp).
+func (c *call) enroller() totp.Enroller { return totp.Enroller{Store: c.s.Store, Now: c.s.Now} }
+
 func postMyTOTP(c *call) error {
 	a, u := c.asMe()
 	if _, err := c.precheck(nil); err != nil {
@@ -91,19 +101,7 @@ func postMyTOTP(c *call) error {
 	if err := c.noBody(); err != nil {
 		return err
 	}
-	e, err := totp.NewEnrolment(totpIssuer, a+`\`+u)
-	if err != nil {
-		return err
-	}
-	key, err := c.serverKey(totp.SecretKeyName)
-	if err != nil {
-		return err
-	}
-	sealed, err := totp.Seal(key, a, u, e.Secret)
-	if err != nil {
-		return err
-	}
-	rev, err := c.s.Store.EnrolTOTP(c.r.Context(), a, u, sealed)
+	e, rev, err := c.enroller().Start(c.r.Context(), a, u)
 	if errors.Is(err, storage.ErrConflict) {
 		return problem(http.StatusConflict, "the second factor of user %q is already enabled; it must be reset first", u)
 	}
@@ -134,67 +132,33 @@ func putMyTOTP(c *call) error {
 	if code == "" {
 		return problem(http.StatusBadRequest, "<code> is missing or empty")
 	}
-	rec, found, err := c.myTOTP(a, u)
-	if err != nil {
+	if _, _, err := c.myTOTP(a, u); err != nil {
 		return err
 	}
-	if !found || rec.Enabled || rec.Secret == "" {
+	ok, err := c.enroller().Confirm(c.r.Context(), a, u, code)
+	switch {
+	case errors.Is(err, totp.ErrNotPending):
 		return problem(http.StatusConflict, "no TOTP enrolment is pending: POST %s starts one", myTOTPHref)
-	}
-	key, err := c.serverKey(totp.SecretKeyName)
-	if err != nil {
+	case errors.Is(err, storage.ErrConflict):
+		return problem(http.StatusConflict, "the enrolment changed meanwhile: confirm the new one")
+	case err != nil:
 		return err
-	}
-	secret, err := totp.Open(key, a, u, rec.Secret)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := context.AfterFunc(c.r.Context(), cancel)
-	defer stop()
-	ok, err := totp.Verify(ctx, totp.TokenGuard{Tokens: c.s.Store}, a, u, secret, code, c.now())
-	if err != nil {
-		return err
-	}
-	if !ok {
+	case !ok:
 		return problem(http.StatusBadRequest, "the code is wrong (or already used); the TOTP stays pending")
 	}
-	if _, err := c.s.Store.ConfirmTOTP(c.r.Context(), a, u, rec.Secret); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return problem(http.StatusConflict, "the enrolment changed meanwhile: confirm the new one")
-		}
-		return err
-	}
 	return c.noContent()
-}
-
-func (c *call) now() time.Time {
-	if c.s.Now != nil {
-		return c.s.Now()
-	}
-	return time.Now()
 }
 
 // getMyTOTPQR serves the QR code of a pending enrolment.
 func getMyTOTPQR(c *call) error {
 	a, u := c.asMe()
-	rec, found, err := c.myTOTP(a, u)
-	if err != nil {
+	if _, _, err := c.myTOTP(a, u); err != nil {
 		return err
 	}
-	if !found || rec.Enabled || rec.Secret == "" {
+	e, err := c.enroller().Pending(c.r.Context(), a, u)
+	if errors.Is(err, totp.ErrNotPending) {
 		return problem(http.StatusNotFound, "no TOTP enrolment is pending")
 	}
-	key, err := c.serverKey(totp.SecretKeyName)
-	if err != nil {
-		return err
-	}
-	secret, err := totp.Open(key, a, u, rec.Secret)
-	if err != nil {
-		return err
-	}
-	e, err := totp.EnrolmentOf(totpIssuer, a+`\`+u, secret)
 	if err != nil {
 		return err
 	}

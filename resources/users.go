@@ -1,9 +1,12 @@
 package resources
 
 import (
+	"errors"
 	"net/http"
+	"time"
 
 	"gatehouse/authn"
+	"gatehouse/passwordpolicy"
 	"gatehouse/storage"
 )
 
@@ -42,14 +45,46 @@ func putPassword(c *call) error {
 	if p := onlyAttrs(el); p != nil {
 		return p
 	}
-	if err := authn.CheckPolicy(pw, c.s.MinPasswordLength); err != nil {
-		return problem(http.StatusBadRequest, "the password does not meet the policy: %v", err)
+	if err := c.s.PasswordPolicy.Check(pw, u, c.vars.Get("a")); err != nil {
+		return passwordRefused("the password", err)
 	}
 	hash, err := authn.HashPassword(pw, c.s.HashParams, c.s.Random)
 	if err != nil {
 		return err
 	}
-	return c.setPassword(u, hash)
+	return c.setPassword(u, hash, c.s.PasswordPolicy.Reuse(pw))
+}
+
+// passwordRefused is the 400 of a password the policy refuses: the
+// detail names the rule and what failed, and the problem's <rule>
+// element holds the rule's name (SPEC §3c). Other errors pass through.
+func passwordRefused(what string, err error) error {
+	var v *passwordpolicy.Violation
+	if !errors.As(err, &v) {
+		return err
+	}
+	return problem(http.StatusBadRequest, "%s does not meet the password policy (rule %s): %s", what, v.Rule, v.Detail).
+		With("rule", v.Rule)
+}
+
+// passwordExpired is the password-expired a user document shows: the
+// stored flag, or a password older than auth.password.max-age. The
+// answer depends on the clock as well as on the record, so an answer
+// that differs from the stored flag is folded into the ETag.
+func (v *nb) passwordExpired(rec storage.User) bool {
+	if v.pwExpired == nil {
+		return rec.PasswordExpired
+	}
+	expired := v.pwExpired(rec, v.clock())
+	if expired != rec.PasswordExpired {
+		v.Mix("password-expired:aged")
+	}
+	return expired
+}
+
+// pwExpiry is what nb asks for password-expired: the server's policy.
+func (s *Server) pwExpiry(rec storage.User, now time.Time) bool {
+	return s.PasswordPolicy.Expired(rec, now)
 }
 
 func deletePassword(c *call) error {
@@ -60,12 +95,15 @@ func deletePassword(c *call) error {
 	if _, err := c.precheck(nil); err != nil {
 		return err
 	}
-	return c.setPassword(u, "")
+	return c.setPassword(u, "", nil)
 }
 
-// setPassword stores a new hash (or none); an administrator's change
-// clears password-expired, and cached credentials are dropped at once.
-func (c *call) setPassword(u, hash string) error {
+// setPassword stores a new hash (or none) through the password policy:
+// the replaced one joins the history, the change time is now, and
+// password-expired is cleared; cached credentials are dropped at once.
+// reuse, when not nil, is the history rule, checked inside the guarded
+// update so that it holds on the revision the new hash is written on.
+func (c *call) setPassword(u, hash string, reuse *passwordpolicy.Reuse) error {
 	a := c.vars.Get("a")
 	c.checkTakeover(a, u)
 	_, _, err := c.s.Store.PutItem(c.r.Context(), a, storage.KindUser, u, storage.UpdateOnly, func(old string, _ bool) (string, error) {
@@ -73,8 +111,12 @@ func (c *call) setPassword(u, hash string) error {
 		if err != nil {
 			return "", err
 		}
-		rec.PasswordHash = hash
-		rec.PasswordExpired = false
+		if reuse != nil {
+			if err := reuse.Check(rec); err != nil {
+				return "", passwordRefused("the password", err)
+			}
+		}
+		c.s.PasswordPolicy.SetPassword(&rec, hash, c.s.Now())
 		return rec.Encode(), nil
 	}, nil)
 	if err != nil {

@@ -1,10 +1,5 @@
 package storage
 
-import (
-	"sync"
-	"unsafe"
-)
-
 // The read side of permission decisions: View satisfies authz.Directory
 // (authz never imports storage). Every method reads through the view, so
 // on a tracking view the reads fold into the digest and on a
@@ -16,30 +11,15 @@ func (v View) AccountExists(a string) bool { return v.Has(AccountKey(a)) }
 // UserState reports whether user u of account a exists and is enabled,
 // without decoding the whole record.
 func (v View) UserState(a, u string) (exists, enabled bool) {
-	var val string
-	var ok bool
-	if v.r == nil {
-		// Every request asks this: build the key in a pooled buffer, so
-		// an untracked read allocates nothing (a tracking view may keep
-		// the key as a guard, so it gets a string of its own).
-		b := keyBufs.Get().(*[]byte)
-		*b = append(append(append(append(append((*b)[:0], "t/"...), a...), '/'), KindUser+"/"...), u...)
-		var it item
-		if it, ok = v.get(unsafe.String(unsafe.SliceData(*b), len(*b))); ok {
-			val = it.value
-		}
-		keyBufs.Put(b)
-	} else {
-		val, ok = v.Get(ItemKey(a, KindUser, u))
-	}
+	// Every request asks this: getItem allocates nothing on an untracked
+	// view.
+	val, ok := v.getItem(a, KindUser, u)
 	if !ok {
 		return false, false
 	}
 	f, ok := recordField(val, 3) // User: hash, email, full name, enabled, …
 	return true, ok && f == "1"
 }
-
-var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 300); return &b }}
 
 // EachUserRole calls fn with each role user u holds directly.
 func (v View) EachUserRole(a, u string, fn func(role string) bool) {

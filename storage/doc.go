@@ -56,6 +56,10 @@
 //	                        token revocation), stored like a token but
 //	                        loaded by the cache.
 //	mark/fail/{h}           sign-in failure count (FailureCounts), h = HMAC of the name
+//	mark/streak/{h}         consecutive failed sign-ins of a user (FailureCounts; no lease; count and the user record's revision)
+//	t/{a}/passkey/{u}/{id}  passkey id of user u (Passkey)
+//	t/{a}/pkuser/{u}        the user's WebAuthn user handle
+//	pkidx/{id}              passkey index: id → "{a}\{u}"; deleted with the user, left dangling when the account goes
 //
 // OAuth clients are stored like API keys: the record in its owner's set
 // (deleted with the user or the account), and a global index entry

@@ -239,6 +239,7 @@ func (s *Store) DeleteItem(ctx context.Context, a, kind, name string) (int64, er
 		for _, single := range singles[kind] {
 			t.Delete(ItemKey(a, single, name))
 		}
+		dropPasskeys(v, t, a, kind, name) // with their index entries (passkey.go)
 		for _, l := range links {
 			for _, side := range []Link{l, l.Reverse()} {
 				if side.From != kind {

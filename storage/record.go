@@ -24,6 +24,57 @@ type User struct {
 	Enabled         bool
 	PasswordExpired bool
 	Created         int64 // Unix seconds
+	// PasswordChanged is when the password was last set (Unix seconds);
+	// 0 in records written before it was kept.
+	PasswordChanged int64
+	// PasswordHistory holds the hashes of the user's previous passwords,
+	// newest first (the password policy trims it to auth.password.history).
+	PasswordHistory HashList
+}
+
+// HashList is a list of password hashes in one string (each a uvarint
+// length and its bytes), so that User stays comparable with ==. Build it
+// with NewHashList, read it with Hashes.
+type HashList string
+
+// NewHashList returns the list of hashes, in order.
+func NewHashList(hashes ...string) HashList {
+	var b []byte
+	for _, h := range hashes {
+		b = binary.AppendUvarint(b, uint64(len(h)))
+		b = append(b, h...)
+	}
+	return HashList(b)
+}
+
+// wellFormed reports whether every length in l fits what follows it
+// (Hashes drops nothing).
+func (l HashList) wellFormed() bool {
+	rest := string(l)
+	for len(rest) > 0 {
+		n, w := uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return false
+		}
+		rest = rest[w+int(n):]
+	}
+	return true
+}
+
+// Hashes returns the hashes in the list, in order. A malformed tail (a
+// length running past the end) is dropped.
+func (l HashList) Hashes() []string {
+	var out []string
+	rest := string(l)
+	for len(rest) > 0 {
+		n, w := uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			break
+		}
+		out = append(out, rest[w:w+int(n)])
+		rest = rest[w+int(n):]
+	}
+	return out
 }
 
 // Role is the stored part of a role.
@@ -109,22 +160,44 @@ func DecodeAccount(v string) (Account, error) {
 	return Account{Description: f[0], Parent: f[1]}, nil
 }
 
-// Encode returns the compact stored form.
+// Encode returns the compact stored form. The password's change time and
+// history are fields 7 and 8, added after the first six: a record without
+// them (written before) decodes with PasswordChanged 0 and no history, and
+// a user that has neither is encoded without them, as before.
 func (u User) Encode() string {
-	return encodeFields(fields{u.PasswordHash, u.Email, u.FullName, boolField(u.Enabled),
-		boolField(u.PasswordExpired), strconv.FormatInt(u.Created, 10)})
+	f := fields{u.PasswordHash, u.Email, u.FullName, boolField(u.Enabled),
+		boolField(u.PasswordExpired), strconv.FormatInt(u.Created, 10)}
+	if u.PasswordChanged != 0 || u.PasswordHistory != "" {
+		f = append(f, strconv.FormatInt(u.PasswordChanged, 10), string(u.PasswordHistory))
+	}
+	return encodeFields(f)
 }
 
-// DecodeUser reads a User record.
+// DecodeUser reads a User record, of either length.
 func DecodeUser(v string) (User, error) {
-	var f [6]string
+	var f [8]string
 	err := decodeFields(v, f[:])
 	if err != nil {
 		return User{}, err
 	}
-	created, _ := strconv.ParseInt(f[5], 10, 64)
+	// Decoding is on the hot path of every sign-in and user document:
+	// it allocates nothing for a well-formed record (an empty number is
+	// not parsed, as its error would allocate; a well-formed history is
+	// kept as stored).
+	var created, changed int64
+	if f[5] != "" {
+		created, _ = strconv.ParseInt(f[5], 10, 64)
+	}
+	if f[6] != "" {
+		changed, _ = strconv.ParseInt(f[6], 10, 64)
+	}
+	history := HashList(f[7])
+	if !history.wellFormed() {
+		history = NewHashList(history.Hashes()...)
+	}
 	return User{PasswordHash: f[0], Email: f[1], FullName: f[2], Enabled: f[3] == "1",
-		PasswordExpired: f[4] == "1", Created: created}, nil
+		PasswordExpired: f[4] == "1", Created: created, PasswordChanged: changed,
+		PasswordHistory: history}, nil
 }
 
 // Encode returns the compact stored form.

@@ -211,3 +211,70 @@ func TestValidName(t *testing.T) {
 		})
 	}
 }
+
+func TestUserPasswordHistoryRoundTrip(t *testing.T) {
+	hashes := []string{"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5", "", strings.Repeat("h", 300), "\x01"}
+	for n := 0; n <= len(hashes); n++ {
+		in := storage.User{PasswordHash: "cur", Enabled: true, Created: 1_700_000_000,
+			PasswordChanged: 1_700_000_500, PasswordHistory: storage.NewHashList(hashes[:n]...)}
+		out, err := storage.DecodeUser(in.Encode())
+		if err != nil || out != in {
+			t.Fatalf("DecodeUser(Encode(%+v)) = %+v, %v", in, out, err)
+		}
+		got := out.PasswordHistory.Hashes()
+		if len(got) != n {
+			t.Fatalf("history of %d hashes reads back %d: %q", n, len(got), got)
+		}
+		for i := range got {
+			if got[i] != hashes[i] {
+				t.Errorf("hash %d = %q, want %q", i, got[i], hashes[i])
+			}
+		}
+	}
+}
+
+func TestUserOldRecordStillReads(t *testing.T) {
+	// A record written before the password's change time and history
+	// were kept: six fields. It reads with PasswordChanged 0 and no
+	// history, and a user without them encodes to those same six fields.
+	old := rawRecord(1, "hash", "a@x", "Al", "1", "", "1700000000")
+	u, err := storage.DecodeUser(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storage.User{PasswordHash: "hash", Email: "a@x", FullName: "Al", Enabled: true, Created: 1_700_000_000}
+	if u != want {
+		t.Errorf("DecodeUser(six fields) = %+v, want %+v", u, want)
+	}
+	if u.PasswordChanged != 0 || u.PasswordHistory.Hashes() != nil {
+		t.Errorf("old record has change time %d and history %q", u.PasswordChanged, u.PasswordHistory.Hashes())
+	}
+	if enc := u.Encode(); enc != old {
+		t.Errorf("Encode of a user without history = %q, want the old form %q", enc, old)
+	}
+	// A new record: eight fields.
+	u.PasswordChanged = 1_700_000_001
+	u.PasswordHistory = storage.NewHashList("old")
+	if enc, want := u.Encode(), rawRecord(1, "hash", "a@x", "Al", "1", "", "1700000000", "1700000001", "\x03old"); enc != want {
+		t.Errorf("Encode with history = %q, want %q", enc, want)
+	}
+}
+
+func TestHashListMalformedTail(t *testing.T) {
+	// A length running past the end drops the tail; DecodeUser keeps the
+	// well-formed head, so a second round trip is stable.
+	l := storage.NewHashList("a", "bc") + "\x05x"
+	if got := l.Hashes(); len(got) != 2 || got[0] != "a" || got[1] != "bc" {
+		t.Errorf("Hashes() = %q, want [a bc]", got)
+	}
+	u, err := storage.DecodeUser(rawRecord(1, "h", "", "", "", "", "0", "5", string(l)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PasswordHistory != storage.NewHashList("a", "bc") || u.PasswordChanged != 5 {
+		t.Errorf("DecodeUser kept history %q, changed %d", u.PasswordHistory, u.PasswordChanged)
+	}
+	if storage.NewHashList() != "" {
+		t.Errorf("NewHashList() = %q, want empty", storage.NewHashList())
+	}
+}

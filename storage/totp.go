@@ -58,7 +58,7 @@ func (r TOTP) BackupRemaining() int {
 
 // TOTP returns user u's second-factor record.
 func (v View) TOTP(a, u string) (TOTP, bool) {
-	val, ok := v.Get(ItemKey(a, KindTOTP, u))
+	val, ok := v.getItem(a, KindTOTP, u)
 	if !ok {
 		return TOTP{}, false
 	}

@@ -3,6 +3,8 @@ package storage
 import (
 	"strconv"
 	"strings"
+	"sync"
+	"unsafe"
 )
 
 // View is a consistent read of one snapshot of the cache. It never
@@ -189,6 +191,38 @@ func (v View) read(key string) (item, bool) {
 		v.r.key(key, mod)
 	}
 	return it, ok
+}
+
+// keyBufs are scratch buffers for the keys of point reads (getItem)
+// and counts (View.Count).
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 300); return &b }}
+
+// keepsKeys reports whether the view keeps the keys it reads: a
+// transaction's guarded view turns them into guards. Any other view,
+// tracking or not, only looks keys up and folds them into its digest.
+func (v View) keepsKeys() bool { return v.r != nil && v.r.t != nil }
+
+// getItem is Get(ItemKey(a, kind, name)) without making the key a
+// string of its own, unless the view keeps keys: the key is built in a
+// pooled buffer, looked up (and folded) and the buffer handed back (the
+// tree keeps no reference to a pivot). Item reads are on the path of
+// every request (the signed-in user, its second factors, the documents'
+// records).
+func (v View) getItem(a, kind, name string) (string, bool) {
+	if v.keepsKeys() {
+		return v.Get(ItemKey(a, kind, name))
+	}
+	bp := keyBufs.Get().(*[]byte)
+	b := append((*bp)[:0], "t/"...)
+	b = append(b, a...)
+	b = append(b, '/')
+	b = append(b, kind...)
+	b = append(b, '/')
+	b = append(b, name...)
+	it, ok := v.read(unsafe.String(unsafe.SliceData(b), len(b)))
+	*bp = b
+	keyBufs.Put(bp)
+	return it.value, ok
 }
 
 // Get returns the value stored at key.
@@ -455,7 +489,7 @@ func (v View) Account(a string) (Account, bool) {
 
 // User returns user u of account a.
 func (v View) User(a, u string) (User, bool) {
-	val, ok := v.Get(ItemKey(a, KindUser, u))
+	val, ok := v.getItem(a, KindUser, u)
 	if !ok {
 		return User{}, false
 	}

@@ -17,7 +17,7 @@ import (
 const (
 	akBase = azV2 + "/accounts/kco"
 	akUser = akBase + "/users/kim"
-	akPass = "kim-password-1"
+	akPass = "tangerine-pass-1"
 )
 
 // akSetup: account kco; kim (password) holds role kr (users, roles,

@@ -23,8 +23,8 @@ func init() {
 }
 
 const (
-	auPassAlice = "audit-alice-secret-1"
-	auPassBob   = "audit-bob-secret-2"
+	auPassAlice = "audit-first-secret-1"
+	auPassBob   = "audit-second-secret-2"
 	auPassNew   = "audit-changed-secret-3"
 	auPassWrong = "audit-wrong-secret-4"
 )

@@ -114,7 +114,7 @@ func azBody(method, pattern string, uniq int) string {
 		ownedByAccount := prev == "" || prev == "{a}"
 		switch {
 		case last == "password":
-			return "<password>changed-password-1</password>"
+			return fmt.Sprintf("<password>changed-password-%d</password>", uniq)
 		case last == "permissions" && method == "PUT":
 			return "<permissions><permission>" + azPerm + "</permission></permissions>"
 		case last == "attributes" && method == "POST":
@@ -277,9 +277,12 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 	// u1's sign-in session: a password grant of admin-cli ({s} maps per
 	// account too).
 	if id, ok := azSessions[a]; !ok || s.Admin("GET", base+"/users/u1/sessions/"+id, "").Status != 200 {
-		azAdmin(t, s, "PUT", base+"/users/u1/password", "<password>"+azSessionPassword+"</password>", 204)
+		// A new password each time: the password policy refuses reuse.
+		azSessionSeq++
+		pw := fmt.Sprintf("%s-%d", azSessionPassword, azSessionSeq)
+		azAdmin(t, s, "PUT", base+"/users/u1/password", "<password>"+pw+"</password>", 204)
 		st, out := oaForm(t, s, "/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"},
-			"username": {a + `\u1`}, "password": {azSessionPassword}, "scope": {azPerm}}, "", "", nil)
+			"username": {a + `\u1`}, "password": {pw}, "scope": {azPerm}}, "", "", nil)
 		if st != 200 {
 			t.Fatalf("password grant for u1 of %s: %d %v", a, st, out)
 		}
@@ -292,8 +295,11 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 	}
 }
 
-// azSessionPassword is u1's password for its fixture session.
-const azSessionPassword = "az-fixture-session-1"
+// azSessionPassword starts u1's password for its fixture session;
+// azSessionSeq numbers them.
+const azSessionPassword = "az-fixture-session"
+
+var azSessionSeq int
 
 // azDistinctPerms lists the table's permissions, in table order.
 func azDistinctPerms(routes []api.RouteInfo) []string {

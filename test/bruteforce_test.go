@@ -20,7 +20,7 @@ import (
 
 func TestBruteForceBounded(t *testing.T) {
 	s := harness.Start(t)
-	s.Admin("POST", "/auth/v2/accounts/system/users", `<user><name>victim</name><password>victim-password-1</password></user>`).Must(t, http.StatusCreated)
+	s.Admin("POST", "/auth/v2/accounts/system/users", `<user><name>victim</name><password>target-password-1</password></user>`).Must(t, http.StatusCreated)
 	auditCount := func() int {
 		t.Helper()
 		r := s.Admin("GET", "/auth/v2/audit?action=sign-in&depth=0", "").Must(t, http.StatusOK)

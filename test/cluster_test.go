@@ -362,7 +362,7 @@ func TestClusterTwoInstancesOneEtcd(t *testing.T) {
 		// comes after the comparisons): 403 means valid credentials
 		// without an auth: permission.
 		for who, s := range map[string]*harness.Server{"A restarted": a2, "B restarted": b2} {
-			r := s.As(`keep\kim`, "kims-password-1", "GET", "/auth/v2/accounts/keep", "")
+			r := s.As(`keep\kim`, "tangerine-secret-1", "GET", "/auth/v2/accounts/keep", "")
 			if r.Status != http.StatusForbidden {
 				t.Errorf("%s: keep\\kim signing in after the restarts: status %d, want 403; body:\n%s", who, r.Status, r.Body)
 			}
@@ -382,7 +382,7 @@ func ghxSeedDataset(t *testing.T, s *harness.Server) {
 		{"POST", "/auth/v2/accounts", `<account><name>keep</name><description>kept across restarts</description><parent>system</parent></account>`},
 		{"POST", "/auth/v2/accounts", `<account><name>keep-child</name><parent>keep</parent></account>`},
 		{"PUT", "/auth/v2/accounts/keep/permissions", `<permissions><permission>print:*</permission><permission>reporting:*</permission><permission>auth:me:*</permission></permissions>`},
-		{"POST", "/auth/v2/accounts/keep/users", `<user><name>kim</name><password>kims-password-1</password><email>kim@example.com</email><full-name>Kim K</full-name></user>`},
+		{"POST", "/auth/v2/accounts/keep/users", `<user><name>kim</name><password>tangerine-secret-1</password><email>kim@example.com</email><full-name>Kim K</full-name></user>`},
 		{"POST", "/auth/v2/accounts/keep/users", `<user><name>lee</name><enabled>false</enabled></user>`},
 		{"POST", "/auth/v2/accounts/keep/users/kim/attributes", `<attribute><name>color</name><value>blue</value></attribute>`},
 		{"POST", "/auth/v2/accounts/keep/roles", `<role><name>viewer</name><description>reads</description><permissions><permission>print:jobs:read</permission><permission>reporting:reports:read</permission></permissions></role>`},

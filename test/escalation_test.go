@@ -136,7 +136,7 @@ func TestEscalationRefused(t *testing.T) {
 	if r := s.Admin("GET", "/auth/v2/accounts/tenant-a/users/pusr/api-keys", ""); r.Root().SelectAttrValue("count", "") != "0" {
 		t.Errorf("a refused key for pusr was stored:\n%s", r.Body)
 	}
-	boss("PUT", "/auth/v2/accounts/tenant-a/users/worker/password", `<password>worker-pass-2</password>`).Must(t, http.StatusNoContent)
+	boss("PUT", "/auth/v2/accounts/tenant-a/users/worker/password", `<password>replaced-pass-2</password>`).Must(t, http.StatusNoContent)
 
 	// An API key keeps its own rule: a permission its owner lacks is 400.
 	r := boss("POST", "/auth/v2/me/api-keys", `<api-key><name>k</name><permissions><permission>print:jobs:read</permission></permissions></api-key>`)

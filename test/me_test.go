@@ -225,23 +225,26 @@ func TestMePassword(t *testing.T) {
 		azCheck(t, "PUT /me/password", as(mePass, "PUT", meBase+"/password", mePasswordBody(mePass, mePass2)), 204)
 		an401(t, "the old password stops working at once", as(mePass, "GET", meBase, ""))
 		azCheck(t, "the new one works", as(mePass2, "GET", meBase, ""), 200)
-		azCheck(t, "and back", as(mePass2, "PUT", meBase+"/password", mePasswordBody(mePass2, mePass)), 204)
+		// Changing it back is reuse: the password policy's history rule.
+		azProblem(t, "and back", as(mePass2, "PUT", meBase+"/password", mePasswordBody(mePass2, mePass)), 400)
 	})
 
 	t.Run("an-expired-password-can-be-changed-and-nothing-else", func(t *testing.T) {
+		// mia's password is mePass2 now; mePass3 is a new one.
+		const mePass3 = "me-password-3"
 		azAdmin(t, s, "PUT", meUser, "<user><password-expired>true</password-expired></user>", 204)
-		an401(t, "expired: GET /me", as(mePass, "GET", meBase, ""))
-		an401(t, "expired: PUT /me/attributes", as(mePass, "PUT", meBase+"/attributes", "<attributes/>"))
-		an401(t, "expired: with a wrong password", as("wrong-password-9", "PUT", meBase+"/password", mePasswordBody(mePass, mePass2)))
-		azProblem(t, "expired: wrong old password", as(mePass, "PUT", meBase+"/password", mePasswordBody("wrong-password-9", mePass2)), 403)
-		azCheck(t, "expired: PUT /me/password", as(mePass, "PUT", meBase+"/password", mePasswordBody(mePass, mePass2)), 204)
-		r := as(mePass2, "GET", meBase, "")
+		an401(t, "expired: GET /me", as(mePass2, "GET", meBase, ""))
+		an401(t, "expired: PUT /me/attributes", as(mePass2, "PUT", meBase+"/attributes", "<attributes/>"))
+		an401(t, "expired: with a wrong password", as("wrong-password-9", "PUT", meBase+"/password", mePasswordBody(mePass2, mePass3)))
+		azProblem(t, "expired: wrong old password", as(mePass2, "PUT", meBase+"/password", mePasswordBody("wrong-password-9", mePass3)), 403)
+		azCheck(t, "expired: PUT /me/password", as(mePass2, "PUT", meBase+"/password", mePasswordBody(mePass2, mePass3)), 204)
+		r := as(mePass3, "GET", meBase, "")
 		if azCheck(t, "signs in with the new password", r, 200) {
 			if e := r.Root().SelectElement("password-expired"); e == nil || e.Text() != "false" {
 				t.Errorf("password-expired is not cleared:\n%s", r.Body)
 			}
 		}
-		an401(t, "the old password does not work", as(mePass, "GET", meBase, ""))
+		an401(t, "the old password does not work", as(mePass2, "GET", meBase, ""))
 	})
 }
 

@@ -50,5 +50,23 @@
 // lets MatchBackupCode compare against every stored hash in constant
 // time. Sign-in throttling bounds online guessing.
 //
+// # Enrolment and sign-in over the store
+//
+// Enroller is the one implementation of enrolment over storage (start:
+// a new sealed pending secret, shown once; confirm: the code is checked
+// like a sign-in code, claiming its time step, then the secret is
+// enabled in a write guarded on that very sealed secret), used by the
+// XML API (resources, /auth/v2/me/totp) and the self-service page
+// (selfservice, /auth/v2/me/totp/enrolment) alike. Its record writes
+// run on the request's context (they carry the request's audit entry);
+// server keys and time-step claims on a detached one.
+//
+// Step is the sign-in step: authn step "second factor" (StepName), method
+// "totp" (MethodName; authn.StepMethod). Other second factors (passkeys)
+// are further methods of the same step: a user passes it with any one
+// method the user has. The sign-in page asks for it on a step of its
+// own after the password (authn.PasswordFlow.Begin and Continue), the
+// password grant reads the field "totp", HTTP Basic cannot answer it.
+//
 // Secrets and codes never appear in errors or logs from this package.
 package totp

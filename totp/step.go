@@ -36,8 +36,15 @@ const AnswerField = "totp"
 // StepName is the step's name, shown in the refusal reason.
 const StepName = "second factor"
 
+// MethodName is the step's method (authn.StepMethod): other second
+// factors (passkeys) are further methods of the step StepName.
+const MethodName = "totp"
+
 // Name implements authn.Step.
 func (s Step) Name() string { return StepName }
+
+// Method implements authn.StepMethod.
+func (s Step) Method() string { return MethodName }
 
 // Required implements authn.Step: the user has an enabled TOTP.
 func (s Step) Required(ctx context.Context, account, user string) (bool, error) {
