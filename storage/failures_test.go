@@ -518,12 +518,16 @@ func TestFailureCountsReadsAllocateNothing(t *testing.T) {
 		if _, ok := v.LockedUntil("sa", "w", now); !ok {
 			t.Error("w is not shown locked")
 		}
-		if a := testing.AllocsPerRun(200, func() { v.LockedUntil("sa", "u", now) }); a != 0 {
+		if a := testing.AllocsPerRun(200, func() { v.LockedUntil("sa", "u", now) }); a != 0 && !raceDetector {
 			t.Errorf("LockedUntil of a user without a lockout: %v allocations, want 0", a)
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	if raceDetector {
+		t.Log("-race: sync.Pool drops buffers on purpose, allocation counts are not checked")
+		return
 	}
 	if a := testing.AllocsPerRun(200, func() { fa.Count(`sa\u`) }); a != 0 {
 		t.Errorf("Count: %v allocations, want 0", a)
