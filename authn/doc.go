@@ -19,7 +19,9 @@
 // A password sign-in is a PasswordFlow: the password (argon2id, OWASP
 // parameters m=19 MiB, t=2, p=1, stored as a PHC string; hashes with
 // absurd costs are rejected before argon2 runs, and DummyVerify equalises
-// the cost of unknown users), then every further Step the user has (a
+// the cost of unknown users; at most GOMAXPROCS argon2id runs go at once,
+// the others wait in line, so a burst of sign-ins neither holds its
+// memory cost many times over nor finishes any later), then every further Step the user has (a
 // TOTP code, later), with answers the sign-in page or the password grant
 // pass in; HTTP Basic runs it with none. Verified credentials are cached
 // the way Elasticsearch realms do (entries keyed by HMAC-SHA256 of

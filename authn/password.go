@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -94,8 +95,24 @@ func HashPassword(password string, p Params, random io.Reader) (string, error) {
 	if _, err := io.ReadFull(random, salt); err != nil {
 		return "", fmt.Errorf("authn: reading salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key := idKey([]byte(password), salt, p)
 	return encodeHash(p, salt, key), nil
+}
+
+// hashSlots bounds the argon2id runs in progress to the number of CPUs Go
+// runs on; the others wait their turn. Each run holds its memory cost
+// (19 MiB by default) for its whole time: sixteen sign-ins at once on two
+// cores would hold 300 MiB and thrash the caches without finishing a
+// single one sooner, and a flood of sign-ins could exhaust memory. In
+// line they finish at the machine's full hash rate, and the memory
+// argon2id holds stays at GOMAXPROCS × m.
+var hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// idKey is argon2.IDKey within a hash slot.
+func idKey(password, salt []byte, p Params) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 func encodeHash(p Params, salt, key []byte) string {
@@ -199,7 +216,7 @@ func VerifyPassword(password, encoded string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	got := idKey([]byte(password), salt, p)
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
