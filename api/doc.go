@@ -23,6 +23,19 @@
 // per route as Prometheus histograms, next to /healthz, /readyz and
 // /metrics.
 //
+// Browsers (html.go): a request whose Accept prefers text/html
+// (PrefersHTML) gets its problem as a page from Options.HTML (package
+// console), which resources also hands its documents to; a browser's GET
+// without credentials is sent (303) to Options.SignInPath instead of
+// 401. The console's session cookie (SessionCookie, an OAuth access
+// token) counts as a Bearer token when the request presents no
+// credentials of its own; a write with it needs the session's CSRF token
+// in CSRFHeader — HMAC-SHA-256 of the cookie's value under the server key
+// CSRFKeyName, compared in constant time — unless its route checks a form
+// token of its own (Route.FormCSRF). Request.Permitted lists the write
+// methods of a path the principal holds the permission for (the forms a
+// page offers). Basic, Bearer and API keys are unchanged.
+//
 // The package knows nothing of XML resources or rendering (resources) and
 // holds no business rules of its own.
 package api

@@ -33,6 +33,10 @@ type Route struct {
 	// AllowExpiredPassword admits a principal whose password has expired
 	// (only the route that changes it).
 	AllowExpiredPassword bool
+	// FormCSRF marks a write whose handler checks a CSRF token of its own
+	// form (the self-service pages): with the console's session cookie it
+	// needs no X-Csrf-Token header.
+	FormCSRF bool
 	// CreatedTarget, for a POST that creates an item, returns the function
 	// that names the new item (for the audit log) from the keys its write
 	// creates; nil: the entry names the request path.

@@ -37,6 +37,13 @@ type Options struct {
 	Logger         *slog.Logger
 	Now            func() time.Time
 	Registry       *prometheus.Registry
+	// HTML renders documents and problems as pages for browsers that
+	// prefer HTML (package console); nil: XML only.
+	HTML Pages
+	// SignInPath is where a browser's GET without credentials is sent
+	// (303) to sign in, with the page as query parameter return; "":
+	// such a GET answers 401 like any other request.
+	SignInPath string
 }
 
 // Server serves every registered route through one pipeline, plus the
@@ -53,6 +60,7 @@ type Server struct {
 	first         *http.ServeMux
 	firstPrefixes []string
 	requests      *prometheus.HistogramVec
+	csrf          csrfCache // the CSRF server key, once read
 }
 
 // New builds the server from the registry.
@@ -112,7 +120,7 @@ func New(o Options, routes *Registry) *Server {
 		}
 	}
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteProblem(w, r, Problemf(http.StatusNotFound, "no resource at %s", r.URL.Path))
+		s.writeProblem(w, r, Problemf(http.StatusNotFound, "no resource at %s", r.URL.Path))
 	})
 	for root := range roots {
 		if strings.HasSuffix(root, "/") {
@@ -181,6 +189,8 @@ type Request struct {
 	Status int
 	Server *Server
 	vars   [4]Var // Vars' storage for most routes
+	// endpoint is the path's routes by method (Permitted).
+	endpoint *endpoint
 }
 
 // Var is one variable of a route's path pattern and its value.
@@ -220,7 +230,7 @@ func (vs Vars) Lookup(name string) (string, bool) {
 
 func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req := &Request{W: w, R: r, Status: http.StatusOK, Server: ep.s}
+	req := &Request{W: w, R: r, Status: http.StatusOK, Server: ep.s, endpoint: ep}
 	if len(ep.vars) <= len(req.vars) {
 		req.Vars = req.vars[:0]
 	}
@@ -233,7 +243,7 @@ func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.Status == http.StatusForbidden && req.Route != nil {
 			ep.s.auditDenied(req)
 		}
-		WriteProblem(w, r, p)
+		ep.s.writeProblem(w, r, p)
 	}
 	ep.observer(r.Method, req.Status).Observe(time.Since(start).Seconds())
 }

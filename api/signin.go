@@ -51,6 +51,20 @@ func firstHeader(h http.Header, key string) string {
 func (s *Server) authenticate(req *Request) error {
 	cr := s.Credentials(req.R)
 	presented := cr.Basic || cr.Bearer != "" || cr.APIKey != ""
+	// The console's session cookie counts only when the request presents
+	// no credentials of its own; a write with it needs the session's CSRF
+	// token (a cross-site write carries no header of the page's).
+	session := ""
+	if !presented && firstHeader(req.R.Header, "Authorization") == "" {
+		if session = sessionCookie(req.R); session != "" {
+			if !req.Route.FormCSRF {
+				if err := s.checkCSRF(req.R, session); err != nil {
+					return err
+				}
+			}
+			cr.Bearer = session
+		}
+	}
 	res, err := s.Authenticator.Authenticate(req.R.Context(), cr)
 	if err != nil {
 		return err
@@ -75,7 +89,13 @@ func (s *Server) authenticate(req *Request) error {
 	case authn.Refused:
 		s.Logger.Info("sign-in failed", "principal", res.Name, "address", cr.Address)
 		s.auditSignIn(req, res.Name, audit.Failure, "bad credentials")
+		if session != "" {
+			return s.sessionEnded(req)
+		}
 		return s.unauthorized(res.Reason)
+	}
+	if session != "" {
+		return s.sessionEnded(req)
 	}
 	if presented {
 		if cr.Bearer != "" {
@@ -83,8 +103,30 @@ func (s *Server) authenticate(req *Request) error {
 		}
 		return s.unauthorized("the credentials are not valid")
 	}
+	if h := strings.TrimSpace(firstHeader(req.R.Header, "Authorization")); h != "" {
+		// An Authorization header that carries nothing usable.
+		scheme, _, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return s.unauthorized("the bearer value is empty: it is neither a valid API key nor a valid access token")
+		}
+		return s.unauthorized("the Authorization header (scheme " + strconv.Quote(scheme) + ") holds no credentials gatehouse takes: send Bearer with an API key or access token, or Basic with account\\user and password where it is on")
+	}
+	if p := s.signInRedirect(req.R); p != nil {
+		return p
+	}
 	if !s.BasicAuth {
 		return s.unauthorized("no supported credentials: HTTP Basic is turned off")
 	}
 	return s.unauthorized("this resource needs credentials: HTTP Basic with account\\user and password")
+}
+
+// sessionEnded answers a request whose console session cookie is no
+// longer good (its access token expired or was revoked): a browser's GET
+// goes to the sign-in (which renews the session from its refresh token
+// when it can), anything else is 401.
+func (s *Server) sessionEnded(req *Request) error {
+	if p := s.signInRedirect(req.R); p != nil {
+		return p
+	}
+	return s.unauthorized("the console session has ended; sign in again")
 }

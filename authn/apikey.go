@@ -125,7 +125,11 @@ func (a APIKeyAuthenticator) Authenticate(ctx context.Context, cr Credentials) (
 	hash := HashAPIKeySecret(secret)
 	if !found || subtle.ConstantTimeCompare([]byte(hash), []byte(rec.SecretHash)) != 1 {
 		a.Throttle.Fail(throttleName, cr.Address)
-		return Result{Status: Refused, Name: id, Reason: badCredentials}, nil
+		reason := "the X-API-Key value is not a valid API key"
+		if cr.APIKey == "" {
+			reason = "the bearer value is not a valid API key"
+		}
+		return Result{Status: Refused, Name: id, Reason: reason}, nil
 	}
 	if !rec.Expires.IsZero() && !a.Now().Before(rec.Expires) {
 		return Result{Status: Refused, Name: id, Reason: "the API key has expired"}, nil

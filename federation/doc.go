@@ -9,7 +9,10 @@
 // first matching rule whose account lies in the provider's account
 // subtree wins, rules naming an account outside it are skipped — or the
 // provider's account when none does; the user is created just in time
-// with the mapped name. Then every matching account rule of the user's
+// with the mapped name, and given its account's default roles in the
+// same transaction (storage.Txn.GrantDefaultRoles; they are ordinary
+// memberships, never recorded as rule grants, so a rule that stops
+// matching does not take them back). Then every matching account rule of the user's
 // account grants its groups and roles (the union). Grants are recomputed
 // at every sign-in: what rules granted through this principal and no
 // longer match is taken back (storage.FederatedLink records which

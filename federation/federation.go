@@ -201,7 +201,8 @@ func ResolveWith(ctx context.Context, s *storage.Store, id Identity, o Options) 
 	var refused error
 	_, err := s.Update(ctx, func(_ storage.View, t *storage.Txn) error {
 		res, refused = Result{Principal: pid}, nil
-		v := t.View() // every read below guards the write
+		var given []string // default roles given to a user created here
+		v := t.View()      // every read below guards the write
 		if !v.AccountExists(id.Account) {
 			return fmt.Errorf("provider account %q: %w", id.Account, storage.ErrNotFound)
 		}
@@ -238,6 +239,9 @@ func ResolveWith(ctx context.Context, s *storage.Store, id Identity, o Options) 
 			}
 			user := storage.User{Enabled: true, Created: created, Email: id.first(AttrEmail), FullName: id.first(AttrFullName)}
 			t.PutMember(storage.Coll{Account: a, Kind: storage.KindUser}, u, user.Encode())
+			// The account's default roles, in the transaction that
+			// creates the user; the rules' grants below skip them.
+			given = t.GrantDefaultRoles(a, u)
 			p.LinkAccount, p.LinkUser = a, u
 			res.Created = true
 		}
@@ -247,7 +251,7 @@ func ResolveWith(ctx context.Context, s *storage.Store, id Identity, o Options) 
 				return err
 			}
 		}
-		regrant(v, t, a, u, pid, id)
+		regrant(v, t, a, u, pid, id, given)
 		return nil
 	})
 	if err != nil {
@@ -311,7 +315,7 @@ func accountGrants(v storage.View, a string, id Identity) (groups, roles []strin
 
 // regrant makes user u's rule grants through principal pid what the
 // matching account rules grant now, and writes the link's user side.
-func regrant(v storage.View, t *storage.Txn, a, u, pid string, id Identity) {
+func regrant(v storage.View, t *storage.Txn, a, u, pid string, id Identity, given []string) {
 	groups, roles, _ := accountGrants(v, a, id)
 	link, _ := v.FederatedLink(a, u, pid)
 	// What other links of the user recorded as rule grants stays.
@@ -331,8 +335,8 @@ func regrant(v storage.View, t *storage.Txn, a, u, pid string, id Identity) {
 		return true
 	})
 	next := storage.FederatedLink{Type: id.Type}
-	next.RuleGroups = apply(v, t, a, u, storage.UserGroups, groups, link.RuleGroups, otherG)
-	next.RuleRoles = apply(v, t, a, u, storage.UserRoles, roles, link.RuleRoles, otherR)
+	next.RuleGroups = apply(v, t, a, u, storage.UserGroups, groups, link.RuleGroups, otherG, nil)
+	next.RuleRoles = apply(v, t, a, u, storage.UserRoles, roles, link.RuleRoles, otherR, given)
 	val := next.Encode()
 	if old, ok := v.Member(storage.UserFederated(a, u), pid); !ok || old != val {
 		t.PutMember(storage.UserFederated(a, u), pid, val)
@@ -343,11 +347,16 @@ func regrant(v storage.View, t *storage.Txn, a, u, pid string, id Identity) {
 // what prev (the rule grants recorded before) holds that want does not,
 // unless another link recorded it too. It returns the grants to record:
 // the memberships it added, and those recorded before that still match.
-func apply(v storage.View, t *storage.Txn, a, u string, l storage.Link, want, prev []string, other map[string]bool) []string {
+// given are memberships this transaction made already (a new user's
+// default roles): held, not put again, and not recorded as rule grants.
+func apply(v storage.View, t *storage.Txn, a, u string, l storage.Link, want, prev []string, other map[string]bool, given []string) []string {
 	held := l.Of(a, u)
 	var record []string
 	for _, to := range want {
 		switch {
+		case slices.Contains(given, to):
+			// Given in this transaction as a default role: held, and not
+			// a rule's grant to take back later.
 		case !v.HasMember(held, to):
 			t.PutMember(held, to, "")
 			t.PutMember(l.Reverse().Of(a, to), u, "")

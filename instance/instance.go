@@ -32,12 +32,14 @@ import (
 	"gatehouse/authz"
 	"gatehouse/catalog"
 	"gatehouse/conf"
+	"gatehouse/console"
 	"gatehouse/ldapsignin"
 	"gatehouse/oauth"
 	"gatehouse/passkey"
 	"gatehouse/passwordpolicy"
 	"gatehouse/resources"
 	"gatehouse/samlsignin"
+	"gatehouse/schema"
 	"gatehouse/selfservice"
 	"gatehouse/storage"
 	"gatehouse/totp"
@@ -116,7 +118,7 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 	in.Server, in.Resources, in.audit, in.OAuth, in.stopOAuth = parts.API, parts.Resources, parts.Audit, parts.OAuth, parts.stopOAuth
 
 	in.http = &http.Server{
-		Handler:           in.Server,
+		Handler:           resources.RootRedirect(in.Server), // GET / and /auth/v2/ lead to /auth/v2
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -136,7 +138,9 @@ func Routes() *api.Registry {
 	routes.Mount(resources.New(resources.Options{}).Routes()...)
 	routes.Mount((&oauth.Provider{}).Routes()...)
 	routes.Mount((&samlsignin.Service{}).Routes()...)
+	routes.Mount(schema.Routes()...)
 	routes.Mount((&selfservice.Pages{}).Routes()...)
+	routes.Mount((&console.Console{}).Routes()...)
 	return routes
 }
 
@@ -385,8 +389,15 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	routes.Mount(res.Routes()...)
 	routes.Mount(provider.Routes()...)
 	routes.Mount(saml.Routes()...)
+	// The XML Schema of /auth/v2 (public).
+	routes.Mount(schema.Routes()...)
 	// The self-service pages (HTML) for the signed-in user.
 	routes.Mount((&selfservice.Pages{Store: store, Now: now, Passkeys: res.Passkeys}).Routes()...)
+	// The browser console: /auth/v2 as pages, signed in through the
+	// built-in OAuth client console (Handler is set once srv exists).
+	cons := &console.Console{Issuer: issuer, Logger: log}
+	provider.Clients.SetConsoleRedirect(cons.RedirectURI())
+	routes.Mount(cons.Routes()...)
 	if res.Catalog, err = resources.NewCatalog(routes.Routes(), extra); err != nil {
 		return nil, fmt.Errorf("permissions.catalogues: %w", err)
 	}
@@ -410,7 +421,10 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		Logger:         log,
 		Now:            now,
 		Registry:       reg,
+		HTML:           cons,
+		SignInPath:     console.SignInPath,
 	}, routes)
+	cons.Handler = srv
 	return &Parts{API: srv, Resources: res, Audit: q, OAuth: provider,
 		stopOAuth: stopBoth(rotateKeys(provider.Keys, cfg.OAuth.KeyRotation, log), syncer.Close)}, nil
 }

@@ -196,6 +196,11 @@ func TestSync(t *testing.T) {
 	s := fixture(t, srv, srv.CAPEM, true)
 	ctx := storagetest.Ctx(t)
 	storagetest.MustItem(t, s, "corp", storage.KindUser, "local") // never touched
+	// Every synced user gets corp's default role staff when it is created.
+	storagetest.MustItem(t, s, "corp", storage.KindRole, "staff")
+	if _, _, err := s.AddDefaultRole(ctx, "corp", "staff", storage.CreateOnly); err != nil {
+		t.Fatal(err)
+	}
 	sy := &Syncer{Store: s, PageSize: 7, Workers: 3, LockTTL: 2 * time.Second, ProgressEvery: 50 * time.Millisecond}
 	t.Cleanup(sy.Close)
 	status := func() storage.ProviderSync {
@@ -250,6 +255,14 @@ func TestSync(t *testing.T) {
 		}
 		if v.HasMember(storage.UserRoles.Of("corp", "carol"), "printing") {
 			t.Error("synced carol holds printing without printadmins")
+		}
+		for _, u := range []string{"alice", "bob", "carol", uid} {
+			if !v.HasMember(storage.UserRoles.Of("corp", u), "staff") || !v.HasMember(storage.UserRoles.Reverse().Of("corp", "staff"), u) {
+				t.Errorf("synced %s lacks the default role staff", u)
+			}
+		}
+		if v.HasMember(storage.UserRoles.Of("corp", "local"), "staff") {
+			t.Error("the local user, created before staff was a default role, got it")
 		}
 		return nil
 	})

@@ -12,9 +12,12 @@ import (
 )
 
 // BearerAuthenticator signs /auth/v2 requests in with gatehouse's JWT
-// access tokens (Authorization: Bearer). It claims only bearer tokens
-// that look like JWTs (three dot-separated parts), so API keys presented
-// as bearer tokens keep going to the API key authenticator. A token is
+// access tokens (Authorization: Bearer). It claims every bearer value
+// but API keys (APIKeyPrefix), which go to the API key authenticator
+// before it: a value that is not even shaped like a JWT (three
+// dot-separated parts) is refused at once, saying it is neither a valid
+// API key nor a valid access token (nothing was looked up, so it does
+// not count against the throttle). A token is
 // accepted when its signature, issuer and expiry verify with the key set
 // and the token store still knows its jti (not revoked, not expired, its
 // client not deleted) and its user exists and is enabled. The principal
@@ -29,6 +32,9 @@ type BearerAuthenticator struct {
 
 var _ authn.Authenticator = BearerAuthenticator{}
 
+// notKeyNorToken is the refusal of a bearer value that signs no one in.
+const notKeyNorToken = "the bearer value is neither a valid API key nor a valid access token"
+
 // LooksLikeJWT reports whether a bearer token has the compact JWS shape.
 func LooksLikeJWT(token string) bool {
 	return strings.Count(token, ".") == 2 && !strings.HasPrefix(token, authn.APIKeyPrefix)
@@ -36,8 +42,11 @@ func LooksLikeJWT(token string) bool {
 
 // Authenticate implements authn.Authenticator.
 func (b BearerAuthenticator) Authenticate(ctx context.Context, cr authn.Credentials) (authn.Result, error) {
-	if cr.Bearer == "" || !LooksLikeJWT(cr.Bearer) {
+	if cr.Bearer == "" || strings.HasPrefix(cr.Bearer, authn.APIKeyPrefix) {
 		return authn.Result{Status: authn.NotMine}, nil
+	}
+	if !LooksLikeJWT(cr.Bearer) {
+		return authn.Result{Status: authn.Refused, Name: "token", Reason: notKeyNorToken}, nil
 	}
 	throttleName := "token@" + cr.Address
 	if b.Throttle != nil {
@@ -54,7 +63,7 @@ func (b BearerAuthenticator) Authenticate(ctx context.Context, cr authn.Credenti
 	p := b.Provider
 	c, err := p.Tokens.AccessToken(ctx, cr.Bearer)
 	if errors.Is(err, fosite.ErrNotFound) {
-		return refuse("token", "the bearer token is not valid, revoked, or its user disabled or gone")
+		return refuse("token", notKeyNorToken+": the token is unknown, expired or revoked, or its user is disabled or gone")
 	}
 	if err != nil {
 		return authn.Result{}, err

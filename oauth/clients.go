@@ -93,6 +93,33 @@ func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string { return c.JWKSAl
 type StorageClients struct {
 	Store  *storage.Store
 	tokens TokenBackend // JWT assertion replay guard; nil refuses assertions
+	// consoleRedirect is the console client's redirect URI
+	// (SetConsoleRedirect); "" leaves that client unknown.
+	consoleRedirect string
+}
+
+// ConsoleClientID is the id of the built-in first-party public client
+// of the browser console (package console): authorization code with
+// PKCE and refresh tokens, its one redirect URI the console's callback
+// on this server, scope `*` (a token's power is still the user's
+// effective permissions). Like admin-cli it is never stored, and no
+// stored client id (20 random characters) can be it.
+const ConsoleClientID = "console"
+
+// SetConsoleRedirect enables the console client with redirect URI uri
+// (the issuer's /auth/v2/console/callback). Call it before serving.
+func (c *StorageClients) SetConsoleRedirect(uri string) { c.consoleRedirect = uri }
+
+// consoleClient is the built-in console client redirecting to uri.
+func consoleClient(uri string) *Client {
+	cl := &Client{FirstParty: true}
+	cl.ID = ConsoleClientID
+	cl.Public = true
+	cl.RedirectURIs = []string{uri}
+	cl.GrantTypes = []string{storage.GrantAuthorizationCode, storage.GrantRefreshToken}
+	cl.ResponseTypes = []string{"code"}
+	cl.Scopes = []string{"*", offlineAccess, scopeOpenID, scopeEmail, scopeProfile}
+	return cl
 }
 
 var _ ClientSource = (*StorageClients)(nil)
@@ -108,6 +135,9 @@ func (c *StorageClients) Client(ctx context.Context, id string) (fosite.Client, 
 func (c *StorageClients) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	if id == AdminCLIClientID {
 		return adminCLI(), nil
+	}
+	if id == ConsoleClientID && c.consoleRedirect != "" {
+		return consoleClient(c.consoleRedirect), nil
 	}
 	var (
 		a, u string

@@ -13,7 +13,7 @@ var accountSchema = Schema{
 	Root:    "account",
 	Text:    []string{"name", "description", "parent"},
 	Lists:   map[string]string{"permissions": "permission"},
-	Ignored: []string{"groups", "roles", "rules", "users", "providers"},
+	Ignored: []string{"default-roles", "groups", "roles", "rules", "users", "providers"},
 }
 
 // maxText bounds free-text fields (descriptions, names of people).
@@ -257,13 +257,14 @@ func deleteAccount(c *call) error {
 
 // starterRoles are the roles every new account starts with, after the
 // access-control roles of the print-management seed (Administrators,
-// Users, Reporting, Support). They are ordinary roles: edit or delete
-// them like any other. What they grant is always cut by the account's
-// ceiling.
+// Users, Reporting, Support); "users" is the account's default role,
+// given to every user created in it (defaultroles.go). They are ordinary
+// roles: edit or delete them like any other. What they grant is always
+// cut by the account's ceiling.
 var starterRoles = []storage.NewRole{
 	{Name: "administrators", Description: "Everything the account's ceiling allows, in the account and below it",
 		Permissions: []string{"*"}},
-	{Name: "users", Description: "Self-service and printing one's own documents",
+	{Name: "users", Description: "Self-service and printing one's own documents", Default: true,
 		Permissions: []string{"auth:me:read", "auth:me:*:read", "auth:me:attributes:update", "auth:me:password:create",
 			"auth:me:api-keys:create,delete", "auth:me:sessions:delete", "auth:me:totp:create,update",
 			"auth:me:backup-codes:create", "auth:me:passkeys:create,delete", "print:jobs:read,create,release,delete"}},

@@ -379,12 +379,8 @@ func deleteAPIKey(c *call) error {
 
 // /me/api-keys: the signed-in user's own keys, at /me hrefs.
 
-func rebaseKeys(a, u string) meRebase {
-	return meRebase{from: path("accounts", a, "users", u), served: []string{"api-keys"}}
-}
-
 func getMyKeys(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
-	return getMeRebased(rebaseKeys, build)
+	return getMe(build)
 }
 
 var getMyAPIKeys = getMyKeys(func(c *call, v *nb, a, u string) (Node, error) {
@@ -403,7 +399,7 @@ func postMyAPIKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	rb := rebaseKeys(a, u)
+	rb := rebaseFor(a, u)
 	loc, _ := rb.href(apiKeysHref(a, u) + "/" + escapeSegment(id))
 	c.w.Header().Set("Cache-Control", "no-store")
 	return c.show(http.StatusCreated, rev, loc, func(v *nb) (Node, error) {

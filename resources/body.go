@@ -2,6 +2,8 @@ package resources
 
 import (
 	"bytes"
+	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -67,7 +69,7 @@ func parseXML(b []byte, root string) (*etree.Element, *Problem) {
 		}
 	}
 	if _, err := doc.ReadFrom(bytes.NewReader(b)); err != nil {
-		return nil, problem(http.StatusBadRequest, "the body is not well-formed XML: %v", err)
+		return nil, malformed(b, err)
 	}
 	var el *etree.Element
 	for i, tok := range doc.Child {
@@ -100,6 +102,47 @@ func parseXML(b []byte, root string) (*etree.Element, *Problem) {
 		return nil, p
 	}
 	return el, nil
+}
+
+// malformed is the 400 for a body etree could not read (err): it says
+// where, by line and column (counted in characters from 1), and what.
+// etree reports some faults (an end tag that does not match, a body that
+// ends inside an element) without a position, so the body is read again
+// with encoding/xml's strict decoder, which finds the first fault and
+// stops there; the column is computed from the decoder's input offset.
+func malformed(b []byte, err error) *Problem {
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
+		return nil, fmt.Errorf("encoding %q is not supported; send UTF-8", charset)
+	}
+	for {
+		_, terr := dec.Token()
+		if terr == nil {
+			continue
+		}
+		if terr != io.EOF {
+			line, col := lineColumn(b, dec.InputOffset())
+			msg := terr.Error()
+			var se *xml.SyntaxError
+			if errors.As(terr, &se) {
+				msg = se.Msg
+			}
+			return problem(http.StatusBadRequest, "the body is not well-formed XML: line %d, column %d: %s", line, col, msg)
+		}
+		break
+	}
+	return problem(http.StatusBadRequest, "the body is not well-formed XML: %s", strings.TrimPrefix(err.Error(), "etree: "))
+}
+
+// lineColumn is the line and column (both from 1, the column in
+// characters) of byte offset off in b.
+func lineColumn(b []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(b)))
+	before := b[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	start := bytes.LastIndexByte(before, '\n') + 1
+	col = max(utf8.RuneCount(before[start:]), 1)
+	return line, col
 }
 
 func firstWord(s string) string {

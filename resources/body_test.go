@@ -523,3 +523,28 @@ func TestBodyDecodeTextItems(t *testing.T) {
 		btProblem(t, "decodeTextItems("+c.body+")", p, http.StatusBadRequest, c.mention)
 	}
 }
+
+// A body that is not well-formed says where, by line and column, and
+// what — never etree's bare "invalid XML format".
+func TestBodyMalformedSaysWhere(t *testing.T) {
+	for _, c := range []struct{ body, where, what string }{
+		{"<user><name>a</name></usr>", "line 1, column 26", "closed by </usr>"},
+		{"<user>\n  <name>a</nam>\n</user>", "line 2, column 15", "closed by </nam>"},
+		{"<user>\n  <name>a</name>\n", "line 3, column 1", "unexpected EOF"},
+		{"<user>\n  <näme>ä</näme>\n  <name>a<name>\n</user>", "line 4, column 7", "closed by </user>"},
+		{"<user><name a=1/></user>", "line 1, column 15", "unquoted or missing attribute value"},
+		{"<user>&nbsp;</user>", "line 1, column 12", "invalid character entity &nbsp;"},
+		{"<user></user></user>", "line 1, column 20", "unexpected end element </user>"},
+		{"<user", "line 1, column 5", "unexpected EOF"},
+	} {
+		_, p := parseXML([]byte(c.body), "user")
+		if p == nil {
+			t.Errorf("%q: accepted", c.body)
+			continue
+		}
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Detail, c.where) || !strings.Contains(p.Detail, c.what) ||
+			strings.Contains(p.Detail, "etree") {
+			t.Errorf("%q: %d %q, want 400 naming %q and %q", c.body, p.Status, p.Detail, c.where, c.what)
+		}
+	}
+}

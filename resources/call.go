@@ -10,6 +10,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"gatehouse/api"
 	"gatehouse/authz"
 	"gatehouse/storage"
 )
@@ -61,7 +62,7 @@ func (c *call) show(status int, minRev int64, location string, build func(v *nb)
 		if err != nil {
 			return err
 		}
-		body = renderer{q: c.q, depthGiven: c.depthGiven}.document(n)
+		body = renderer{q: c.q, depthGiven: c.depthGiven, reader: b}.document(n)
 		etag = etagOf(tv)
 		return nil
 	}
@@ -78,7 +79,17 @@ func (c *call) show(status int, minRev int64, location string, build func(v *nb)
 	// The body is written below or not at all (HEAD, 304); either way
 	// its buffer goes back to the pool when show returns.
 	defer body.release()
+	if c.req != nil && c.req.Server != nil && c.req.Server.HTML != nil && api.PrefersHTML(c.r) {
+		// A browser: the same document as a page (package console),
+		// without the XML's ETag (the page is another representation).
+		c.status = status
+		c.w.Header().Add("Vary", "Accept")
+		return c.req.Server.HTML.Document(c.req, status, body.Bytes())
+	}
 	h := c.w.Header()
+	if c.req != nil && c.req.Server != nil && c.req.Server.HTML != nil {
+		h["Vary"] = varyAccept // the page is another representation
+	}
 	h.Set("ETag", etag)
 	if location != "" {
 		h.Set("Location", location)
@@ -97,6 +108,10 @@ func (c *call) show(status int, minRev int64, location string, build func(v *nb)
 	}
 	return nil
 }
+
+// varyAccept is the Vary header of documents that are also pages (shared,
+// never modified: no allocation per request).
+var varyAccept = []string{"Accept"}
 
 // get adapts a read handler.
 func get(build func(c *call, v *nb) (Node, error)) func(*call) error {

@@ -36,6 +36,26 @@
 // Expired sessions are filtered by the server's clock (etcd drops their
 // records by lease), and the ETag folds in the ids shown.
 //
+// Links (SPEC §3c): a document links only what its reader may open. The
+// renderer decides each href as the api pipeline would decide a GET of
+// it (render.go, linker): the href is matched against the route table,
+// the account it names must be visible to the reader (authz.Visible) and
+// the reader must hold the route's permission (Authority.Decide over the
+// same view, memoised per document by permission and by account, folded
+// into the ETag). A link the reader may not follow keeps its element and
+// loses only its href: an entity keeps its identifier, a collection its
+// count (and its items, each decided on its own), a reference without an
+// identifier (a permission) shows its permission string as text, and
+// granted-by names the role (granted-by="r" instead of its path; a name
+// never holds a "/"). An href outside the route table (another
+// endpoint's, the schema) is written as it is; a path served without a
+// GET (POST /check) is linked when the reader may call it. /me documents
+// link their /me addresses (api-keys, attributes, groups, permissions,
+// roles, sessions, totp; granted-by of a role held directly), so a user
+// with the starter users role follows every link /me shows; the audit
+// log and /check answers are rendered without a reader and keep every
+// href.
+//
 // Allocation budget (BenchmarkServed, go test -bench Served -benchmem):
 // at most 4 KB per one-user GET and 40 KB per page of 50, counted from
 // the pipeline's entry (net/http's own request and connection objects

@@ -83,6 +83,7 @@ var userKind = &itemKind{
 	node:    func(v *nb, a, n string) *Entity { return v.userNode(a, n) },
 	list:    func(v *nb, a string) *Collection { return v.usersNode(a) },
 	prepare: prepareUser,
+	extra:   checkDefaultRolesGrant, // a new user gets the default roles (defaultroles.go)
 }
 
 func decodeRoleDesc(v string) string  { r, _ := storage.DecodeRole(v); return r.Description }

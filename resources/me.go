@@ -2,6 +2,8 @@ package resources
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"gatehouse/authn"
@@ -12,12 +14,17 @@ import (
 // /me is the signed-in user's own document and subtree, governed by the
 // auth:me:* permissions instead of auth:users:*. Its documents are the
 // ones /accounts/{a}/users/{u} shows, built by the same node builders,
-// with the hrefs of what /me serves (the user, attributes, roles, groups,
-// permissions) moved under /auth/v2/me; links to what /me does not serve
-// (clients, federated principals, account roles) keep their account
-// paths, and other users (members of the user's groups, at depth 3 or
-// more) show as references only. Writes reuse the account-path handlers: a /me handler names the
-// signed-in user in the call's path variables and runs them.
+// with the hrefs of what /me serves (the user, api-keys, attributes,
+// groups, permissions, roles, sessions, totp) moved under /auth/v2/me, so
+// that a user who may read their own subtree through /me finds it linked
+// there; a granted-by naming a role the user holds directly links
+// /me/roles/{r}. Links to what /me does not serve (clients, federated
+// principals, account roles and groups) keep their account paths, and
+// the renderer shows them without href to a reader who may not follow
+// them (render.go, linker). Other users (members of the user's groups, at
+// depth 3 or more) show as references only. Writes reuse the
+// account-path handlers: a /me handler names the signed-in user in the
+// call's path variables and runs them.
 
 // meHref is the root of the signed-in user's subtree.
 const meHref = "/auth/v2/me"
@@ -40,18 +47,20 @@ func (c *call) asMe() (a, u string) {
 }
 
 // meRebase moves the hrefs of user u's own subtree under /auth/v2/me.
-// served, when not nil, replaces meServed (the /me/api-keys documents
-// move only the keys: the /me user document keeps its api-keys link at
-// the account path, as it does for what /me serves elsewhere).
 type meRebase struct {
-	from   string
-	served []string
+	from string
+	a, u string
+	// v, when set, is the view of the document, to see which roles the
+	// user holds directly (granted-by).
+	v *nb
 }
 
-func rebaseFor(a, u string) meRebase { return meRebase{from: path("accounts", a, "users", u)} }
+func rebaseFor(a, u string) meRebase {
+	return meRebase{from: path("accounts", a, "users", u), a: a, u: u}
+}
 
-// meServed are the sub-collections of a user that /me serves.
-var meServed = []string{"attributes", "groups", "permissions", "roles"}
+// meServed are the sub-resources of a user that /me serves.
+var meServed = []string{"api-keys", "attributes", "groups", "permissions", "roles", "sessions", "totp"}
 
 // href returns h moved under /auth/v2/me, and whether it moved.
 func (rb meRebase) href(h string) (string, bool) {
@@ -66,14 +75,27 @@ func (rb meRebase) href(h string) (string, bool) {
 		return h, false // another user whose name starts the same
 	}
 	seg, _, _ := strings.Cut(rest[1:], "/")
-	served := meServed
-	if rb.served != nil {
-		served = rb.served
-	}
-	if !contains(served, seg) {
+	if !contains(meServed, seg) {
 		return h, false
 	}
 	return meHref + rest, true
+}
+
+// grantedBy moves a granted-by link to a role the user holds directly to
+// /me/roles/{r}; a role held through a group keeps its account path.
+func (rb meRebase) grantedBy(h string) string {
+	if rb.v == nil {
+		return h
+	}
+	esc, ok := strings.CutPrefix(h, path("accounts", rb.a, "roles")+"/")
+	if !ok {
+		return h
+	}
+	r, err := url.PathUnescape(esc)
+	if err != nil || !rb.v.View.HasMember(storage.UserRoles.Of(rb.a, rb.u), r) {
+		return h
+	}
+	return meHref + "/roles/" + esc
 }
 
 // node wraps n so that it and its children show at their /me hrefs.
@@ -89,6 +111,14 @@ func (rb meRebase) node(n Node) Node {
 		}
 		e := *n
 		e.Href, e.HrefTail = h, ""
+		for i, at := range n.Attrs {
+			if at[0] == "granted-by" {
+				if g := rb.grantedBy(at[1]); g != at[1] {
+					e.Attrs = slices.Clone(n.Attrs)
+					e.Attrs[i][1] = g
+				}
+			}
+		}
 		if n.Fields != nil {
 			fields := n.Fields
 			e.Fields = func(f []Field) []Field {
@@ -136,15 +166,9 @@ func (s rebasedSource) Page(filter string, offset, limit int) ([]Node, int) {
 // getMe adapts a read of the signed-in user's subtree: build describes
 // it at its account paths, and the answer shows it at its /me paths.
 func getMe(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
-	return getMeRebased(rebaseFor, build)
-}
-
-// getMeRebased is getMe with the hrefs rebased by rebase (a subtree that
-// keeps some of its links at /me: api-keys, sessions).
-func getMeRebased(rebase func(a, u string) meRebase, build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
 	return func(c *call) error {
 		a, u := c.asMe()
-		rb := rebase(a, u)
+		rb := rebaseFor(a, u)
 		return c.show(http.StatusOK, 0, "", func(v *nb) (Node, error) {
 			if !v.HasItem(a, storage.KindUser, u) {
 				return nil, unauthorized("the signed-in user no longer exists")
@@ -153,6 +177,8 @@ func getMeRebased(rebase func(a, u string) meRebase, build func(c *call, v *nb, 
 			if err != nil {
 				return nil, err
 			}
+			rb := rb
+			rb.v = v
 			return rb.node(n), nil
 		})
 	}
@@ -175,7 +201,7 @@ var getMyAttribute = getMe(func(c *call, v *nb, a, u string) (Node, error) {
 })
 
 // getMyMembers and getMyMember show the user's side of a membership as
-// getMembers and getMember do.
+// getMembers and getMember do, a single member at its /me address.
 func getMyMembers(m *memberKind) func(*call) error {
 	return getMe(func(c *call, v *nb, a, u string) (Node, error) {
 		return v.membersNode(a, m.link, u, m.element, m.href(a, u)), nil
@@ -188,7 +214,10 @@ func getMyMember(m *memberKind) func(*call) error {
 		if !v.HasMember(m.link.Of(a, u), to) {
 			return nil, problem(http.StatusNotFound, "%s %q of user %q not found", m.item, to, u)
 		}
-		return m.single(v, a, to, m.href(a, u)+"/"+escapeSegment(to)), nil
+		// At its membership path, which /me serves: the account role
+		// document (what GET …/users/{u}/roles/{r} shows) is not the
+		// user's to open.
+		return v.memberNode(a, m.link.To, to, m.href(a, u)+"/"+escapeSegment(to)), nil
 	})
 }
 

@@ -159,6 +159,7 @@ func (v *nb) rulesNode(href string, rules storage.Coll) *Collection {
 func (v *nb) accountNode(a string) *Entity {
 	return &Entity{Element: "account", Identifier: a, Href: path("accounts", a), Fields: func(f []Field) []Field {
 		acc, _ := v.Account(a)
+		f = append(f, Field{Node: v.defaultRolesNode(a)}) // defaultroles.go
 		if acc.Description != "" {
 			f = append(f, Field{Name: "description", Text: acc.Description})
 		}

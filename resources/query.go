@@ -23,10 +23,21 @@ type Limits struct {
 	MaxPageSize     int
 }
 
-// parseQuery reads depth, page-size, current-page and filter. A repeated
-// or unknown-valued parameter is a 400; depth above the cap is served at
-// the cap.
-func parseQuery(raw string, l Limits) (query, *Problem) {
+// queryParams are the parameters every /auth/v2 route takes.
+var queryParams = []string{"depth", "page-size", "current-page", "filter"}
+
+// routeParams are the further parameters some routes take (by route
+// path): the audit collection's filters.
+var routeParams = map[string][]string{
+	"/audit": {"actor", "account", "action", "outcome", "since", "until"},
+}
+
+// parseQuery reads depth, page-size, current-page and filter; extra are
+// the further parameters the route takes (routeParams), left to its
+// handler. A repeated, unknown or unknown-valued parameter is a 400
+// naming it (a typo such as pagesize=5 must not quietly answer the whole
+// first page); depth above the cap is served at the cap.
+func parseQuery(raw string, l Limits, extra ...string) (query, *Problem) {
 	q := query{Depth: 1, PageSize: l.DefaultPageSize, CurrentPage: 1}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
@@ -61,6 +72,10 @@ func parseQuery(raw string, l Limits) (query, *Problem) {
 			q.CurrentPage, q.paged = n, true
 		case "filter":
 			q.Filter = v
+		default:
+			if !contains(extra, name) {
+				return q, unknownParameter(name, extra)
+			}
 		}
 	}
 	return q, nil
@@ -93,4 +108,11 @@ func (q query) pageHref(href string, n int, depthGiven bool) string {
 		sep = "&" // the audit collection's href carries its filters
 	}
 	return href + sep + v.Encode()
+}
+
+// unknownParameter is the 400 for query parameter name, which the route
+// does not take; it lists those it does.
+func unknownParameter(name string, extra []string) *Problem {
+	known := append(append([]string(nil), queryParams...), extra...)
+	return problem(400, "unknown query parameter %q; this resource takes %s", name, strings.Join(known, ", "))
 }

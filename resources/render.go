@@ -1,10 +1,12 @@
 package resources
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 
+	"gatehouse/authz"
 	"gatehouse/xmltext"
 )
 
@@ -82,6 +84,10 @@ func (c *Collection) href() string { return c.Href + c.HrefTail }
 type renderer struct {
 	q          query
 	depthGiven bool
+	// reader, when set, is the node builder of the request: its caller,
+	// view and authority decide which links the document keeps (linker).
+	// Without it every href is written.
+	reader *nb
 }
 
 // output is a rendered document in a pooled buffer. Whoever writes it
@@ -92,6 +98,9 @@ type output struct {
 	// fields are the renderer's reused Field slices, one per nesting
 	// level, kept with the buffer.
 	fields [][]Field
+	// links are the renderer's link decisions for one document, kept
+	// with the buffer so that deciding allocates nothing.
+	links linker
 }
 
 // maxPooled bounds the buffers kept for reuse, so that one huge page does
@@ -127,6 +136,10 @@ const xmlDecl = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
 func (rd renderer) document(n Node) *output {
 	o := outputs.Get().(*output)
 	w := xmlWriter{b: o.b[:0], fields: o.fields}
+	if rd.reader != nil {
+		o.links = linker{reader: rd.reader}
+		w.links = &o.links
+	}
 	w.b = append(w.b, xmlDecl...)
 	w.b = append(w.b, '\n')
 	if n != nil {
@@ -134,6 +147,7 @@ func (rd renderer) document(n Node) *output {
 		w.b = append(w.b, '\n')
 	}
 	o.b, o.fields = w.b, w.fields
+	o.links = linker{} // holds on to nothing of the request
 	return o
 }
 
@@ -150,12 +164,15 @@ func (rd renderer) node(w *xmlWriter, n Node, depth int, top bool, level int) {
 
 func (rd renderer) entity(w *xmlWriter, e *Entity, depth, level int) {
 	w.open(e.Element)
+	// unlinked: the entity has an href its reader may not follow, so it
+	// is shown without one (see linker).
+	unlinked := (e.Href != "" || e.HrefTail != "") && !w.links.follows(e.Href, e.HrefTail)
 	if len(e.Attrs) == 0 {
 		// identifier and href only: no repeated names to resolve.
 		if e.Identifier != "" {
 			w.attr("identifier", e.Identifier)
 		}
-		if e.Href != "" || e.HrefTail != "" {
+		if (e.Href != "" || e.HrefTail != "") && !unlinked {
 			w.attr2("href", e.Href, e.HrefTail)
 		}
 	} else {
@@ -164,12 +181,27 @@ func (rd renderer) entity(w *xmlWriter, e *Entity, depth, level int) {
 		if e.Identifier != "" {
 			as = append(as, [2]string{"identifier", e.Identifier})
 		}
-		if h := e.href(); h != "" {
+		if h := e.href(); h != "" && !unlinked {
 			as = append(as, [2]string{"href", h})
 		}
-		w.attrs(append(as, e.Attrs...))
+		if w.links == nil {
+			as = append(as, e.Attrs...)
+		} else {
+			for _, a := range e.Attrs {
+				as = w.links.attr(as, a)
+			}
+		}
+		w.attrs(as)
 	}
 	if (depth <= 0 && !e.Inline) || (e.Text == "" && e.Fields == nil) {
+		if unlinked && depth <= 0 && e.Identifier == "" && e.Text != "" {
+			// Without href or identifier, a reference shows what it
+			// names as its text (a permission).
+			w.b = append(w.b, '>')
+			w.text(e.Text)
+			w.close(e.Element)
+			return
+		}
 		w.selfClose()
 		return
 	}
@@ -215,7 +247,9 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 			count = c.Items.Count()
 		}
 		w.intAttr("count", count)
-		w.attr2("href", c.Href, c.HrefTail)
+		if w.links.follows(c.Href, c.HrefTail) {
+			w.attr2("href", c.Href, c.HrefTail)
+		}
 		w.selfClose()
 		return
 	}
@@ -226,17 +260,20 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 	}
 	items, count := c.Items.Page(filter, offset, limit)
 	w.intAttr("count", count)
-	w.attr2("href", c.Href, c.HrefTail)
+	linked := w.links.follows(c.Href, c.HrefTail)
+	if linked {
+		w.attr2("href", c.Href, c.HrefTail)
+	}
 	// Paging attributes appear on the requested collection when the
 	// client paged or when there is more than one page; a single default
 	// page looks exactly like the seed's examples.
 	if top && (rd.q.paged || count > limit || rd.q.CurrentPage > 1) {
 		w.intAttr("page-size", rd.q.PageSize)
 		w.intAttr("current-page", rd.q.CurrentPage)
-		if offset+limit < count {
+		if offset+limit < count && linked {
 			w.attr("next", rd.q.pageHref(c.href(), rd.q.CurrentPage+1, rd.depthGiven))
 		}
-		if rd.q.CurrentPage > 1 {
+		if rd.q.CurrentPage > 1 && linked {
 			prev := min(rd.q.CurrentPage-1, max(1, (count+limit-1)/limit))
 			w.attr("previous", rd.q.pageHref(c.href(), prev, rd.depthGiven))
 		}
@@ -276,6 +313,7 @@ func anyNode(ns []Node) bool {
 type xmlWriter struct {
 	b      []byte
 	fields [][]Field // reused per nesting level (see Entity.Fields)
+	links  *linker   // nil: every href is written
 }
 
 // maxKeptFields bounds a kept Field slice, so one entity with very many
@@ -480,4 +518,246 @@ func writeSegment(b *strings.Builder, s string) {
 		start = i + 1
 	}
 	b.WriteString(s[start:])
+}
+
+// A document links only what its reader may follow (SPEC §3c; decisions
+// in doc.go). The linker decides each href as the api pipeline would
+// decide a GET of it: the href is matched against the route table
+// (linkRoutes; the GET route of its path), the account it names must be
+// visible to the reader (authz.Visible, tenancy), and the reader must
+// hold the route's permission (Authority.Decide, in the reader's own
+// account, as the pipeline asks it). Decisions are memoised per
+// document, by permission and by account, and folded into the ETag (the
+// digest of the tracking view), so a document whose links change for its
+// reader changes its ETag too. Deciding allocates nothing (but for an
+// account name that needs escaping): hrefs are matched segment by segment
+// in place, and the memo lives in the pooled output.
+
+// apiRoot is the prefix of every /auth/v2 href.
+const apiRoot = "/auth/v2"
+
+// linkMemo is one memoised decision.
+type linkMemo struct {
+	key string
+	ok  bool
+}
+
+// linker decides the links of one document for its reader.
+type linker struct {
+	reader *nb
+	perms  [16]linkMemo
+	nperms int
+	accts  [4]linkMemo
+	naccts int
+}
+
+// follows reports whether the reader may follow href h1+h2. A nil linker
+// (a document rendered without a reader) and an href outside the route
+// table (another endpoint's) follow. A path the table serves without a
+// GET (POST /check) is an action link: it follows when the reader may
+// call the first route there.
+func (l *linker) follows(h1, h2 string) bool {
+	if l == nil {
+		return true
+	}
+	rest, ok := strings.CutPrefix(h1, apiRoot)
+	if !ok {
+		return true
+	}
+	if rest != "" && rest[0] != '/' && rest[0] != '?' {
+		return true // /auth/v2x…: not under the API
+	}
+	if h2 != "" && h2[0] != '/' && !strings.HasSuffix(rest, "/") {
+		rest, h2 = rest+h2, "" // a segment across both parts: not built so
+	}
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest, h2 = rest[:i], ""
+	} else if i := strings.IndexByte(h2, '?'); i >= 0 {
+		h2 = h2[:i]
+	}
+	n, acct := linkRoutes().match(segments{a: rest, b: h2}, "")
+	if n == nil {
+		return true
+	}
+	if n.systemOnly && l.reader.p.Account != authz.SystemAccount {
+		return false
+	}
+	if acct != "" && !l.visible(acct) {
+		return false
+	}
+	return l.may(n.route.Permission)
+}
+
+// visible is authz.Visible for the account whose escaped path segment is
+// seg, memoised.
+func (l *linker) visible(seg string) bool {
+	for _, m := range l.accts[:l.naccts] {
+		if m.key == seg {
+			return m.ok
+		}
+	}
+	a := seg
+	if strings.IndexByte(seg, '%') >= 0 {
+		var err error
+		if a, err = url.PathUnescape(seg); err != nil {
+			return false
+		}
+	}
+	v := l.reader
+	ok := authz.Visible(v.raw, *v.p, a)
+	v.Mix(seg)
+	v.Mix(boolText(ok))
+	if l.naccts < len(l.accts) {
+		l.accts[l.naccts] = linkMemo{seg, ok}
+		l.naccts++
+	}
+	return ok
+}
+
+// may reports whether the reader holds perm, memoised.
+func (l *linker) may(perm string) bool {
+	for _, m := range l.perms[:l.nperms] {
+		if m.key == perm {
+			return m.ok
+		}
+	}
+	v := l.reader
+	ok := v.au.Decide(v.raw, *v.p, perm, "").Granted()
+	v.Mix(perm)
+	v.Mix(boolText(ok))
+	if l.nperms < len(l.perms) {
+		l.perms[l.nperms] = linkMemo{perm, ok}
+		l.nperms++
+	}
+	return ok
+}
+
+// linkAttrs are the attributes whose values are links, and whether the
+// attribute stays, naming the target, when the reader may not follow it
+// (granted-by="/auth/v2/accounts/a/roles/r" becomes granted-by="r": a
+// name never holds a "/", a link always starts with one) or is left out
+// (href: the element's identifier names the target).
+var linkAttrs = [...]struct {
+	name  string
+	keeps bool
+}{{"href", false}, {"granted-by", true}}
+
+// attr appends attribute a to as: as it is, unless it is a link the
+// reader may not follow (see linkAttrs).
+func (l *linker) attr(as [][2]string, a [2]string) [][2]string {
+	for _, la := range linkAttrs {
+		if a[0] != la.name || l.follows(a[1], "") {
+			continue
+		}
+		if !la.keeps {
+			return as
+		}
+		name := a[1][strings.LastIndexByte(a[1], '/')+1:]
+		if n, err := url.PathUnescape(name); err == nil {
+			name = n
+		}
+		return append(as, [2]string{a[0], name})
+	}
+	return append(as, a)
+}
+
+// segments iterates the path segments of a+b (b continues a at a segment
+// boundary), skipping empty ones.
+type segments struct{ a, b string }
+
+func (s *segments) next() (string, bool) {
+	for {
+		if s.a == "" {
+			if s.b == "" {
+				return "", false
+			}
+			s.a, s.b = s.b, ""
+		}
+		if s.a[0] == '/' {
+			s.a = s.a[1:]
+			continue
+		}
+		i := strings.IndexByte(s.a, '/')
+		if i < 0 {
+			seg := s.a
+			s.a = ""
+			return seg, true
+		}
+		seg := s.a[:i]
+		s.a = s.a[i:]
+		return seg, true
+	}
+}
+
+// linkNode is a node of the route table's segment tree.
+type linkNode struct {
+	lit        map[string]*linkNode // literal segments
+	variable   *linkNode            // a {name} segment
+	account    bool                 // this node is the {a} segment
+	route      *Route               // the GET route ending here, else the first route
+	systemOnly bool                 // the routes serve system principals only (root rules)
+}
+
+// linkRoutes is the segment tree of the route table, built once. It is
+// set by init: the handlers in the table render through the linker, so
+// a variable initialiser naming routes would be a cycle.
+var linkRoutes func() *linkNode
+
+func init() { linkRoutes = sync.OnceValue(buildLinkRoutes) }
+
+func buildLinkRoutes() *linkNode {
+	root := &linkNode{}
+	for _, rt := range routes() {
+		n := root
+		s := segments{a: rt.Path}
+		for seg, ok := s.next(); ok; seg, ok = s.next() {
+			if strings.HasPrefix(seg, "{") {
+				if n.variable == nil {
+					n.variable = &linkNode{}
+				}
+				n = n.variable
+				n.account = n.account || seg == "{a}"
+				continue
+			}
+			if n.lit == nil {
+				n.lit = map[string]*linkNode{}
+			}
+			c := n.lit[seg]
+			if c == nil {
+				c = &linkNode{}
+				n.lit[seg] = c
+			}
+			n = c
+		}
+		if n.route == nil || rt.Method == "GET" {
+			n.route = rt
+		}
+		n.systemOnly = strings.HasPrefix(rt.Path, "/accounts/rules")
+	}
+	return root
+}
+
+// match finds the node the rest of s leads to from n (a literal segment
+// before a variable one, as the router prefers it), and the account
+// segment it passed.
+func (n *linkNode) match(s segments, acct string) (*linkNode, string) {
+	seg, ok := s.next()
+	if !ok {
+		if n.route != nil {
+			return n, acct
+		}
+		return nil, ""
+	}
+	if c := n.lit[seg]; c != nil {
+		if m, a := c.match(s, acct); m != nil {
+			return m, a
+		}
+	}
+	if n.variable != nil {
+		if n.variable.account {
+			acct = seg
+		}
+		return n.variable.match(s, acct)
+	}
+	return nil, ""
 }

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -254,4 +255,65 @@ func TestRenderNameQuirks(t *testing.T) {
 	}, Fields: func(f []Field) []Field {
 		return append(f, Field{Name: ":f", Text: "x"}, Field{Name: "g:h:i", Always: true})
 	}})
+}
+
+// TestLinkRoutes: an href (in one or two parts) finds the route the
+// router would serve it with, and the account segment it names, without
+// joining the parts.
+func TestLinkRoutes(t *testing.T) {
+	cases := []struct {
+		h1, h2      string
+		path, acct  string // "" path: no route of the table
+		method, why string
+	}{
+		{"/accounts", "", "/accounts", "", "GET", "a collection"},
+		{"/accounts/rules", "", "/accounts/rules", "", "GET", "a literal before {a}"},
+		{"/accounts/rules/r1", "", "/accounts/rules/{r}", "", "GET", "a root rule"},
+		{"/accounts/acme", "", "/accounts/{a}", "acme", "GET", "an account"},
+		{"/accounts/acme/users/", "bob", "/accounts/{a}/users/{u}", "acme", "GET", "a page item: prefix + name"},
+		{"/accounts/a%2Fb/users/bob", "/api-keys", "/accounts/{a}/users/{u}/api-keys", "a%2Fb", "GET", "a user's collection: href + tail"},
+		{"/accounts/acme/users/bob/permissions/print:jobs:*", "", "/accounts/{a}/users/{u}/permissions/{p}", "acme", "GET", "a permission"},
+		{"/me/roles/users", "", "/me/roles/{r}", "", "GET", "/me"},
+		{"/check", "", "/check", "", "POST", "a path without GET"},
+		{"/audit?actor=x", "", "/audit", "", "GET", "a query"},
+		{"/schema.xsd", "", "", "", "", "another endpoint"},
+		{"/accounts/acme/nope", "", "", "", "", "no such path"},
+	}
+	for _, c := range cases {
+		n, acct := linkRoutes().match(segments{a: c.h1, b: c.h2}, "")
+		if c.path == "" {
+			if n != nil {
+				t.Errorf("%s (%s%s): matched %s %s, want no route", c.why, c.h1, c.h2, n.route.Method, n.route.Path)
+			}
+			continue
+		}
+		if strings.Contains(c.h1, "?") {
+			n, acct = linkRoutes().match(segments{a: c.h1[:strings.IndexByte(c.h1, '?')]}, "")
+		}
+		if n == nil {
+			t.Errorf("%s (%s%s): no route, want %s", c.why, c.h1, c.h2, c.path)
+			continue
+		}
+		if n.route.Path != c.path || n.route.Method != c.method || acct != c.acct {
+			t.Errorf("%s (%s%s): %s %s account %q, want %s %s account %q", c.why, c.h1, c.h2,
+				n.route.Method, n.route.Path, acct, c.method, c.path, c.acct)
+		}
+	}
+	if !linkRoutes().lit["accounts"].lit["rules"].systemOnly {
+		t.Error("the root rules are not marked as system principals' only")
+	}
+	// A nil linker (a document rendered without a reader) follows all.
+	var l *linker
+	if !l.follows("/auth/v2/accounts/x", "") {
+		t.Error("a nil linker refused a link")
+	}
+	if got := allocsOfMatch(); got != 0 {
+		t.Errorf("matching an href allocates %v times", got)
+	}
+}
+
+func allocsOfMatch() float64 {
+	return testing.AllocsPerRun(100, func() {
+		linkRoutes().match(segments{a: "/accounts/acme/users/", b: "bob"}, "")
+	})
 }

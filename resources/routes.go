@@ -23,6 +23,7 @@ func routes() []*Route {
 		return &Route{Method: method, Path: path, Permission: perm, Summary: summary, handle: h}
 	}
 	return []*Route{
+		rt("GET", "", "auth:me:read", "the root document: links to the entry points the caller may follow (GET / and /auth/v2/ redirect here)", getRoot),
 		rt("GET", "/permissions", "auth:permissions:read", "list every known permission: the auth: set and each module's catalogue", getCatalog),
 		rt("GET", "/permissions/{p}", "auth:permissions:read", "describe one catalogued permission", getCatalogItem),
 		rt("GET", "/accounts", "auth:accounts:read", "list the accounts the caller can see", getAccounts),
@@ -42,6 +43,11 @@ func routes() []*Route {
 		rt("GET", acc+"/permissions/{p}", "auth:accounts:permissions:read", "show one ceiling permission", getPermission(ceilingSet)),
 		rt("PUT", acc+"/permissions/{p}", "auth:accounts:permissions:update", "add a ceiling permission", putPermission(ceilingSet)),
 		rt("DELETE", acc+"/permissions/{p}", "auth:accounts:permissions:delete", "remove a ceiling permission", deletePermission(ceilingSet)),
+
+		rt("GET", acc+"/default-roles", "auth:accounts:default-roles:read", "list the account's default roles: every user created in it gets them", getDefaultRoles),
+		rt("GET", acc+"/default-roles/{r}", "auth:accounts:default-roles:read", "show one of the account's default roles", getDefaultRole),
+		rt("PUT", acc+"/default-roles/{r}", "auth:accounts:default-roles:update", "make a role a default role (the caller must be able to grant it)", putDefaultRole),
+		rt("DELETE", acc+"/default-roles/{r}", "auth:accounts:default-roles:delete", "stop giving a role to new users (users who have it keep it)", deleteDefaultRole),
 
 		rt("GET", acc+"/rules", "auth:rules:read", "list the account's federation rules", getAccountRules),
 		rt("POST", acc+"/rules", "auth:rules:create", "create an account federation rule (grants only what the caller may grant)", postRule),

@@ -128,7 +128,7 @@ type call struct {
 func (s *Server) adapt(rt *Route) api.Handler {
 	return func(req *api.Request) error {
 		c := &call{s: s, w: req.W, r: req.R, route: rt, p: req.Principal, vars: req.Vars, status: http.StatusOK, req: req}
-		q, p := parseQuery(req.R.URL.RawQuery, s.Limits)
+		q, p := parseQuery(req.R.URL.RawQuery, s.Limits, routeParams[rt.Path]...)
 		if p != nil {
 			return p
 		}

@@ -156,12 +156,8 @@ func deleteSession(c *call) error {
 
 // /me/sessions: the signed-in user's own sessions, at /me hrefs.
 
-func rebaseSessions(a, u string) meRebase {
-	return meRebase{from: path("accounts", a, "users", u), served: []string{"sessions"}}
-}
-
 func getMySessionDoc(build func(c *call, v *nb, a, u string) (Node, error)) func(*call) error {
-	return getMeRebased(rebaseSessions, build)
+	return getMe(build)
 }
 
 var (

@@ -35,9 +35,9 @@ func (p *Pages) Routes() []api.Route {
 	return append([]api.Route{
 		{Method: http.MethodGet, Path: totpPath, Permission: "auth:me:totp:read", Handler: p.getTOTP,
 			Summary: "self-service page (HTML): one's own TOTP state, and the form that starts an enrolment"},
-		{Method: http.MethodPost, Path: totpPath, Permission: "auth:me:totp:create", Handler: p.startTOTP,
+		{Method: http.MethodPost, Path: totpPath, Permission: "auth:me:totp:create", Handler: p.startTOTP, FormCSRF: true,
 			Summary: "self-service page (HTML form, CSRF-checked): start a TOTP enrolment; the answer alone shows the secret, otpauth:// URI and QR code"},
-		{Method: http.MethodPost, Path: totpConfirmPath, Permission: "auth:me:totp:update", Handler: p.confirmTOTP,
+		{Method: http.MethodPost, Path: totpConfirmPath, Permission: "auth:me:totp:update", Handler: p.confirmTOTP, FormCSRF: true,
 			Summary: "self-service page (HTML form, CSRF-checked): confirm the pending TOTP enrolment with a code"},
 	}, p.passkeyRoutes()...)
 }

@@ -42,9 +42,9 @@ func (p *Pages) passkeyRoutes() []api.Route {
 	return []api.Route{
 		{Method: http.MethodGet, Path: passkeysPath, Permission: "auth:me:passkeys:read", Handler: p.getPasskeys,
 			Summary: "self-service page (HTML): one's own passkeys, and the form that registers one"},
-		{Method: http.MethodPost, Path: passkeysPath, Permission: "auth:me:passkeys:create", Handler: p.registerPasskey,
+		{Method: http.MethodPost, Path: passkeysPath, Permission: "auth:me:passkeys:create", Handler: p.registerPasskey, FormCSRF: true,
 			Summary: "self-service page (HTML form, CSRF-checked): register a passkey with the browser's response and a name"},
-		{Method: http.MethodPost, Path: passkeyOptionsPath, Permission: "auth:me:passkeys:create", Handler: p.passkeyOptions,
+		{Method: http.MethodPost, Path: passkeyOptionsPath, Permission: "auth:me:passkeys:create", Handler: p.passkeyOptions, FormCSRF: true,
 			Summary: "self-service page (CSRF-checked form → application/json): the creation options of a passkey registration"},
 		{Method: http.MethodGet, Path: passkeyScriptPath, Permission: "auth:me:passkeys:read", Handler: servePasskeyScript,
 			Summary: "self-service page: the passkey script (text/javascript)"},

@@ -62,6 +62,7 @@ func (s *Store) CreateAccount(ctx context.Context, name string, acc Account, cei
 type NewRole struct {
 	Name, Description string
 	Permissions       []string
+	Default           bool // also a default role of the account (defaultroles.go)
 }
 
 // CreateAccountWithRoles is CreateAccount that also creates the given
@@ -75,6 +76,9 @@ func (s *Store) CreateAccountWithRoles(ctx context.Context, name string, acc Acc
 			t.Put(ItemKey(name, KindRole, r.Name), Role{Description: r.Description}.Encode())
 			for _, p := range r.Permissions {
 				t.Put(SubKey(name, KindRolePerm, r.Name, p), "")
+			}
+			if r.Default {
+				t.Put(ItemKey(name, KindDefaultRole, r.Name), "")
 			}
 		}
 		return nil
@@ -214,6 +218,9 @@ func (s *Store) PutItem(ctx context.Context, a, kind, name string, mode Mode,
 		if kind == KindUser {
 			// A disabled user has no sessions: they go in this write.
 			dropSessionsIfDisabled(v, t, a, name, val)
+			if created {
+				t.GrantDefaultRoles(a, name) // defaultroles.go
+			}
 		}
 		if extra != nil {
 			return extra(v, t, created)

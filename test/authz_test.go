@@ -197,10 +197,16 @@ func azProblem(t *testing.T, what string, r *harness.Response, status int) bool 
 	return ok
 }
 
-// azCreateAccount creates account a under parent (idempotently).
+// azCreateAccount creates account a under parent (idempotently). The
+// fixtures built on it give their users exactly the roles they name, so
+// a new account's default role (users) is taken away again: its users
+// start with no role (test/defaultroles_test.go tests default roles).
 func azCreateAccount(t *testing.T, s *harness.Server, a, parent string) {
 	t.Helper()
-	azAdmin(t, s, "PUT", azV2+"/accounts/"+a, "<account><parent>"+parent+"</parent></account>", 201, 204)
+	r := azAdmin(t, s, "PUT", azV2+"/accounts/"+a, "<account><parent>"+parent+"</parent></account>", 201, 204)
+	if r.Status == 201 {
+		azAdmin(t, s, "DELETE", azV2+"/accounts/"+a+"/default-roles/users", "", 204)
+	}
 }
 
 // azPermsBody is a <permissions> body.
@@ -259,6 +265,8 @@ func azEnsure(t *testing.T, s *harness.Server, a, parent string) {
 		`<attributes><attribute><name>n1</name><value>v1</value></attribute></attributes>`, 204)
 	// Account rule r1 (for /accounts/{a}/rules/{r}).
 	azAdmin(t, s, "PUT", base+"/rules/r1", "<rule><name>r1</name></rule>", 201, 204)
+	// Default role r1 (for /accounts/{a}/default-roles/{r}).
+	azAdmin(t, s, "PUT", base+"/default-roles/r1", "", 201, 204)
 	// u1's API key carrying azPerm (ids are random: {k} maps per account).
 	if id, ok := azKeys[a]; !ok || s.Admin("GET", base+"/users/u1/api-keys/"+id, "").Status != 200 {
 		r := azAdmin(t, s, "POST", base+"/users/u1/api-keys",
@@ -554,6 +562,7 @@ func TestCeilingCapsRoles(t *testing.T) {
 	// A child: its ceiling starts as a copy of the parent's, and set to *
 	// it still cannot exceed the parent's.
 	azAdmin(t, s, "POST", azV2+"/accounts", "<account><name>capco-kid</name><parent>capco</parent></account>", 201)
+	azAdmin(t, s, "DELETE", azV2+"/accounts/capco-kid/default-roles/users", "", 204) // kid holds only "all"
 	r = azAdmin(t, s, "GET", azV2+"/accounts/capco-kid/permissions?depth=2", "", 200)
 	if got := azTexts(r, "permission"); !slices.Equal(got, []string{"print:jobs:*"}) {
 		t.Errorf("a new child's ceiling = %v, want a copy of the parent's [print:jobs:*]", got)

@@ -489,7 +489,7 @@ func TestBadInputMissingAndTaken(t *testing.T) {
 		c("GET", badAcme+"/roles/auditor/permissions/*", "", 404, "*"),
 		c("GET", badAcme+"/users/alice/permissions/admin:everything", "", 404, "admin:everything"),
 		c("GET", badAcme+"/users/alice/permissions/print:*", "", 404, "print:*"),
-		c("GET", badAcme+"/users/bob/permissions/print:jobs:read", "", 404, "print:jobs:read"),
+		c("GET", badAcme+"/users/bob/permissions/print:queues:read", "", 404, "print:queues:read"), // not in bob's default role users
 		// names taken
 		c("POST", "/auth/v2/accounts", "<account><name>acme</name></account>", 409, "acme"),
 		c("POST", "/auth/v2/accounts", "<account><name>system</name></account>", 409, "system"),

@@ -51,6 +51,8 @@ func TestEscalationRefused(t *testing.T) {
 	// holds auth:* only. Role printer (print:*) and group pgroup (holding
 	// printer) exist; so does a sub-account and another tenant.
 	admin("POST", "/auth/v2/accounts", `<account><name>tenant-a</name><permissions><permission>auth:*</permission><permission>print:*</permission></permissions></account>`, http.StatusCreated)
+	// boss and worker hold only what this test gives them: no default role.
+	admin("DELETE", "/auth/v2/accounts/tenant-a/default-roles/users", "", http.StatusNoContent)
 	admin("POST", "/auth/v2/accounts", `<account><name>tenant-b</name></account>`, http.StatusCreated)
 	admin("POST", "/auth/v2/accounts", `<account><name>tenant-a-child</name><parent>tenant-a</parent></account>`, http.StatusCreated)
 	admin("POST", "/auth/v2/accounts/tenant-a/roles", `<role><name>tadmin</name><permissions><permission>auth:*</permission></permissions></role>`, http.StatusCreated)

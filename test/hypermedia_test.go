@@ -180,6 +180,7 @@ func TestDepth(t *testing.T) {
 			{2, `
 <accounts count="3" href="/auth/v2/accounts">
   <account identifier="acme" href="/auth/v2/accounts/acme">
+    <default-roles count="0" href="/auth/v2/accounts/acme/default-roles"/>
     <description>Acme Corp</description>
     <groups count="2" href="/auth/v2/accounts/acme/groups"/>
     <name>acme</name>
@@ -191,6 +192,7 @@ func TestDepth(t *testing.T) {
     <users count="4" href="/auth/v2/accounts/acme/users"/>
   </account>
   <account identifier="acme-eu" href="/auth/v2/accounts/acme-eu">
+    <default-roles count="0" href="/auth/v2/accounts/acme-eu/default-roles"/>
     <groups count="1" href="/auth/v2/accounts/acme-eu/groups"/>
     <name>acme-eu</name>
     <parent identifier="acme" href="/auth/v2/accounts/acme"/>
@@ -201,6 +203,7 @@ func TestDepth(t *testing.T) {
     <users count="1" href="/auth/v2/accounts/acme-eu/users"/>
   </account>
   <account identifier="system" href="/auth/v2/accounts/system">
+    <default-roles count="0" href="/auth/v2/accounts/system/default-roles"/>
     <groups count="0" href="/auth/v2/accounts/system/groups"/>
     <name>system</name>
     <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
@@ -225,6 +228,7 @@ func TestDepth(t *testing.T) {
 </users>`, &harness.Response{Doc: hmDocOf(hmFind(t, acme, "users"))})
 		e2eMustShape(t, "acme's parent at depth 3", `
 <parent identifier="system" href="/auth/v2/accounts/system">
+  <default-roles count="0" href="/auth/v2/accounts/system/default-roles"/>
   <groups count="0" href="/auth/v2/accounts/system/groups"/>
   <name>system</name>
   <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
@@ -243,6 +247,7 @@ func TestDepth(t *testing.T) {
 			{0, `<account identifier="acme" href="/auth/v2/accounts/acme"/>`},
 			{1, `
 <account identifier="acme" href="/auth/v2/accounts/acme">
+  <default-roles count="0" href="/auth/v2/accounts/acme/default-roles"/>
   <description>Acme Corp</description>
   <groups count="2" href="/auth/v2/accounts/acme/groups"/>
   <name>acme</name>
@@ -255,6 +260,7 @@ func TestDepth(t *testing.T) {
 </account>`},
 			{2, `
 <account identifier="acme" href="/auth/v2/accounts/acme">
+  <default-roles count="0" href="/auth/v2/accounts/acme/default-roles"/>
   <description>Acme Corp</description>
   <groups count="2" href="/auth/v2/accounts/acme/groups">
     <group identifier="finance" href="/auth/v2/accounts/acme/groups/finance"/>
@@ -262,6 +268,7 @@ func TestDepth(t *testing.T) {
   </groups>
   <name>acme</name>
   <parent identifier="system" href="/auth/v2/accounts/system">
+    <default-roles count="0" href="/auth/v2/accounts/system/default-roles"/>
     <groups count="0" href="/auth/v2/accounts/system/groups"/>
     <name>system</name>
     <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
@@ -1010,7 +1017,7 @@ func TestHypermediaMethods(t *testing.T) {
 		}
 	})
 	t.Run("unknown path", func(t *testing.T) {
-		for _, p := range []string{"/auth/v2/nope", "/auth/v2", "/auth/v2/accounts/acme/nope", "/auth/v2/accounts/acme/users/alice/nope",
+		for _, p := range []string{"/auth/v2/nope", "/auth/v2/accounts/acme/nope", "/auth/v2/accounts/acme/users/alice/nope",
 			"/nope", "/auth/v3/accounts"} {
 			e2eCheckProblem(t, "GET "+p, s.Admin("GET", p, ""), 404)
 		}

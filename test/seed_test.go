@@ -372,6 +372,7 @@ func TestSeedExamples(t *testing.T) {
 		// rules yet, so the count is 0.
 		e2eMustShape(t, "GET /accounts/system", `
 <account identifier="system" href="/auth/v2/accounts/system">
+  <default-roles count="0" href="/auth/v2/accounts/system/default-roles"/>
   <groups count="1" href="/auth/v2/accounts/system/groups"/>
   <name>system</name>
   <permissions count="1" href="/auth/v2/accounts/system/permissions"/>
@@ -554,6 +555,7 @@ func TestSeedExamples(t *testing.T) {
 		// The ceiling is a copy of system's plus example:permission.
 		e2eMustShape(t, "GET /accounts/example-account", `
 <account identifier="example-account" href="/auth/v2/accounts/example-account">
+  <default-roles count="0" href="/auth/v2/accounts/example-account/default-roles"/>
   <description>An example</description>
   <groups count="0" href="/auth/v2/accounts/example-account/groups"/>
   <name>example-account</name>

@@ -42,9 +42,10 @@ func TestStarterRoles(t *testing.T) {
 			t.Errorf("role users lacks %s: %v", want, perms)
 		}
 	}
-	// A member of users holds its self-service permissions, within the ceiling.
+	// A member of users holds its self-service permissions, within the
+	// ceiling; users is the account's default role, so a new user has it.
 	s.Admin("POST", "/auth/v2/accounts/fresh/users", "<user><name>ann</name></user>").Must(t, 201)
-	s.Admin("POST", "/auth/v2/accounts/fresh/users/ann/roles", `<role identifier="users"/>`).Must(t, 201)
+	s.Admin("GET", "/auth/v2/accounts/fresh/users/ann/roles/users", "").Must(t, 200)
 	s.Admin("GET", "/auth/v2/accounts/fresh/users/ann/permissions/auth:me:read", "").Must(t, 200)
 	s.Admin("GET", "/auth/v2/accounts/fresh/users/ann/permissions/print:jobs:release", "").Must(t, 200)
 	// administrators holds *, but the ceiling (auth:*, print:jobs:*) cuts it.

@@ -4,6 +4,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,8 @@ type Server struct {
 	t      testing.TB
 	Client *http.Client
 	Config conf.Config
+	// xml collects the test's XML documents for validation (xmlcheck.go).
+	xml *xmlDocs
 }
 
 // Config returns the test configuration: loopback on a free port, data
@@ -74,7 +77,7 @@ func TryStart(t testing.TB, cfg conf.Config, opts ...instance.Option) (*Server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Instance: in, t: t, Config: cfg,
+	s := &Server{Instance: in, t: t, Config: cfg, xml: xmlCollector(t),
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	t.Cleanup(in.Close)
 	return s, nil
@@ -152,6 +155,14 @@ func (s *Server) Do(req Request) *Response {
 		if err := doc.ReadFromBytes(b); err == nil {
 			out.Doc = doc
 		}
+	}
+	// Collected for validation against the XML Schema when the test ends:
+	// XML answers, and XML bodies the server accepted.
+	if len(b) > 0 && isXML(resp.Header.Get("Content-Type")) && ownNamespace(out) {
+		s.xml.add(fmt.Sprintf("response to %s %s (%d)", req.Method, req.Path, resp.StatusCode), b)
+	}
+	if req.Body != "" && isXML(hr.Header.Get("Content-Type")) && resp.StatusCode/100 == 2 {
+		s.xml.add(fmt.Sprintf("request body of %s %s (accepted with %d)", req.Method, req.Path, resp.StatusCode), []byte(req.Body))
 	}
 	return out
 }

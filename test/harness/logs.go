@@ -46,7 +46,7 @@ func StartLogged(t testing.TB, cfg conf.Config) (*Server, *LogBuffer) {
 	if err != nil {
 		t.Fatalf("start gatehouse: %v", err)
 	}
-	s := &Server{Instance: in, t: t, Config: cfg,
+	s := &Server{Instance: in, t: t, Config: cfg, xml: xmlCollector(t),
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	t.Cleanup(in.Close)
 	return s, logs
