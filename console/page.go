@@ -2,9 +2,7 @@ package console
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -16,33 +14,21 @@ import (
 	"github.com/beevik/etree"
 
 	"gatehouse/api"
+	"gatehouse/htmlpage"
 )
 
 //go:embed templates script.js
 var files embed.FS
 
 var (
-	style  = mustRead("templates/style.css")
-	script = mustRead("script.js")
+	style  = htmlpage.MustRead(files, "templates/style.css")
+	script = htmlpage.MustRead(files, "script.js")
 	// csp: the inline style sheet by its hash, the console's script and
 	// its requests from this origin, forms to this origin, nothing else.
-	csp = "default-src 'none'; style-src '" + hashOf(style) + "'; script-src 'self'; connect-src 'self'; " +
+	csp = "default-src 'none'; style-src '" + htmlpage.SourceHash(style) + "'; script-src 'self'; connect-src 'self'; " +
 		"img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 	page = template.Must(template.New("page.html").Funcs(template.FuncMap{}).ParseFS(files, "templates/page.html"))
 )
-
-func mustRead(name string) string {
-	b, err := files.ReadFile(name)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-func hashOf(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
-}
 
 func serveScript(req *api.Request) error {
 	h := req.W.Header()
@@ -251,11 +237,7 @@ func (c *Console) write(w http.ResponseWriter, r *http.Request, status int, v *v
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", csp)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
+	htmlpage.SetHeaders(h, csp, "same-origin")
 	h.Del("ETag")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)

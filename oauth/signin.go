@@ -2,14 +2,13 @@ package oauth
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"html/template"
 	"net/http"
 	"slices"
 
 	"gatehouse/api"
+	"gatehouse/htmlpage"
 	"gatehouse/passkey"
 )
 
@@ -26,26 +25,13 @@ var (
 	// pageTemplate is the page and, as "factor-<method>", the fields of
 	// each second-factor method (factorMethod).
 	pageTemplate = template.Must(template.ParseFS(pageFiles, "templates/signin.html", "templates/factor-*.html"))
-	pageStyle    = mustRead("templates/signin.css")
+	pageStyle    = htmlpage.MustRead(pageFiles, "templates/signin.css")
 	// pageCSP allows nothing but the inline style sheet (by its hash),
 	// the passkey script from this origin (/oauth2/passkey.js) and its
 	// requests to this origin (the passkey options), posting forms and
 	// no framing.
-	pageCSP = "default-src 'none'; style-src '" + styleHash(pageStyle) + "'; script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+	pageCSP = "default-src 'none'; style-src '" + htmlpage.SourceHash(pageStyle) + "'; script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-
-func mustRead(name string) string {
-	b, err := pageFiles.ReadFile(name)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-func styleHash(css string) string {
-	sum := sha256.Sum256([]byte(css))
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
-}
 
 // page is what the template shows.
 type page struct {
@@ -79,12 +65,7 @@ type page struct {
 // setPageHeaders sets the security headers of every answer of the
 // authorization endpoint (pages and redirects alike).
 func setPageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	htmlpage.SetHeaders(h, pageCSP, "no-referrer")
 }
 
 // render writes pg.

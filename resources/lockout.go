@@ -1,7 +1,7 @@
 package resources
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"time"
 
@@ -54,27 +54,10 @@ func (v *nb) lockedUntil(a, u string) (string, bool) {
 }
 
 // deleteUserLockout clears a user's sign-in lockout on every instance.
-func deleteUserLockout(c *call) error {
-	u, err := c.name("u")
-	if err != nil {
-		return err
-	}
-	a := c.vars.Get("a")
-	if _, err := c.precheck(nil); err != nil {
-		return err
-	}
-	if err := c.noBody(); err != nil {
-		return err
-	}
-	if _, err := c.s.Store.ClearLockout(c.r.Context(), a, u); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return userMissing(c)
-		}
-		return err
-	}
-	c.s.Throttle.Forget(a + `\` + u)
-	return c.noContent()
-}
+var deleteUserLockout = resetUserPart(func(s *storage.Store, ctx context.Context, a, u string) error {
+	_, err := s.ClearLockout(ctx, a, u)
+	return err
+}, func(c *call, a, u string) { c.s.Throttle.Forget(a + `\` + u) })
 
 // DisabledEntry is the audit entry of a permanent lockout
 // (storage.FailureCounts.DisabledEntry): an update of the user, whose

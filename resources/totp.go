@@ -228,23 +228,7 @@ var getUserTOTP = getUserPart(func(c *call, v *nb, a, u string) (Node, error) {
 })
 
 // deleteUserTOTP resets a user's second factor (TOTP and backup codes).
-func deleteUserTOTP(c *call) error {
-	u, err := c.name("u")
-	if err != nil {
-		return err
-	}
-	a := c.vars.Get("a")
-	if _, err := c.precheck(nil); err != nil {
-		return err
-	}
-	if err := c.noBody(); err != nil {
-		return err
-	}
-	if _, err := c.s.Store.ResetTOTP(c.r.Context(), a, u); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return userMissing(c)
-		}
-		return err
-	}
-	return c.noContent()
-}
+var deleteUserTOTP = resetUserPart(func(s *storage.Store, ctx context.Context, a, u string) error {
+	_, err := s.ResetTOTP(ctx, a, u)
+	return err
+}, nil)

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -13,6 +14,35 @@ import (
 // userMissing is the 404 for a user path whose user does not exist.
 func userMissing(c *call) error {
 	return problem(http.StatusNotFound, "user %q not found in account %q", c.vars.Get("u"), c.vars.Get("a"))
+}
+
+// resetUserPart adapts a DELETE (no body) that resets a part of the
+// path's user with reset (a second factor, a lockout); a missing user
+// is 404, and after reset succeeds after is called (nil: nothing).
+func resetUserPart(reset func(s *storage.Store, ctx context.Context, a, u string) error, after func(c *call, a, u string)) func(*call) error {
+	return func(c *call) error {
+		u, err := c.name("u")
+		if err != nil {
+			return err
+		}
+		a := c.vars.Get("a")
+		if _, err := c.precheck(nil); err != nil {
+			return err
+		}
+		if err := c.noBody(); err != nil {
+			return err
+		}
+		if err := reset(c.s.Store, c.r.Context(), a, u); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return userMissing(c)
+			}
+			return err
+		}
+		if after != nil {
+			after(c, a, u)
+		}
+		return c.noContent()
+	}
 }
 
 // getUserPart adapts a read handler of a user's sub-resource.

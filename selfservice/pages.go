@@ -16,6 +16,7 @@ import (
 
 	"gatehouse/api"
 	"gatehouse/authn"
+	"gatehouse/htmlpage"
 	"gatehouse/passkey"
 	"gatehouse/storage"
 )
@@ -53,29 +54,16 @@ func (p *Pages) now() time.Time {
 var files embed.FS
 
 var (
-	style = mustRead("templates/style.css")
+	style = htmlpage.MustRead(files, "templates/style.css")
 	// csp allows the inline style sheet (by its hash), data: images,
 	// forms posting to this origin, and nothing else.
-	csp = "default-src 'none'; style-src '" + hashOf(style) + "'; img-src data:; form-action 'self'; " +
+	csp = "default-src 'none'; style-src '" + htmlpage.SourceHash(style) + "'; img-src data:; form-action 'self'; " +
 		"base-uri 'none'; frame-ancestors 'none'"
 	// scriptCSP is csp for a page with a script (the passkey page):
 	// scripts and their requests from this origin only.
 	scriptCSP = csp + "; script-src 'self'; connect-src 'self'"
 	base      = template.Must(template.ParseFS(files, "templates/base.html"))
 )
-
-func mustRead(name string) string {
-	b, err := files.ReadFile(name)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-func hashOf(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
-}
 
 // newPage is the page template of file (templates/<file>): base.html
 // with the file's "content".
@@ -108,15 +96,10 @@ func (p *Pages) renderScript(req *api.Request, t *template.Template, status int,
 	h := req.W.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	if script != "" {
-		h.Set("Content-Security-Policy", scriptCSP)
+		htmlpage.SetHeaders(h, scriptCSP, "no-referrer")
 	} else {
-		h.Set("Content-Security-Policy", csp)
+		htmlpage.SetHeaders(h, csp, "no-referrer")
 	}
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	req.Status = status
 	req.W.WriteHeader(status)
