@@ -12,7 +12,7 @@ import (
 
 func (s *Server) auditRequest(req *Request) audit.Request {
 	return audit.Request{Principal: req.Principal, Account: req.Vars.Get("a"), Path: req.R.URL.Path,
-		Address: s.ClientAddr(req.R), Time: s.Now().UnixNano()}
+		Address: s.ClientAddr(req.R), Time: s.Now().UnixNano(), RequestID: req.RequestID()}
 }
 
 // auditEntry is the entry of a write by the signed-in caller.

@@ -65,7 +65,8 @@ func ProblemFor(err error, log *slog.Logger, r *http.Request) *Problem {
 // WriteProblem writes p as a problem document: byte for byte what an
 // etree document indented by two spaces would be (the test keeps etree as
 // the reference), written into a pooled buffer, since every 404 of a
-// permission question is one.
+// permission question is one. The document ends with <request-id>, the
+// X-Request-Id the Server set on w (none when w has none).
 func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	for k, vs := range p.Header {
 		for _, v := range vs {
@@ -73,7 +74,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 		}
 	}
 	bp := problemBufs.Get().(*[]byte)
-	b := problemDocument((*bp)[:0], p)
+	b := problemDocument((*bp)[:0], p, ResponseRequestID(w))
 	w.Header().Set("Content-Type", "application/problem+xml; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Header().Del("ETag")
@@ -89,8 +90,9 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 
 var problemBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// problemDocument appends p's document to b.
-func problemDocument(b []byte, p *Problem) []byte {
+// problemDocument appends p's document to b; a non-empty id is its last
+// extension element, <request-id>.
+func problemDocument(b []byte, p *Problem, id string) []byte {
 	b = append(b, `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`+"\n"+`<problem xmlns="urn:ietf:rfc:7807">`+"\n  <status>"...)
 	b = strconv.AppendInt(b, int64(p.Status), 10)
 	b = append(b, "</status>\n  "...)
@@ -100,6 +102,10 @@ func problemDocument(b []byte, p *Problem) []byte {
 	for _, x := range p.Extensions {
 		b = append(b, "\n  "...)
 		b = element(b, x[0], x[1])
+	}
+	if id != "" {
+		b = append(b, "\n  "...)
+		b = element(b, "request-id", id)
 	}
 	return append(b, "\n</problem>\n"...)
 }

@@ -78,12 +78,7 @@ func New(o Options, routes *Registry) *Server {
 		o.Authority = &authz.Authority{}
 	}
 	s := &Server{Options: o, router: mux.NewRouter()}
-	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "gatehouse_http_request_duration_seconds",
-		Help:    "Duration of requests by route pattern, method and status.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
-	}, []string{"route", "method", "status"})
-	o.Registry.MustRegister(s.requests)
+	s.requests = newRequestMetrics(o.Registry) // metrics.go
 
 	s.router.HandleFunc("/healthz", s.healthz)
 	s.router.HandleFunc("/readyz", s.readyz)
@@ -120,7 +115,9 @@ func New(o Options, routes *Registry) *Server {
 		}
 	}
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeProblem(w, r, Problemf(http.StatusNotFound, "no resource at %s", r.URL.Path))
+		s.logged(w, r, Unmatched, slog.LevelInfo, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.writeProblem(w, r, Problemf(http.StatusNotFound, "no resource at %s", r.URL.Path))
+		}))
 	})
 	for root := range roots {
 		if strings.HasSuffix(root, "/") {
@@ -138,7 +135,11 @@ func New(o Options, routes *Registry) *Server {
 // straight to the route table (gorilla/mux would copy the request twice
 // to attach its variables, which the table does not use); the rest
 // (/healthz, /readyz, /metrics, unknown paths) goes through gorilla.
+// Every response carries X-Request-Id (setRequestID), and every request
+// leaves one access line (accesslog.go): routes log their own, with
+// their pattern; unknown paths as Unmatched.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setRequestID(w, r)
 	p := r.URL.Path
 	for _, prefix := range s.firstPrefixes {
 		if strings.HasPrefix(p, prefix) {
@@ -154,7 +155,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.router.ServeHTTP(w, r)
+	if route := opsRoute(p); route != "" {
+		s.logged(w, r, route, slog.LevelDebug, s.router)
+		return
+	}
+	s.router.ServeHTTP(w, r) // the not-found handler logs
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -189,9 +194,17 @@ type Request struct {
 	Status int
 	Server *Server
 	vars   [4]Var // Vars' storage for most routes
+	// aw counts what is written for the access log (W is &aw).
+	aw accessWriter
 	// endpoint is the path's routes by method (Permitted).
 	endpoint *endpoint
 }
+
+// RequestID is the request's id (X-Request-Id), as set on its response;
+// a request with a context of its own (a write) also carries it in
+// RequestID(ctx). It is a method, not a field, to keep Request in its
+// allocation size class.
+func (req *Request) RequestID() string { return ResponseRequestID(req.W) }
 
 // Var is one variable of a route's path pattern and its value.
 type Var struct{ Name, Value string }
@@ -230,7 +243,9 @@ func (vs Vars) Lookup(name string) (string, bool) {
 
 func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req := &Request{W: w, R: r, Status: http.StatusOK, Server: ep.s, endpoint: ep}
+	req := &Request{R: r, Status: http.StatusOK, Server: ep.s, endpoint: ep}
+	req.aw.ResponseWriter = w
+	req.W = &req.aw
 	if len(ep.vars) <= len(req.vars) {
 		req.Vars = req.vars[:0]
 	}
@@ -243,9 +258,10 @@ func (ep *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.Status == http.StatusForbidden && req.Route != nil {
 			ep.s.auditDenied(req)
 		}
-		ep.s.writeProblem(w, r, p)
+		ep.s.writeProblem(req.W, r, p)
 	}
 	ep.observer(r.Method, req.Status).Observe(time.Since(start).Seconds())
+	ep.s.logAccess(r.Context(), slog.LevelInfo, r, ep.path, &req.aw, start, req.Principal.Account, req.Principal.User, req.RequestID())
 }
 
 // serve runs the pipeline in its fixed order: 405/OPTIONS by the table →
@@ -303,7 +319,7 @@ func (ep *endpoint) serve(req *Request) error {
 	ctx := r.Context()
 	if action := audit.ActionOf(rt.Method, rt.Permission); action != "" {
 		// The write's storage.Update commits this entry with the change.
-		ctx = storage.WithAudit(ctx, s.auditEntry(req, action))
+		ctx = storage.WithAudit(WithRequestID(ctx, req.RequestID()), s.auditEntry(req, action))
 	}
 	if _, scoped := req.Vars.Lookup("a"); scoped && isWrite(rt) {
 		// Tenancy holds on the revision the write commits on.

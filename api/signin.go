@@ -87,7 +87,13 @@ func (s *Server) authenticate(req *Request) error {
 			Detail: "too many failed sign-ins; retry after " + strconv.Itoa(secs) + " seconds",
 			Header: http.Header{"Retry-After": {strconv.Itoa(secs)}}}
 	case authn.Refused:
-		s.Logger.Info("sign-in failed", "principal", res.Name, "address", cr.Address)
+		// The name is logged only when it is a valid account\user: a
+		// password typed into the name field must not reach the log.
+		logged := ""
+		if _, ok := audit.TypedName(res.Name); ok {
+			logged = res.Name
+		}
+		s.Logger.Info("sign-in failed", "principal", logged, "address", cr.Address)
 		s.auditSignIn(req, res.Name, audit.Failure, "bad credentials")
 		if session != "" {
 			return s.sessionEnded(req)

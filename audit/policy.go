@@ -22,7 +22,9 @@ import (
 // Detail holds only fixed phrases: never a password, hash or key secret,
 // and the actor of a refused sign-in is kept only when it is a
 // well-formed account\user (a password typed into the name field is
-// never stored).
+// never stored). Every entry a request makes carries its request id
+// (X-Request-Id, Request.RequestID), so an entry can be matched to the
+// request's access log line and to what the client saw.
 
 // Actions and outcomes.
 const (
@@ -61,6 +63,7 @@ type Request struct {
 	Path      string
 	Address   string
 	Time      int64 // UnixNano
+	RequestID string
 }
 
 // WriteEntry is the entry of a write (or of a refused one, outcome
@@ -71,7 +74,7 @@ func WriteEntry(r Request, action, outcome string) storage.AuditEntry {
 		account = r.Principal.Account
 	}
 	e := storage.AuditEntry{Time: r.Time, Actor: r.Principal.Actor(), Account: account,
-		Action: action, Target: r.Path, Address: r.Address, Outcome: outcome}
+		Action: action, Target: r.Path, Address: r.Address, Outcome: outcome, RequestID: r.RequestID}
 	if outcome == Denied {
 		e.Detail = "permission denied"
 	}
@@ -82,9 +85,20 @@ func WriteEntry(r Request, action, outcome string) storage.AuditEntry {
 // typed (or an API key's id), detail a fixed phrase.
 func SignInEntry(r Request, name, outcome, detail string) storage.AuditEntry {
 	e := storage.AuditEntry{Time: r.Time, Action: ActionSignIn, Target: r.Path,
-		Address: r.Address, Outcome: outcome, Detail: detail}
-	if a, u, ok := strings.Cut(name, `\`); ok && storage.ValidName(a) == nil && storage.ValidName(u) == nil {
+		Address: r.Address, Outcome: outcome, Detail: detail, RequestID: r.RequestID}
+	if a, ok := TypedName(name); ok {
 		e.Actor, e.Account = name, a
 	}
 	return e
+}
+
+// TypedName reports whether a sign-in name as typed is a valid
+// account\user, and its account. Only such a name may be recorded or
+// logged: anything else may be a password typed into the name field.
+func TypedName(name string) (account string, ok bool) {
+	a, u, ok := strings.Cut(name, `\`)
+	if !ok || storage.ValidName(a) != nil || storage.ValidName(u) != nil {
+		return "", false
+	}
+	return a, true
 }

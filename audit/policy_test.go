@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"gatehouse/authn"
+	"gatehouse/storage"
 )
 
 func TestActionOf(t *testing.T) {
@@ -24,10 +25,17 @@ func TestActionOf(t *testing.T) {
 
 func TestEntries(t *testing.T) {
 	r := Request{Principal: authn.Principal{Account: "acme", User: "alice", Method: authn.MethodAPIKey, KeyID: "gh_abcdefgh"},
-		Path: "/auth/v2/accounts/acme/users", Address: "10.0.0.1", Time: 42}
+		Path: "/auth/v2/accounts/acme/users", Address: "10.0.0.1", Time: 42, RequestID: "req-7"}
 	e := WriteEntry(r, ActionCreate, Success)
-	if e.Actor != "api-key:gh_abcdefgh" || e.Account != "acme" || e.Target != r.Path || e.Detail != "" {
+	if e.Actor != "api-key:gh_abcdefgh" || e.Account != "acme" || e.Target != r.Path || e.Detail != "" || e.RequestID != "req-7" {
 		t.Errorf("write entry %+v", e)
+	}
+	// The request id survives the stored form.
+	if back, err := storage.DecodeAuditEntry(e.Encode()); err != nil || back.RequestID != "req-7" || back.Target != e.Target {
+		t.Errorf("decoded %+v, %v", back, err)
+	}
+	if e := SignInEntry(r, `acme\alice`, Success, ""); e.RequestID != "req-7" {
+		t.Errorf("sign-in entry %+v", e)
 	}
 	r.Account = "acme-eu"
 	if e := WriteEntry(r, ActionDelete, Denied); e.Account != "acme-eu" || e.Detail != "permission denied" || e.Outcome != Denied {

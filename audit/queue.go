@@ -177,6 +177,16 @@ func (q *Queue) register(r prometheus.Registerer) {
 			q.log.Warn("registering an audit metric failed", "metric", c.name, "err", err)
 		}
 	}
+	err := r.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_audit_queue_depth",
+		Help: "Audit entries buffered and waiting for the next batch write (a batch being written is not counted)."},
+		func() float64 {
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			return float64(len(q.buf))
+		}))
+	if err != nil {
+		q.log.Warn("registering an audit metric failed", "metric", "gatehouse_audit_queue_depth", "err", err)
+	}
 }
 
 // Stats returns the counters.

@@ -79,3 +79,22 @@ func (ch Chain) Authenticate(ctx context.Context, cr Credentials) (Result, error
 	}
 	return Result{Status: NotMine}, nil
 }
+
+// Counted is an Authenticator that tells Count the method and outcome of
+// every attempt it decides (Accepted, Refused or Throttled; NotMine and
+// errors are not told): instance wraps each authenticator of the chain
+// with the metrics' counter. Count must be cheap and must not block.
+type Counted struct {
+	Authenticator
+	Method string
+	Count  func(method string, s Status)
+}
+
+// Authenticate runs the wrapped authenticator and counts its result.
+func (c Counted) Authenticate(ctx context.Context, cr Credentials) (Result, error) {
+	res, err := c.Authenticator.Authenticate(ctx, cr)
+	if err == nil && res.Status != NotMine && c.Count != nil {
+		c.Count(c.Method, res.Status)
+	}
+	return res, err
+}

@@ -87,6 +87,7 @@ type Throttle struct {
 	onShared   func(error)       // told when a shared count cannot be written
 	disableAt  int               // UserDisableFailures
 	onDisabled func(user string) // told when a failure disabled the user
+	onRefused  func(locked bool) // told of each refusal (metrics)
 }
 
 // SharedCounts are per-name failure counts shared by every instance (in
@@ -135,6 +136,12 @@ func (t *Throttle) ShareUserCounts(sc SharedCounts, onErr func(error)) {
 // disabled (the permanent lockout), after the write: the caller drops
 // the user's cached credentials. Call it before the Throttle is used.
 func (t *Throttle) OnUserDisabled(fn func(user string)) { t.onDisabled = fn }
+
+// OnRefused sets fn to be told of every attempt Allowed refuses; locked
+// says the user name's count blocked it (a lockout), not only the
+// address's. fn must be cheap (a counter). Call it before the Throttle
+// is used.
+func (t *Throttle) OnRefused(fn func(locked bool)) { t.onRefused = fn }
 
 // Forget drops this instance's own count of user (an administrator
 // cleared the user's lockout; the shared count is the caller's write).
@@ -246,12 +253,18 @@ func (t *Throttle) Allowed(user, addr string) (ok bool, retryAfter time.Duration
 	now := t.now()
 	t.users.sweep(now)
 	t.addrs.sweep(now)
-	wait := max(t.users.blockedFor(user, now), t.addrs.blockedFor(addr, now))
+	userWait := t.users.blockedFor(user, now)
 	if shared {
-		wait = max(wait, t.sharedBlockedFor(user, now))
+		userWait = max(userWait, t.sharedBlockedFor(user, now))
 	}
+	wait := max(userWait, t.addrs.blockedFor(addr, now))
 	if wait <= 0 {
 		return true, 0
+	}
+	if t.onRefused != nil {
+		// Names without a backslash (api-key@…, client@…) stand for an
+		// address: only a sign-in name's count is a lockout.
+		t.onRefused(userWait > 0 && strings.Contains(user, `\`))
 	}
 	d := (time.Duration(wait) + time.Second - 1) / time.Second * time.Second
 	return false, max(d, time.Second)

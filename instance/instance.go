@@ -34,6 +34,7 @@ import (
 	"gatehouse/conf"
 	"gatehouse/console"
 	"gatehouse/ldapsignin"
+	"gatehouse/metrics"
 	"gatehouse/oauth"
 	"gatehouse/passkey"
 	"gatehouse/passwordpolicy"
@@ -210,6 +211,10 @@ func (in *Instance) bootstrap(ctx context.Context, console io.Writer) error {
 	return nil
 }
 
+// EtcdTLS is the client TLS configuration storage.etcd.tls asks for (nil
+// for none), for the command line's offline operations.
+func EtcdTLS(t conf.TLS) (*tls.Config, error) { return etcdTLS(t) }
+
 func etcdTLS(t conf.TLS) (*tls.Config, error) {
 	if t.CA == "" && t.Cert == "" {
 		return nil, nil
@@ -307,6 +312,13 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	throttle := authn.NewThrottle(authn.ThrottleLimits{UserFailures: cfg.Auth.Throttle.UserFailures, UserWindow: cfg.Auth.Throttle.UserWindow, AddressFailures: cfg.Auth.Throttle.AddressFailures, AddressWindow: cfg.Auth.Throttle.AddressWindow,
 		UserDisableFailures: cfg.Auth.Throttle.UserDisableFailures}, now)
+	// The event metrics (package metrics), the cache's lag and etcd's
+	// latency read from the store.
+	m := metrics.New(reg)
+	metrics.GaugeFunc(reg, "gatehouse_cache_revision_lag", "Revisions the storage cache is behind the latest etcd revision this instance has heard of.",
+		func() float64 { return float64(store.RevisionLag()) })
+	store.ObserveEtcd(m.EtcdRequest)
+	throttle.OnRefused(m.Refused)
 	// Per-user failure counts live in etcd, so N instances allow a user
 	// as many failures as one (per-address counts stay per instance);
 	// so do the consecutive failures of the permanent lockout, which
@@ -323,6 +335,7 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	})
 	throttle.OnUserDisabled(func(name string) {
 		log.Warn("user disabled after consecutive failed sign-ins (permanent lockout)", "user", name)
+		m.Disabled()
 		if creds != nil {
 			creds.Forget(name)
 		}
@@ -349,8 +362,9 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	flow.Steps = append(flow.Steps, totp.Step{Store: store, Now: now})
 	// LDAP: names without a local password sign in against the account's
 	// directories; POST …/providers/{pv}/sync runs the directory sync.
-	flow.Directories = &ldapsignin.SignIn{Store: store, Logger: log, Now: now}
-	syncer := &ldapsignin.Syncer{Store: store, Logger: log, Now: now}
+	flow.Directories = m.Directory(&ldapsignin.SignIn{Store: store, Logger: log, Now: now})
+	syncer := &ldapsignin.Syncer{Store: store, Logger: log, Now: now, Observe: m.DirectorySync}
+	res.CheckDecisions = m.Decisions
 	res.SyncProvider = syncer.Start
 	syncer.Schedule(0) // providers with a sync-interval sync by themselves
 	issuer := cfg.IssuerFor(cfg.HTTP.Listen)
@@ -405,10 +419,14 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 	// The sign-in chain: API keys first (they may come as a Bearer
 	// token, gh_…), then OAuth access tokens (Bearer JWTs), then HTTP
 	// Basic passwords.
-	chain := authn.Chain{authn.APIKeyAuthenticator{Keys: apiKeys{store}, Throttle: throttle, Now: now, OnUse: res.NoteKeyUse},
-		oauth.BearerAuthenticator{Provider: provider, Throttle: throttle}}
+	chain := authn.Chain{
+		authn.Counted{Authenticator: authn.APIKeyAuthenticator{Keys: apiKeys{store}, Throttle: throttle, Now: now, OnUse: res.NoteKeyUse},
+			Method: metrics.MethodAPIKey, Count: m.Authenticated},
+		authn.Counted{Authenticator: oauth.BearerAuthenticator{Provider: provider, Throttle: throttle},
+			Method: metrics.MethodBearer, Count: m.Authenticated}}
 	if cfg.Auth.Basic.Enabled {
-		chain = append(chain, authn.BasicAuthenticator{Flow: flow})
+		chain = append(chain, authn.Counted{Authenticator: authn.BasicAuthenticator{Flow: flow},
+			Method: metrics.MethodBasic, Count: m.Authenticated})
 	}
 	q := audit.New(store, audit.Options{Logger: log, Registerer: reg})
 	srv := api.New(api.Options{
@@ -417,7 +435,7 @@ func Assemble(store *storage.Store, cfg conf.Config, log *slog.Logger, opts ...O
 		Authenticator:  chain,
 		BasicAuth:      cfg.Auth.Basic.Enabled,
 		TrustedProxies: proxies,
-		Audit:          q,
+		Audit:          metrics.Recorder{AuditRecorder: q, M: m}, // counts the pages' sign-ins and the tokens
 		Logger:         log,
 		Now:            now,
 		Registry:       reg,

@@ -47,6 +47,9 @@ type Syncer struct {
 	Workers       int              // DefaultWorkers if 0
 	LockTTL       time.Duration    // DefaultLockTTL if 0
 	ProgressEvery time.Duration    // DefaultProgressEvery if 0
+	// Observe, if set, is told each status a sync stores (its progress
+	// while it runs, then its end): the metrics. It must not block.
+	Observe func(account, provider string, st storage.ProviderSync)
 
 	once   sync.Once
 	ctx    context.Context
@@ -291,6 +294,9 @@ func (j *job) write(ctx context.Context, rec storage.ProviderSync) error {
 			}
 			return rec.Encode(), nil
 		}, providerExists(j.a, j.p))
+	if err == nil && j.s.Observe != nil {
+		j.s.Observe(j.a, j.p, rec)
+	}
 	return err
 }
 

@@ -99,6 +99,7 @@ func auditNode(id string, e storage.AuditEntry) Node {
 			Field{Name: "address", Text: e.Address},
 			Field{Name: "outcome", Text: e.Outcome},
 			Field{Name: "detail", Text: e.Detail},
+			Field{Name: "request-id", Text: e.RequestID},
 		)
 	}}
 }

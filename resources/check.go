@@ -218,6 +218,15 @@ func postCheck(c *call) error {
 	if err != nil {
 		return err
 	}
+	if c.s.CheckDecisions != nil {
+		granted := 0 // a granted answer ends with its href
+		for i := range answers {
+			if a := answers[i].Attrs; len(a) > 0 && a[len(a)-1][0] == "href" {
+				granted++
+			}
+		}
+		c.s.CheckDecisions(granted, len(answers)-granted)
+	}
 	root := &Entity{Element: "check", Attrs: [][2]string{{"count", strconv.Itoa(len(answers))}},
 		Fields: func(f []Field) []Field {
 			for i := range answers {

@@ -44,6 +44,9 @@ func routes() []*Route {
 		rt("PUT", acc+"/permissions/{p}", "auth:accounts:permissions:update", "add a ceiling permission", putPermission(ceilingSet)),
 		rt("DELETE", acc+"/permissions/{p}", "auth:accounts:permissions:delete", "remove a ceiling permission", deletePermission(ceilingSet)),
 
+		rt("GET", acc+"/export", "auth:accounts:export:read", "export an account subtree as one <export> document, password hashes included; omitted names what it cannot carry yet (system principals only)", getExport),
+		rt("POST", "/import", "auth:accounts:import:create", "import an <export> document in one transaction; 409 when a name exists (system principals only)", postImport),
+
 		rt("GET", acc+"/default-roles", "auth:accounts:default-roles:read", "list the account's default roles: every user created in it gets them", getDefaultRoles),
 		rt("GET", acc+"/default-roles/{r}", "auth:accounts:default-roles:read", "show one of the account's default roles", getDefaultRole),
 		rt("PUT", acc+"/default-roles/{r}", "auth:accounts:default-roles:update", "make a role a default role (the caller must be able to grant it)", putDefaultRole),
@@ -157,6 +160,7 @@ func routes() []*Route {
 		rt("GET", "/me/permissions/{p}", "auth:me:permissions:read", "ask whether one holds a permission, and what grants it", getMyPermission),
 		rt("PUT", "/me/password", "auth:me:password:create", "change one's own password (needs the old one; allowed with an expired password)", putMyPassword),
 
+		rt("GET", "/backup", "auth:backup:read", "stream an etcd snapshot of the whole store, application/octet-stream (system principals only)", getBackup),
 		rt("POST", "/check", "auth:check:read", "answer a batch of up to 1,000 permission questions, in order", postCheck),
 
 		rt("GET", "/audit", "auth:audit:read", "page the audit log, filtered by actor, account, action, outcome, since and until", getAudit),

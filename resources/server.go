@@ -45,6 +45,9 @@ type Options struct {
 	// Passkeys is the WebAuthn relying party (set by instance). Nil: the
 	// passkey registration routes answer 503.
 	Passkeys *passkey.Service
+	// CheckDecisions is told the granted and denied answers of each
+	// POST /check (metrics; set by instance). Nil: not told.
+	CheckDecisions func(granted, denied int)
 }
 
 // Server holds the /auth/v2 resources: their route table (Routes, which

@@ -37,6 +37,9 @@ type AuditEntry struct {
 	Address string
 	Outcome string
 	Detail  string
+	// RequestID is the X-Request-Id of the request that made the entry
+	// ("" for entries older than the field, or made by no request).
+	RequestID string
 	// TargetOf, when set, is not stored: Store.Update calls it with the
 	// keys (relative to the prefix) its write creates and, when it
 	// answers non-empty, records that as Target (a POST's new item).
@@ -46,19 +49,19 @@ type AuditEntry struct {
 // Encode returns the compact stored form.
 func (e AuditEntry) Encode() string {
 	return encodeFields(fields{strconv.FormatInt(e.Time, 10), e.Actor, e.Account, e.Action,
-		e.Target, e.Address, e.Outcome, e.Detail})
+		e.Target, e.Address, e.Outcome, e.Detail, e.RequestID})
 }
 
 // DecodeAuditEntry reads an AuditEntry record.
 func DecodeAuditEntry(v string) (AuditEntry, error) {
-	var f [8]string
+	var f [9]string
 	err := decodeFields(v, f[:])
 	if err != nil {
 		return AuditEntry{}, err
 	}
 	t, _ := strconv.ParseInt(f[0], 10, 64)
 	return AuditEntry{Time: t, Actor: f[1], Account: f[2], Action: f[3], Target: f[4],
-		Address: f[5], Outcome: f[6], Detail: f[7]}, nil
+		Address: f[5], Outcome: f[6], Detail: f[7], RequestID: f[8]}, nil
 }
 
 // AuditID is an entry id for time t: 16 hex digits of UnixNano, "-", and 8

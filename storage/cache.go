@@ -91,6 +91,7 @@ type Cache struct {
 	timeout time.Duration
 	log     *slog.Logger
 	now     func() time.Time // set before run starts; never changed after
+	latest  *etcdMetrics     // told the revisions the watch names (nil: none)
 
 	snap atomic.Pointer[snapshot] // the latest published state
 
@@ -384,6 +385,7 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.heard = c.now()
+	c.latest.note(resp.Header.Revision)
 	if resp.IsProgressNotify() {
 		c.rev = max(c.rev, resp.Header.Revision)
 		c.publishLocked()

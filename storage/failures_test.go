@@ -321,13 +321,24 @@ func TestFailureCountsLockedAndCleared(t *testing.T) {
 func userRecord(t *testing.T, s *storage.Store, u string) storage.User {
 	t.Helper()
 	var rec storage.User
-	if err := s.Read(patientCtx(t), 0, func(v storage.View) error {
+	if err := s.Read(patientCtx(t), latestRev(t, s), func(v storage.View) error {
 		rec, _ = v.User("sa", u)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// latestRev is etcd's current revision, for a read on s that must see
+// what another store wrote (s's cache may not have applied it yet).
+func latestRev(t *testing.T, s *storage.Store) int64 {
+	t.Helper()
+	resp, err := s.Client().Get(patientCtx(t), s.Prefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Revision
 }
 
 // putUser rewrites sa\u's record through change (an administrator's

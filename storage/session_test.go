@@ -80,7 +80,7 @@ func etcdAt(t *testing.T, s *storage.Store, rel string, rev int64) map[string]in
 func liveSessions(t *testing.T, s *storage.Store, u string, now time.Time) []string {
 	t.Helper()
 	var ids []string
-	if err := s.Read(context.Background(), 0, func(v storage.View) error {
+	if err := s.Read(context.Background(), latestRev(t, s), func(v storage.View) error {
 		ids = v.LiveSessions("sa", u, now)
 		return nil
 	}); err != nil {

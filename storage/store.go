@@ -41,6 +41,7 @@ type Store struct {
 	done           chan struct{}
 	auditRetention time.Duration // how long audit entries are kept (their lease TTL)
 	ttl            ttlLeases     // leases of expiring puts (PutWithTTL, Tokens)
+	metrics        *etcdMetrics  // request timing and the latest revision heard (metrics.go)
 }
 
 // Open connects to etcd, loads the cache and starts the watch. It fails
@@ -62,6 +63,7 @@ func open(ctx context.Context, o Options, now func() time.Time) (*Store, error) 
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	em := &etcdMetrics{}
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   o.Endpoints,
 		Username:    o.Username,
@@ -72,7 +74,7 @@ func open(ctx context.Context, o Options, now func() time.Time) (*Store, error) 
 		// comes back (gRPC's default backoff grows to two minutes).
 		DialKeepAliveTime:    o.Timeout,
 		DialKeepAliveTimeout: o.Timeout,
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(em.unary), grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			MinConnectTimeout: o.Timeout,
 		})},
@@ -92,8 +94,9 @@ func open(ctx context.Context, o Options, now func() time.Time) (*Store, error) 
 		o.AuditRetention = DefaultAuditRetention
 	}
 	s := &Store{client: client, prefix: o.Prefix, timeout: o.Timeout, done: make(chan struct{}),
-		auditRetention: o.AuditRetention}
+		auditRetention: o.AuditRetention, metrics: em}
 	s.cache = newCache(client, o.Prefix, o.Timeout, o.Logger)
+	s.cache.latest = em
 	s.cache.now = now
 	runCtx, runCancel := context.WithCancel(context.Background())
 	s.cancel = runCancel
