@@ -57,6 +57,27 @@ func (au *Authority) Decide(d Directory, p authn.Principal, permission, account 
 	return au.decideHeld(au.Holdings.Of(d, p.Account, p.User), p, permission)
 }
 
+// HeldBy is principal p's holding for deciding many permissions over one
+// view d (a document's links): nil when the user is missing or disabled.
+// DecideHeld with it answers as Decide does without an account, each
+// without reading the user again.
+func (au *Authority) HeldBy(d Directory, p authn.Principal) *Holding {
+	exists, enabled := d.UserState(p.Account, p.User)
+	if !exists || !enabled {
+		return nil
+	}
+	return au.Holdings.Of(d, p.Account, p.User)
+}
+
+// DecideHeld decides permission for p from h (HeldBy; nil: p's user is
+// missing or disabled, which is a denial).
+func (au *Authority) DecideHeld(h *Holding, p authn.Principal, permission string) Decision {
+	if h == nil {
+		return Decision{Denial: NoUser}
+	}
+	return au.decideHeld(h, p, permission)
+}
+
 func (au *Authority) decideHeld(h *Holding, p authn.Principal, permission string) Decision {
 	role, ok := h.Decide(permission)
 	if !ok {

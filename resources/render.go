@@ -545,6 +545,8 @@ type linkMemo struct {
 // linker decides the links of one document for its reader.
 type linker struct {
 	reader *nb
+	held   *authz.Holding // the reader's, taken at the first decision
+	heldOK bool
 	perms  [16]linkMemo
 	nperms int
 	accts  [4]linkMemo
@@ -622,7 +624,10 @@ func (l *linker) may(perm string) bool {
 		}
 	}
 	v := l.reader
-	ok := v.au.Decide(v.raw, *v.p, perm, "").Granted()
+	if !l.heldOK {
+		l.held, l.heldOK = v.au.HeldBy(v.raw, *v.p), true
+	}
+	ok := v.au.DecideHeld(l.held, *v.p, perm).Granted()
 	v.Mix(perm)
 	v.Mix(boolText(ok))
 	if l.nperms < len(l.perms) {
