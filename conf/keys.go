@@ -85,7 +85,7 @@ func table() []setting {
 			func(c *Config) any { return &c.Auth.Throttle.AddressFailures }},
 		{"auth.throttle.address-window", "", "window of auth.throttle.address-failures (> 0)",
 			func(c *Config) any { return &c.Auth.Throttle.AddressWindow }},
-		{"auth.throttle.user-disable-failures", "", "consecutive failed sign-ins of one user after which the user is disabled (a permanent lockout, audited, lifted by enabling the user); 0 never disables (0, or more than auth.throttle.user-failures)",
+		{"auth.throttle.user-disable-failures", "", "consecutive failed sign-ins of one user after which the user is disabled (a permanent lockout, audited, lifted by enabling the user; anyone who knows a user name can then disable that user); 0 never disables (0, or more than auth.throttle.user-failures)",
 			func(c *Config) any { return &c.Auth.Throttle.UserDisableFailures }},
 
 		{"auth.passkeys.rp-id", "", "WebAuthn relying-party ID of passkeys (a registrable domain, no scheme or port); empty means the host of oauth.issuer",
