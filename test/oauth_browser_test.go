@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
@@ -197,4 +198,34 @@ func TestOAuthBrowserSignIn(t *testing.T) {
 	}
 	oaBearer(s, tok.AccessToken, "GET", ocBase+"/users").Must(t, 200)
 	oaBearer(s, tok.AccessToken, "GET", ocBase+"/roles").Must(t, 403) // beyond its scope
+}
+
+// browserHeaders makes the tab send h with every request (empty: nothing).
+func browserHeaders(t *testing.T, ctx context.Context, h map[string]string) {
+	t.Helper()
+	hs := network.Headers{}
+	for k, v := range h {
+		hs[k] = v
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("Network.enable: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: hs}); err != nil {
+		t.Fatalf("Network.setExtraHTTPHeaders: %v", err)
+	}
+}
+
+// browserShot saves a full-page screenshot as artifact name and returns it.
+func browserShot(t *testing.T, ctx context.Context, name string) []byte {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(obArtifacts(t), name)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatalf("saving the screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s", path)
+	return shot
 }

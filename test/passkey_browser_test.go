@@ -11,13 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
@@ -227,35 +224,6 @@ func pskAuthenticator(t *testing.T, ctx context.Context) {
 	}
 }
 
-// pskHeaders makes the tab send headers with every request (nil: none).
-func pskHeaders(t *testing.T, ctx context.Context, h map[string]string) {
-	t.Helper()
-	hs := network.Headers{}
-	for k, v := range h {
-		hs[k] = v
-	}
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatalf("Network.enable: %v", err)
-	}
-	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: hs}); err != nil {
-		t.Fatalf("Network.setExtraHTTPHeaders: %v", err)
-	}
-}
-
-// pskShot saves a screenshot of the tab as artifact name.
-func pskShot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	shot := filepath.Join(obArtifacts(t), name)
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatalf("saving the screenshot: %v", err)
-	}
-	t.Logf("screenshot: %s", shot)
-}
-
 // pskPageError is the sign-in page's error, "" when it shows none.
 func pskPageError(ctx context.Context) string {
 	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`main > p.error`), chromedp.AtLeast(0)))
@@ -296,9 +264,9 @@ func TestPasskeyBrowser(t *testing.T) {
 	pskAuthenticator(t, ctx)
 
 	// Register on the self-service page, signed in with the API key.
-	pskHeaders(t, ctx, map[string]string{"X-API-Key": key})
+	browserHeaders(t, ctx, map[string]string{"X-API-Key": key})
 	pskRegister(t, ctx, origin)
-	pskHeaders(t, ctx, nil)
+	browserHeaders(t, ctx, nil)
 
 	r = pskCall(s, key, "GET", pskMine+"?depth=2", "").Must(t, 200)
 	items := r.Root().SelectElements("passkey")
@@ -318,7 +286,7 @@ func TestPasskeyBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("the sign-in page shows no passkey button: %v", err)
 	}
-	pskShot(t, ctx, "passkey-signin-page.png")
+	browserShot(t, ctx, "passkey-signin-page.png")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("passkey-signin"))); err != nil {
 		t.Fatalf("clicking the passkey button: %v", err)
 	}
@@ -419,7 +387,7 @@ func pskRegister(t *testing.T, ctx context.Context, origin string) {
 	if err != nil || row != "browser key" {
 		t.Errorf("the page lists %q (%v), want the new passkey", row, err)
 	}
-	pskShot(t, ctx, "passkey-register-page.png")
+	browserShot(t, ctx, "passkey-register-page.png")
 }
 
 // TestPasskeySignInPage drives the sign-in page's passkey routes over

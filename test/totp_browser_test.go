@@ -18,13 +18,10 @@ import (
 	"context"
 	"encoding/base64"
 	"image/png"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -32,36 +29,6 @@ import (
 
 	"gatehouse/test/harness"
 )
-
-// tbHeaders makes the tab send h with every request (empty: nothing).
-func tbHeaders(t *testing.T, ctx context.Context, h map[string]string) {
-	t.Helper()
-	hs := network.Headers{}
-	for k, v := range h {
-		hs[k] = v
-	}
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatalf("Network.enable: %v", err)
-	}
-	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: hs}); err != nil {
-		t.Fatalf("Network.setExtraHTTPHeaders: %v", err)
-	}
-}
-
-// tbShot saves a full-page screenshot as artifact name and returns it.
-func tbShot(t *testing.T, ctx context.Context, name string) []byte {
-	t.Helper()
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(obArtifacts(t), name)
-	if err := os.WriteFile(path, shot, 0o644); err != nil {
-		t.Fatalf("saving the screenshot: %v", err)
-	}
-	t.Logf("screenshot: %s", path)
-	return shot
-}
 
 // tbText is the text of the element with id, "" when there is none.
 func tbText(ctx context.Context, id string) string {
@@ -136,7 +103,7 @@ func TestTOTPBrowser(t *testing.T) {
 
 	// The enrolment page, signed in with HTTP Basic.
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(tfUser+":"+tfPass))
-	tbHeaders(t, ctx, map[string]string{"Authorization": basic})
+	browserHeaders(t, ctx, map[string]string{"Authorization": basic})
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(s.URL()+"/auth/v2/me/totp/enrolment"))
 	if err != nil {
 		t.Fatalf("chromium (%s) opening the enrolment page: %v", chromium, err)
@@ -154,7 +121,7 @@ func TestTOTPBrowser(t *testing.T) {
 	if secret == "" || !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, "secret="+secret) {
 		t.Fatalf("the page shows secret %q and URI %q", secret, uri)
 	}
-	shot := tbShot(t, ctx, "totp-enrolment-page.png")
+	shot := browserShot(t, ctx, "totp-enrolment-page.png")
 	if qr := tbQR(t, shot); qr != uri {
 		t.Fatalf("the QR code on the page reads\n%s\nthe page's URI is\n%s", qr, uri)
 	}
@@ -180,7 +147,7 @@ func TestTOTPBrowser(t *testing.T) {
 	}
 
 	// The sign-in page, without the header: password, then the code.
-	tbHeaders(t, ctx, nil)
+	browserHeaders(t, ctx, nil)
 	verifier := oauth2.GenerateVerifier()
 	resp, err = chromedp.Run(ctx, chromedp.NavigateResponse(cfg.AuthCodeURL(ocState, oauth2.S256ChallengeOption(verifier))))
 	if err != nil || resp.Status != 200 {
@@ -199,7 +166,7 @@ func TestTOTPBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("totp"))); err != nil {
 		t.Fatalf("the page does not ask for the code after the password: %v\n%s", err, tbMain(ctx))
 	}
-	tbShot(t, ctx, "totp-signin-page.png")
+	browserShot(t, ctx, "totp-signin-page.png")
 
 	// A wrong code: refused, the error shown, the step again.
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("totp"), tbWrongCode(t, secret))); err != nil {
