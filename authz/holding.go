@@ -102,7 +102,22 @@ type Holdings struct {
 	ring  []*memoEntry // the CLOCK, in no particular order
 	hand  int
 	bytes atomic.Int64 // sum of the ring's costs
+
+	// shapes memoises holdings by shape: an account and the roles and
+	// groups a user holds directly. Users of one shape hold the same
+	// (most users of an account share a few shapes), so a holding is
+	// computed, and its Effective list and Sum made, once per shape
+	// rather than once per user, and the per-user memo's entries share
+	// it. At most ShapesBudget estimated bytes: when a new shape would
+	// not fit, the memo starts afresh.
+	shapeMu    sync.RWMutex
+	shapes     map[string]*Holding
+	shapeBytes int64
 }
+
+// ShapesBudget bounds the shapes memo (estimated bytes, as Budget): 8
+// MiB, some 3,000 shapes of the benchmarks' 21-permission holding.
+const ShapesBudget = 8 << 20
 
 // DefaultHoldingsBudget is the memo's default byte budget, 64 MiB: some
 // 26,000 principals with the 21-permission holding of the benchmarks
@@ -137,7 +152,7 @@ func (hs *Holdings) Of(d Directory, a, u string) *Holding {
 	} else {
 		k = holdingKey{strings.Clone(a), strings.Clone(u)}
 	}
-	h := ComputeHolding(d, k.account, k.user)
+	h := hs.shared(d, k.account, k.user)
 	hs.store(k, h)
 	return h
 }
@@ -153,7 +168,80 @@ func (hs *Holdings) Compute(d Directory, a, u string) *Holding {
 			return h
 		}
 	}
-	return ComputeHolding(d, a, u)
+	return hs.shared(d, a, u)
+}
+
+// shapeBufs are scratch buffers for shape keys.
+var shapeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// shared returns the holding of user u in account a from the shapes
+// memo: it reads the user's roles and groups (two range reads) and takes
+// the holding of that shape if one is memoised and still valid, else
+// computes it (as ComputeHolding does, in the same order, so Sum is the
+// same) and memoises it. The key is the account, then "r:" and each role,
+// then "g:" and each group, each ended by '/', which no name contains.
+func (hs *Holdings) shared(d Directory, a, u string) *Holding {
+	bp := shapeBufs.Get().(*[]byte)
+	defer shapeBufs.Put(bp)
+	b := append((*bp)[:0], a...)
+	b = append(b, '/')
+	d.EachUserRole(a, u, func(r string) bool {
+		b = append(b, "r:"...)
+		b = append(b, r...)
+		b = append(b, '/')
+		return true
+	})
+	d.EachUserGroup(a, u, func(g string) bool {
+		b = append(b, "g:"...)
+		b = append(b, g...)
+		b = append(b, '/')
+		return true
+	})
+	*bp = b
+	hs.shapeMu.RLock()
+	h, ok := hs.shapes[string(b)]
+	hs.shapeMu.RUnlock()
+	if ok && h.valid(d) {
+		return h
+	}
+	key := string(b)
+	h = &Holding{Account: key[:len(a)]}
+	addRole := func(r string) bool {
+		d.EachRolePermission(a, r, func(p string) bool {
+			h.Perms = append(h.Perms, p)
+			h.Roles = append(h.Roles, r)
+			return true
+		})
+		return true
+	}
+	for _, seg := range strings.Split(key[len(a)+1:], "/") {
+		switch {
+		case strings.HasPrefix(seg, "r:"):
+			addRole(seg[2:])
+		case strings.HasPrefix(seg, "g:"):
+			d.EachGroupRole(a, seg[2:], addRole)
+		}
+	}
+	var chain []string
+	h.Ceiling, chain = CeilingOf(d, a)
+	for _, x := range chain {
+		h.deps = append(h.deps, dep{x, d.DecisionRev(x)})
+	}
+	cost := h.cost() + int64(len(key))
+	if cost > ShapesBudget {
+		return h
+	}
+	hs.shapeMu.Lock()
+	defer hs.shapeMu.Unlock()
+	if old, ok := hs.shapes[key]; ok {
+		hs.shapeBytes -= old.cost() + int64(len(key))
+	}
+	if hs.shapes == nil || hs.shapeBytes+cost > ShapesBudget {
+		hs.shapes, hs.shapeBytes = map[string]*Holding{}, 0
+	}
+	hs.shapes[key] = h
+	hs.shapeBytes += cost
+	return h
 }
 
 // Forget drops a memoised holding (a deleted user).
@@ -187,7 +275,10 @@ func (hs *Holdings) budget() int64 {
 // what k held and evicting by CLOCK until it fits; a holding larger than
 // the whole budget is not stored.
 func (hs *Holdings) store(k holdingKey, h *Holding) {
-	e := &memoEntry{key: k, h: h, cost: h.cost() + int64(len(k.user))}
+	// The holding is the shapes memo's (shared by the users of its
+	// shape, counted there): an entry costs itself, the map's node and
+	// its key.
+	e := &memoEntry{key: k, h: h, cost: memoEntryBytes + memoNodeBytes + int64(len(k.account)+len(k.user))}
 	budget := hs.budget()
 	hs.mu.Lock()
 	defer hs.mu.Unlock()

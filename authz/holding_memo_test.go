@@ -192,3 +192,63 @@ func TestHoldingsConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// Users of one shape (the same account, roles and groups held directly)
+// share one holding, equal to a fresh computation for each of them (the
+// same permissions, granting roles, ceiling and Sum); a change to a
+// role's permissions makes the shape's holding stale, and the next one
+// holds the new permission.
+func TestHoldingsShareByShape(t *testing.T) {
+	st := holdingFixture(t)
+	ctx := context.Background()
+	// bob holds what alice holds, through the same role and groups.
+	if _, _, err := st.PutItem(ctx, "acme", storage.KindUser, "bob", storage.CreateOnly,
+		func(string, bool) (string, error) { return storage.User{Enabled: true}.Encode(), nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []struct {
+		link storage.Link
+		to   string
+	}{{storage.UserRoles, "printing"}, {storage.UserGroups, "office"}, {storage.UserGroups, "audit"}} {
+		if _, _, err := st.LinkAdd(ctx, "acme", l.link, "bob", l.to, storage.CreateOnly); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := func(t *testing.T, got, want *authz.Holding) {
+		t.Helper()
+		if got.Sum() != want.Sum() || strings.Join(got.Perms, " ") != strings.Join(want.Perms, " ") ||
+			strings.Join(got.Roles, " ") != strings.Join(want.Roles, " ") ||
+			fmt.Sprint(got.Ceiling) != fmt.Sprint(want.Ceiling) || got.Account != want.Account {
+			t.Fatalf("shared holding %s %v %v %v differs from a fresh one %s %v %v %v",
+				got.Sum(), got.Perms, got.Roles, got.Ceiling, want.Sum(), want.Perms, want.Roles, want.Ceiling)
+		}
+	}
+	var hs authz.Holdings
+	read(t, st, func(v storage.View) {
+		a, b := hs.Compute(v, "acme", "alice"), hs.Of(v, "acme", "bob")
+		if a != b {
+			t.Fatal("alice and bob hold the same roles and groups but got two holdings")
+		}
+		same(t, a, authz.ComputeHolding(v, "acme", "alice"))
+		same(t, b, authz.ComputeHolding(v, "acme", "bob"))
+		u0, u1 := hs.Of(v, "acme", userName(0)), hs.Compute(v, "acme", userName(1))
+		if u0 != u1 || u0 == a {
+			t.Fatal("users without roles do not share one holding apart from alice's")
+		}
+		same(t, u0, authz.ComputeHolding(v, "acme", userName(0)))
+	})
+	if _, _, err := st.PutItem(ctx, "acme", storage.KindRolePerm, "printing/print:jobs:delete", storage.CreateOnly,
+		func(string, bool) (string, error) { return "", nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	read(t, st, func(v storage.View) {
+		h := hs.Compute(v, "acme", "alice")
+		if _, ok := h.Decide("print:jobs:delete"); !ok {
+			t.Fatal("a permission added to alice's role is not held through the shapes memo")
+		}
+		same(t, h, authz.ComputeHolding(v, "acme", "alice"))
+		if hs.Of(v, "acme", "bob") != h {
+			t.Fatal("bob's memoised holding was not replaced by the new shape holding")
+		}
+	})
+}

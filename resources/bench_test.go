@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,11 +28,19 @@ import (
 // cache, XML rendering) in-process with httptest: no network. The store
 // holds benchUsers users in account "load"; every 10th is in group
 // "readers", whose role "reader" holds print:jobs:read.
+// GATEHOUSE_BENCH_USERS sets another number of users (as 100000), to
+// see the costs that grow with the store (the cache's tree searches).
 const (
-	benchUsers   = 10_000
 	benchAccount = "load"
 	benchPass    = "checker-password-1"
 )
+
+var benchUsers = func() int {
+	if n, err := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_USERS")); err == nil && n >= 1000 {
+		return n
+	}
+	return 10_000
+}()
 
 // benchEnv is a seeded server for one top-level benchmark. Each
 // top-level benchmark runs its cases as sub-benchmarks, so it is called

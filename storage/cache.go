@@ -44,10 +44,14 @@ func newItem(key, value []byte, mod, create int64) item {
 }
 
 // kindEntry is the last revision that changed one kind range of one
-// account.
+// account, and how many keys the range holds: a read of a range whose
+// kind holds none in the account answers without searching the tree
+// (most users have no passkeys, sessions or federation links, and a
+// search of a large tree is a cache miss per level).
 type kindEntry struct {
 	kindKey
 	rev int64
+	n   int // keys in the range (0 for the synthetic decision kind)
 }
 
 func kindLess(a, b kindEntry) bool {
@@ -80,6 +84,12 @@ type snapshot struct {
 func (s *snapshot) kindRev(k kindKey) int64 {
 	e, _ := s.kinds.Get(kindEntry{kindKey: k})
 	return e.rev
+}
+
+// kindEmpty reports whether kind range k holds no key.
+func (s *snapshot) kindEmpty(k kindKey) bool {
+	e, _ := s.kinds.Get(kindEntry{kindKey: k})
+	return e.n == 0
 }
 
 // Cache is the watch-fed, read-only image of everything under the store
@@ -250,17 +260,7 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 		return true
 	})
 	c.mu.Unlock()
-	var last kindKey
-	tree.Scan(func(it item) bool {
-		if k, ok := kindOf(it.key); ok && k != last {
-			kinds.Set(kindEntry{kindKey: k, rev: rev})
-			if isDecisionKind(k.kind) {
-				kinds.Set(kindEntry{kindKey: kindKey{k.account, decisionKind}, rev: rev})
-			}
-			last = k
-		}
-		return true
-	})
+	countKinds(tree, kinds, rev)
 
 	c.mu.Lock()
 	c.tree, c.kinds = tree, kinds
@@ -273,6 +273,33 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	c.mu.Unlock()
 	c.clearFilterMemo()
 	return rev, nil
+}
+
+// countKinds sets, in kinds, every kind range of tree that holds keys,
+// with their count, at revision rev (and the decision kinds of their
+// accounts).
+func countKinds(tree *btree.BTreeG[item], kinds *btree.BTreeG[kindEntry], rev int64) {
+	var last kindKey
+	n := 0
+	flush := func() {
+		if n > 0 {
+			kinds.Set(kindEntry{kindKey: last, rev: rev, n: n})
+			if isDecisionKind(last.kind) {
+				kinds.Set(kindEntry{kindKey: kindKey{last.account, decisionKind}, rev: rev})
+			}
+		}
+	}
+	tree.Scan(func(it item) bool {
+		if k, ok := kindOf(it.key); ok {
+			if k != last {
+				flush()
+				last, n = k, 0
+			}
+			n++
+		}
+		return true
+	})
+	flush()
 }
 
 // cachedSegments splits the range of prefix into the ranges the cache
@@ -400,13 +427,17 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 			// writer waiting for it is released.
 			continue
 		}
+		var added int
 		if ev.Type == clientv3.EventTypeDelete {
-			c.tree.Delete(item{key: key})
-		} else {
-			c.tree.Set(newItem(ev.Kv.Key[len(c.prefix):], ev.Kv.Value, r, ev.Kv.CreateRevision))
+			if _, deleted := c.tree.Delete(item{key: key}); deleted {
+				added = -1
+			}
+		} else if _, replaced := c.tree.Set(newItem(ev.Kv.Key[len(c.prefix):], ev.Kv.Value, r, ev.Kv.CreateRevision)); !replaced {
+			added = 1
 		}
 		if k, ok := kindOf(key); ok {
-			c.kinds.Set(kindEntry{kindKey: k, rev: r})
+			e, _ := c.kinds.Get(kindEntry{kindKey: k})
+			c.kinds.Set(kindEntry{kindKey: k, rev: r, n: e.n + added})
 			if isDecisionKind(k.kind) {
 				c.kinds.Set(kindEntry{kindKey: kindKey{k.account, decisionKind}, rev: r})
 			}

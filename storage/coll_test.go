@@ -95,6 +95,7 @@ func memView(keys ...string) View {
 		c.tree.Set(item{key: k, value: k, mod: rev, create: rev})
 		c.rev = rev
 	}
+	countKinds(c.tree, c.kinds, c.rev)
 	c.dirty = true
 	c.publishLocked()
 	return c.snap.Load().view
