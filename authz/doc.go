@@ -56,6 +56,16 @@
 // with its entry and key (estimated 2,528): the estimate errs high by
 // 15-20 %, so the budget bounds the real size too.
 //
+// Holdings are shared by shape: users of one account that hold the same
+// roles and groups directly hold the same, so Holdings keeps one holding
+// per shape (account, roles, groups; at most ShapesBudget, 8 MiB,
+// estimated) and the per-user memo's entries point to it. A user's
+// holding then costs two range reads (its roles, its groups) and a map
+// lookup, and the effective list and Sum are made once per shape; a
+// memoised principal costs its entry, node and key (about 150 bytes),
+// not a holding of its own. ComputeHolding, used inside guarded writes
+// so every read becomes a guard, stays a full computation.
+//
 // The memo's total is bounded by Holdings.Budget, DefaultHoldingsBudget
 // (64 MiB) unless set; when a new holding would not fit, entries are
 // evicted by CLOCK (second chance), so principals that keep asking stay.
