@@ -551,6 +551,13 @@ type linker struct {
 	nperms int
 	accts  [4]linkMemo
 	naccts int
+
+	// The decision for the items of one collection: every href base+name
+	// whose name is no literal segment there leads to the same route, so
+	// it is decided once per base (see itemFollows).
+	base       string
+	baseParent *linkNode
+	baseOK     bool
 }
 
 // follows reports whether the reader may follow href h1+h2. A nil linker
@@ -562,6 +569,57 @@ func (l *linker) follows(h1, h2 string) bool {
 	if l == nil {
 		return true
 	}
+	if ok, decided := l.itemFollows(h1, h2); decided {
+		return ok
+	}
+	return l.decide(h1, h2)
+}
+
+// itemFollows decides href h1+h2 from the memo of base h1 when h2 adds
+// one segment that is no literal route segment under h1 (a collection's
+// item: /users/{u}); decided is false when it cannot. The route table is
+// matched literal-first, depth-first, so when the node h1 leads to
+// (taking literal segments first) has a variable child with a GET route
+// and no literal child named like the segment, every such href matches
+// that child's route in the same account: one decision serves them all.
+// A variable child that is the {a} segment is decided per href (the
+// account is the segment itself).
+func (l *linker) itemFollows(h1, h2 string) (ok, decided bool) {
+	if h2 == "" || strings.IndexByte(h1, '?') >= 0 {
+		return false, false
+	}
+	seg := h2
+	if strings.HasSuffix(h1, "/") {
+		if seg[0] == '/' {
+			return false, false
+		}
+	} else if seg = h2[1:]; h2[0] != '/' {
+		return false, false
+	}
+	if seg == "" || strings.IndexByte(seg, '/') >= 0 || strings.IndexByte(seg, '?') >= 0 {
+		return false, false
+	}
+	if l.baseParent != nil && l.base == h1 {
+		if l.baseParent.lit[seg] == nil {
+			return l.baseOK, true
+		}
+		return false, false
+	}
+	rest, found := strings.CutPrefix(h1, apiRoot)
+	if !found || rest == "" || rest[0] != '/' {
+		return false, false
+	}
+	parent := linkRoutes().prefer(segments{a: rest})
+	if parent == nil || parent.variable == nil || parent.variable.route == nil || parent.variable.account || parent.lit[seg] != nil {
+		return false, false
+	}
+	ok = l.decide(h1, h2)
+	l.base, l.baseParent, l.baseOK = h1, parent, ok
+	return ok, true
+}
+
+// decide is follows without the collection memo.
+func (l *linker) decide(h1, h2 string) bool {
 	rest, ok := strings.CutPrefix(h1, apiRoot)
 	if !ok {
 		return true
@@ -745,6 +803,22 @@ func buildLinkRoutes() *linkNode {
 // match finds the node the rest of s leads to from n (a literal segment
 // before a variable one, as the router prefers it), and the account
 // segment it passed.
+// prefer walks s down the tree taking the literal segment where there is
+// one and the variable one otherwise (the first path match tries), and
+// returns the node it ends at (nil when a segment has neither).
+func (n *linkNode) prefer(s segments) *linkNode {
+	for seg, ok := s.next(); ok; seg, ok = s.next() {
+		if c := n.lit[seg]; c != nil {
+			n = c
+		} else if n.variable != nil {
+			n = n.variable
+		} else {
+			return nil
+		}
+	}
+	return n
+}
+
 func (n *linkNode) match(s segments, acct string) (*linkNode, string) {
 	seg, ok := s.next()
 	if !ok {

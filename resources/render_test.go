@@ -317,3 +317,41 @@ func allocsOfMatch() float64 {
 		linkRoutes().match(segments{a: "/accounts/acme/users/", b: "bob"}, "")
 	})
 }
+
+// TestItemFollowsPremise: the linker decides a collection's items once
+// per base (linker.itemFollows) because, in the route table, an href
+// base+name whose name is no literal segment under the node base leads to
+// (taking literal segments first) always matches that node's variable
+// child. Checked for every prefix of every route, with its variables
+// filled in, and a name no route spells.
+func TestItemFollowsPremise(t *testing.T) {
+	checked := 0
+	for _, rt := range routes() {
+		segs := strings.Split(strings.Trim(rt.Path, "/"), "/")
+		for i := range segs {
+			if strings.HasPrefix(segs[i], "{") {
+				segs[i] = "x1"
+			}
+		}
+		for n := 1; n <= len(segs); n++ {
+			base := "/" + strings.Join(segs[:n], "/") + "/"
+			parent := linkRoutes().prefer(segments{a: base})
+			if parent == nil || parent.variable == nil || parent.variable.route == nil || parent.variable.account {
+				continue
+			}
+			for _, name := range []string{"zz9", "a%2Fb", "x1"} {
+				if parent.lit[name] != nil {
+					continue
+				}
+				got, _ := linkRoutes().match(segments{a: base, b: name}, "")
+				if got != parent.variable {
+					t.Errorf("%s%s matches %v, not the variable child of %s", base, name, got, base)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d hrefs checked", checked)
+	}
+}
