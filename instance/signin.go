@@ -31,6 +31,7 @@ func (u users) LookupUser(ctx context.Context, account, user string) (authn.User
 	var found bool
 	err := u.store.Read(ctx, 0, func(v storage.View) error {
 		rec, found = v.User(account, user)
+		found = found && !v.Importing(account) // a journaled import under way
 		return nil
 	})
 	return authn.UserRecord{PasswordHash: rec.PasswordHash, Enabled: rec.Enabled,
@@ -50,7 +51,7 @@ func (k apiKeys) LookupAPIKey(ctx context.Context, id string) (authn.APIKeyRecor
 	var found bool
 	err := k.store.Read(ctx, 0, func(v storage.View) error {
 		a, u, key, ok := v.APIKeyOwner(id)
-		if !ok {
+		if !ok || v.Importing(a) { // a journaled import under way
 			return nil
 		}
 		found = true

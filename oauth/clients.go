@@ -146,6 +146,7 @@ func (c *StorageClients) GetClient(ctx context.Context, id string) (fosite.Clien
 	)
 	if err := c.Store.Read(ctx, 0, func(v storage.View) error {
 		a, u, rec, ok = v.ClientOwner(id)
+		ok = ok && !v.Importing(a) // a journaled import under way
 		return nil
 	}); err != nil {
 		return nil, err

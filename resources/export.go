@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,17 +19,38 @@ import (
 // /accounts/{a}/export answers <export account="{a}"> holding the account
 // and its descendants as <account> elements in the API's own shapes (each
 // parent before its children; the first keeps its <parent>, which must
-// exist where the document is imported). Secrets appear only as what is
-// stored: a user's <password> is its argon2id PHC hash. Both routes serve
-// system principals only (anyone else gets 404, as for the root rules), since the document exposes password hashes and
-// an import writes ceilings and role grants no check of the importer's own
-// grants could bound (an importer could otherwise give itself an account
-// with ceiling "*" and a user holding it). What the format does not carry
-// yet (API keys, OAuth clients, identity providers, federation rules and
-// links, passkeys, TOTP) is left out and named in the root's omitted
-// attribute (api-keys clients providers rules federations passkeys totp),
-// so no state is dropped without saying so; volatile state (sessions,
-// last sign-in, lockouts, password history and change time) is left out.
+// exist where the document is imported), then the root rules that land
+// principals in those accounts as one <rules> (storage.ExportSubtree
+// says why). Both routes serve system principals only (anyone else gets
+// 404, as for the root rules), since the document exposes password hashes
+// and an import writes ceilings and role grants no check of the
+// importer's own grants could bound (an importer could otherwise give
+// itself an account with ceiling "*" and a user holding it).
+//
+// Secrets appear only as what is stored, never in plain:
+//   - a user's <password> is its argon2id PHC hash;
+//   - an API key's <secret-hash> is the hex SHA-256 of its secret: it
+//     works in any store;
+//   - a client's <client-secret-hash> is the hex HMAC-SHA-256 of its
+//     secret under the store's client-secret server key: it verifies only
+//     in a store holding that key (the same cluster, or one restored from
+//     its backup); elsewhere the client keeps everything but a working
+//     secret, and must be created again to get one;
+//   - a provider's LDAP bind password is sealed under the store's
+//     provider-secret server key, bound to the provider's account and
+//     name, so its sealed form is not portable and it is not exported at
+//     all: <bind-password omitted="true"/> says the provider has one.
+//     Imported so, the provider keeps storage.ProviderSecretUnset, and
+//     its directory refuses to bind ("set it again") until a PUT of the
+//     provider gives the password; an operator may instead write the
+//     password into <bind-password> before importing, and the import
+//     seals it under the new store's key.
+//
+// What the format does not carry (federation links, passkeys, TOTP
+// secrets) is left out and named in the root's omitted attribute
+// (federations passkeys totp), so no state is dropped without saying so;
+// volatile state (sessions, last sign-in, lockouts, password history and
+// change time, API key last use, provider sync status) is left out.
 
 // ExportXML renders the export document of account a from store, for the
 // command line (gatehouse export ACCOUNT) and the GET route.
@@ -49,8 +72,19 @@ func ExportXML(ctx context.Context, store *storage.Store, a string) ([]byte, err
 	if len(omitted) > 0 {
 		root.CreateAttr("omitted", strings.Join(omitted, " "))
 	}
+	var rootRules []storage.SubtreeRule
 	for _, sa := range accounts {
 		exportAccount(root.CreateElement("account"), sa)
+		rootRules = append(rootRules, sa.RootRules...)
+	}
+	if len(rootRules) > 0 {
+		slices.SortFunc(rootRules, func(x, y storage.SubtreeRule) int { return strings.Compare(x.Name, y.Name) })
+		rs := root.CreateElement("rules")
+		for _, r := range rootRules {
+			re := rs.CreateElement("rule")
+			re.CreateElement("account").CreateAttr("identifier", r.Rule.Account)
+			exportRule(re, r)
+		}
 	}
 	doc.Indent(2)
 	return doc.WriteToBytes()
@@ -80,6 +114,12 @@ func exportAccount(el *etree.Element, sa storage.SubtreeAccount) {
 	if len(sa.Ceiling) > 0 {
 		exportPerms(el.CreateElement("permissions"), sa.Ceiling)
 	}
+	if len(sa.Providers) > 0 {
+		ps := el.CreateElement("providers")
+		for _, p := range sa.Providers {
+			exportProvider(ps.CreateElement("provider"), p)
+		}
+	}
 	if len(sa.Roles) > 0 {
 		rs := el.CreateElement("roles")
 		for _, r := range sa.Roles {
@@ -89,6 +129,12 @@ func exportAccount(el *etree.Element, sa storage.SubtreeAccount) {
 			if len(r.Permissions) > 0 {
 				exportPerms(re.CreateElement("permissions"), r.Permissions)
 			}
+		}
+	}
+	if len(sa.Rules) > 0 {
+		rs := el.CreateElement("rules")
+		for _, r := range sa.Rules {
+			exportRule(rs.CreateElement("rule"), r)
 		}
 	}
 	if len(sa.Users) > 0 {
@@ -102,12 +148,24 @@ func exportAccount(el *etree.Element, sa storage.SubtreeAccount) {
 // exportUser writes a user's fields alphabetically with name last, as the
 // user document does.
 func exportUser(el *etree.Element, u storage.SubtreeUser) {
+	if len(u.APIKeys) > 0 {
+		ks := el.CreateElement("api-keys")
+		for _, k := range u.APIKeys {
+			exportAPIKey(ks.CreateElement("api-key"), k)
+		}
+	}
 	if len(u.Attributes) > 0 {
 		as := el.CreateElement("attributes")
 		for _, kv := range u.Attributes {
 			ae := as.CreateElement("attribute")
 			ae.CreateElement("name").SetText(kv[0])
 			ae.CreateElement("value").SetText(kv[1])
+		}
+	}
+	if len(u.Clients) > 0 {
+		cs := el.CreateElement("clients")
+		for _, c := range u.Clients {
+			exportClient(cs.CreateElement("client"), c)
 		}
 	}
 	if u.User.Created != 0 {
@@ -122,6 +180,119 @@ func exportUser(el *etree.Element, u storage.SubtreeUser) {
 		exportRefs(el.CreateElement("roles"), "role", u.Roles)
 	}
 	el.CreateElement("name").SetText(u.Name)
+}
+
+// exportAPIKey writes an API key as the API shows it, with its stored
+// hash (<secret-hash>, hex SHA-256 of the secret) in place of the secret
+// and without the volatile last-used.
+func exportAPIKey(el *etree.Element, k storage.APIKey) {
+	exportText(el, "description", k.Description)
+	if k.Expires != 0 {
+		el.CreateElement("expires").SetText(time.Unix(k.Expires, 0).UTC().Format(time.RFC3339))
+	}
+	el.CreateElement("name").SetText(k.Name)
+	if len(k.Permissions) > 0 {
+		exportPerms(el.CreateElement("permissions"), k.Permissions)
+	}
+	el.CreateElement("prefix").SetText(k.Prefix)
+	el.CreateElement("secret-hash").SetText(k.SecretHash)
+}
+
+// exportClient writes an OAuth client as the API shows it, with its
+// stored hash (<client-secret-hash>, keyed by the store's client-secret
+// server key) in place of the secret, and its registered
+// token-endpoint-auth-method only when one is registered.
+func exportClient(el *etree.Element, c storage.Client) {
+	el.CreateElement("client-id").SetText(c.ID)
+	exportText(el, "client-secret-hash", c.SecretHash)
+	exportText(el, "description", c.Description)
+	el.CreateElement("first-party").SetText(boolText(c.FirstParty))
+	exportTextList(el, "grant-types", "grant-type", c.GrantTypes)
+	exportText(el, "jwks", c.JWKS)
+	el.CreateElement("public").SetText(boolText(c.Public))
+	exportTextList(el, "scopes", "scope", c.Scopes)
+	exportText(el, "token-endpoint-auth-method", c.AuthMethod)
+	exportTextList(el, "uris", "uri", c.URIs)
+}
+
+// exportProvider writes an identity provider as the API shows it (the
+// fields of its type), without its sync status. A bind password is
+// never written: <bind-password omitted="true"/> says the provider has
+// one that must be set again where the document is imported.
+func exportProvider(el *etree.Element, sp storage.SubtreeProvider) {
+	p := sp.Provider
+	el.CreateElement("name").SetText(sp.Name)
+	el.CreateElement("type").SetText(p.Type)
+	exportText(el, "description", p.Description)
+	if p.Type == storage.ProviderSAML {
+		exportText(el, "metadata-url", p.MetadataURL)
+		exportText(el, "metadata", p.Metadata)
+		exportText(el, "entity-id", p.EntityID)
+		el.CreateElement("sign-requests").SetText(boolText(p.SignRequests))
+		el.CreateElement("allow-idp-initiated").SetText(boolText(p.AllowIdPInitiated))
+		exportText(el, "landing-url", p.LandingURL)
+	} else {
+		exportText(el, "url", p.URL)
+		el.CreateElement("start-tls").SetText(boolText(p.StartTLS))
+		exportText(el, "ca", p.CA)
+		exportText(el, "bind-dn", p.BindDN)
+		if p.BindPassword != "" {
+			el.CreateElement("bind-password").CreateAttr("omitted", "true")
+		}
+		exportText(el, "user-base", p.UserBase)
+		exportText(el, "user-filter", p.UserFilter)
+		exportText(el, "login-attribute", p.LoginAttribute)
+		exportText(el, "group-base", p.GroupBase)
+		exportText(el, "group-filter", p.GroupFilter)
+		exportText(el, "sync-interval", p.SyncInterval)
+	}
+	if p.MapName != "" || p.MapEmail != "" || p.MapFullName != "" || p.MapGroups != "" {
+		m := el.CreateElement("attribute-mapping")
+		exportText(m, "name", p.MapName)
+		exportText(m, "email", p.MapEmail)
+		exportText(m, "full-name", p.MapFullName)
+		exportText(m, "groups", p.MapGroups)
+	}
+}
+
+// exportRule writes a federation rule in the shape its PUT takes (groups
+// and roles as identifier references); a root rule's <account> comes
+// first.
+func exportRule(el *etree.Element, sr storage.SubtreeRule) {
+	r := sr.Rule
+	if len(r.Conditions) > 0 {
+		cs := el.CreateElement("conditions")
+		for _, c := range r.Conditions {
+			ce := cs.CreateElement("condition")
+			ce.CreateElement("type").SetText(c.Type)
+			ce.CreateElement("attribute").SetText(c.Attribute)
+			ce.CreateElement("pattern").SetText(c.Pattern)
+		}
+	}
+	if len(r.Groups) > 0 {
+		gs := el.CreateElement("groups")
+		for _, g := range r.Groups {
+			gs.CreateElement("group").CreateAttr("identifier", g)
+		}
+	}
+	el.CreateElement("name").SetText(sr.Name)
+	el.CreateElement("priority").SetText(strconv.Itoa(r.Priority))
+	if len(r.Roles) > 0 {
+		rs := el.CreateElement("roles")
+		for _, ro := range r.Roles {
+			rs.CreateElement("role").CreateAttr("identifier", ro)
+		}
+	}
+}
+
+func exportTextList(el *etree.Element, list, item string, values []string) {
+	if len(values) == 0 {
+		return
+	}
+	l := el.CreateElement(list)
+	for _, v := range values {
+		l.CreateElement(item).SetText(v)
+	}
 }
 
 func exportText(el *etree.Element, name, value string) {

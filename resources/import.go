@@ -2,39 +2,50 @@ package resources
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
+	"gatehouse/authn"
 	"gatehouse/authz"
 	"gatehouse/storage"
 )
 
 // ImportMaxBodyBytes is the largest export document POST /import takes;
-// the single transaction's own limits (storage.ImportMaxOps,
-// storage.ImportMaxBytes) apply after it.
+// above one transaction's limits (storage.ImportMaxOps,
+// storage.ImportMaxBytes) it is written in journaled batches.
 const ImportMaxBodyBytes = 8 << 20
 
 // ImportXML writes the export document doc into store as one guarded
-// transaction and returns the name of its top account and the revision it
-// committed at, for the command line (gatehouse import FILE) and the POST
-// route. A name that exists already is storage.ErrNameTaken and nothing is
-// written; a malformed document is a 400 *Problem; one above the
-// transaction's limits a 413 *Problem.
+// transaction or, above one transaction's limits, in journaled batches
+// (storage.ImportResumable, the journal named by the document's SHA-256,
+// so importing the same bytes again resumes an interrupted import), and
+// returns the name of its top account and the revision it committed at,
+// for the command line (gatehouse import FILE) and the POST route. A name
+// that exists already is storage.ErrNameTaken and nothing is written; a
+// malformed document is a 400 *Problem; one no batching can take a 413
+// *Problem.
 func ImportXML(ctx context.Context, store *storage.Store, doc []byte) (top string, rev int64, err error) {
 	el, p := parseXML(doc, "export")
 	if p != nil {
 		return "", 0, p
 	}
-	accounts, p := decodeExport(el)
+	accounts, secrets, p := decodeExport(el)
 	if p != nil {
 		return "", 0, p
 	}
-	rev, err = store.Import(ctx, accounts)
+	if err := sealBindPasswords(ctx, store, accounts, secrets); err != nil {
+		return "", 0, err
+	}
+	sum := sha256.Sum256(doc)
+	rev, err = store.ImportResumable(ctx, hex.EncodeToString(sum[:]), accounts)
 	if err != nil {
 		return "", 0, exportProblem(err)
 	}
@@ -63,34 +74,96 @@ func postImport(c *call) error {
 	return c.showCreatedAccount(rev, top)
 }
 
+// bindSecret is a plain LDAP bind password an import document gives for
+// provider Provider of account Account, sealed before the import.
+type bindSecret struct{ Account, Provider, Password string }
+
+// sealBindPasswords seals the plain bind passwords of the document under
+// this store's provider key into their providers' records.
+func sealBindPasswords(ctx context.Context, store *storage.Store, accounts []storage.SubtreeAccount, secrets []bindSecret) error {
+	if len(secrets) == 0 {
+		return nil
+	}
+	key, err := store.ServerKey(ctx, storage.ProviderSecretKeyName)
+	if err != nil {
+		return err
+	}
+	for _, sec := range secrets {
+		sealed, err := storage.SealProviderSecret(key, sec.Account, sec.Provider, sec.Password)
+		if err != nil {
+			return err
+		}
+		for i := range accounts {
+			if accounts[i].Name != sec.Account {
+				continue
+			}
+			for j := range accounts[i].Providers {
+				if accounts[i].Providers[j].Name == sec.Provider {
+					accounts[i].Providers[j].Provider.BindPassword = sealed
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // decodeExport reads an <export> document strictly: known elements only,
 // each field at most once, names and permissions valid. References (a
-// group's roles, a user's roles) are checked by storage.Import.
-func decodeExport(el *etree.Element) ([]storage.SubtreeAccount, *Problem) {
+// group's roles, a user's roles, a rule's groups and roles) are checked
+// by storage.Import. secrets are the plain bind passwords the document
+// gives (an operator may fill in <bind-password> before importing).
+func decodeExport(el *etree.Element) ([]storage.SubtreeAccount, []bindSecret, *Problem) {
 	if p := onlyAttrs(el, "account", "omitted"); p != nil {
-		return nil, p
+		return nil, nil, p
 	}
 	if p := noText(el); p != nil {
-		return nil, p
+		return nil, nil, p
 	}
 	var out []storage.SubtreeAccount
+	var secrets []bindSecret
+	var rootRules *etree.Element
 	for _, ae := range el.ChildElements() {
-		if ae.Tag != "account" {
-			return nil, problem(http.StatusBadRequest, "<export> holds <%s>; only <account> elements are allowed", ae.Tag)
+		if ae.Tag == "rules" && rootRules == nil {
+			rootRules = ae
+			continue
 		}
-		sa, p := decodeExportAccount(ae)
+		if ae.Tag != "account" || rootRules != nil {
+			return nil, nil, problem(http.StatusBadRequest, "<export> holds <%s>; only <account> elements, then one <rules>, are allowed", ae.Tag)
+		}
+		sa, sec, p := decodeExportAccount(ae)
 		if p != nil {
-			return nil, p
+			return nil, nil, p
 		}
 		out = append(out, sa)
+		secrets = append(secrets, sec...)
 	}
 	if len(out) == 0 {
-		return nil, problem(http.StatusBadRequest, "<export> holds no <account>")
+		return nil, nil, problem(http.StatusBadRequest, "<export> holds no <account>")
 	}
 	if want := el.SelectAttrValue("account", out[0].Name); want != out[0].Name {
-		return nil, problem(http.StatusBadRequest, "<export account=%q> but its first account is %q", want, out[0].Name)
+		return nil, nil, problem(http.StatusBadRequest, "<export account=%q> but its first account is %q", want, out[0].Name)
 	}
-	return out, nil
+	p := exportItems(rootRules, "rule", func(re *etree.Element) *Problem {
+		b, p := decodeRule(re, true)
+		if p != nil {
+			return p
+		}
+		if err := storage.ValidName(b.name); err != nil {
+			return problem(http.StatusBadRequest, "invalid root rule name in the export: %v", err)
+		}
+		for i := range out {
+			if out[i].Name == b.account {
+				out[i].RootRules = append(out[i].RootRules, storage.SubtreeRule{Name: b.name,
+					Rule: storage.Rule{Priority: b.priority, Conditions: b.conditions, Account: b.account}})
+				return nil
+			}
+		}
+		return problem(http.StatusBadRequest, "root rule %q lands in account %q, which is not an account of the export", b.name, clip(b.account))
+	})
+	if p != nil {
+		return nil, nil, p
+	}
+	return out, secrets, nil
 }
 
 // exportFields maps the child elements of el by tag, refusing tags not in
@@ -199,9 +272,45 @@ func exportPermissions(el *etree.Element) ([]string, *Problem) {
 	return out, p
 }
 
-func decodeExportAccount(el *etree.Element) (storage.SubtreeAccount, *Problem) {
+func decodeExportAccount(el *etree.Element) (storage.SubtreeAccount, []bindSecret, *Problem) {
+	sa, p := decodeExportAccountFields(el)
+	if p != nil {
+		return sa, nil, p
+	}
+	m, _ := exportFields(el, "default-roles", "description", "groups", "name", "parent", "permissions", "providers", "roles", "rules", "users")
+	var secrets []bindSecret
+	p = exportItems(m["providers"], "provider", func(pe *etree.Element) *Problem {
+		sp, pw, p := decodeExportProvider(pe)
+		if p != nil {
+			return p
+		}
+		if pw != "" {
+			secrets = append(secrets, bindSecret{Account: sa.Name, Provider: sp.Name, Password: pw})
+		}
+		sa.Providers = append(sa.Providers, sp)
+		return nil
+	})
+	if p != nil {
+		return sa, nil, p
+	}
+	p = exportItems(m["rules"], "rule", func(re *etree.Element) *Problem {
+		b, p := decodeRule(re, false)
+		if p != nil {
+			return p
+		}
+		if err := storage.ValidName(b.name); err != nil {
+			return problem(http.StatusBadRequest, "invalid rule name in the export: %v", err)
+		}
+		sa.Rules = append(sa.Rules, storage.SubtreeRule{Name: b.name, Rule: storage.Rule{Priority: b.priority,
+			Conditions: b.conditions, Groups: b.groups, Roles: b.roles}})
+		return nil
+	})
+	return sa, secrets, p
+}
+
+func decodeExportAccountFields(el *etree.Element) (storage.SubtreeAccount, *Problem) {
 	var sa storage.SubtreeAccount
-	m, p := exportFields(el, "default-roles", "description", "groups", "name", "parent", "permissions", "roles", "users")
+	m, p := exportFields(el, "default-roles", "description", "groups", "name", "parent", "permissions", "providers", "roles", "rules", "users")
 	if p != nil {
 		return sa, p
 	}
@@ -283,7 +392,7 @@ func decodeExportAccount(el *etree.Element) (storage.SubtreeAccount, *Problem) {
 
 func decodeExportUser(el *etree.Element) (storage.SubtreeUser, *Problem) {
 	var u storage.SubtreeUser
-	m, p := exportFields(el, "attributes", "created", "email", "enabled", "full-name", "password", "password-expired", "roles", "name")
+	m, p := exportFields(el, "api-keys", "attributes", "clients", "created", "email", "enabled", "full-name", "password", "password-expired", "roles", "name")
 	if p != nil {
 		return u, p
 	}
@@ -354,5 +463,202 @@ func decodeExportUser(el *etree.Element) (storage.SubtreeUser, *Problem) {
 		u.Attributes = append(u.Attributes, [2]string{n, val})
 		return nil
 	})
+	if p != nil {
+		return u, p
+	}
+	p = exportItems(m["api-keys"], "api-key", func(ke *etree.Element) *Problem {
+		k, p := decodeExportAPIKey(ke, u.Name)
+		if p != nil {
+			return p
+		}
+		u.APIKeys = append(u.APIKeys, k)
+		return nil
+	})
+	if p != nil {
+		return u, p
+	}
+	p = exportItems(m["clients"], "client", func(ce *etree.Element) *Problem {
+		c, p := decodeExportClient(ce, u.Name)
+		if p != nil {
+			return p
+		}
+		u.Clients = append(u.Clients, c)
+		return nil
+	})
 	return u, p
+}
+
+// sha256Hex reports whether s is a hex SHA-256 (64 lower-case hex digits).
+func sha256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+var exportAPIKeySchema = Schema{Root: "api-key", Text: []string{"name", "description", "expires", "prefix", "secret-hash"},
+	Lists: map[string]string{"permissions": "permission"}}
+
+// decodeExportAPIKey reads an API key of user u: its fields as stored,
+// the secret only as its hash (an expired key stays expired).
+func decodeExportAPIKey(el *etree.Element, u string) (storage.APIKey, *Problem) {
+	var k storage.APIKey
+	f, p := decodeEntity(el, exportAPIKeySchema)
+	if p != nil {
+		return k, p
+	}
+	k.Prefix = strings.TrimSpace(f.Text["prefix"])
+	if !strings.HasPrefix(k.Prefix, authn.APIKeyPrefix) || storage.ValidName(k.Prefix) != nil {
+		return k, problem(http.StatusBadRequest, "API key of user %q: <prefix> %q is not an API key id (%s…)", u, clip(k.Prefix), authn.APIKeyPrefix)
+	}
+	k.SecretHash = strings.TrimSpace(f.Text["secret-hash"])
+	if !sha256Hex(k.SecretHash) {
+		// Never a plain secret: only the stored hash is taken.
+		return k, problem(http.StatusBadRequest, "API key %s of user %q: <secret-hash> is not a hex SHA-256", k.Prefix, u)
+	}
+	k.Name, k.Description = f.Text["name"], f.Text["description"]
+	if strings.TrimSpace(k.Name) == "" || len(k.Name) > maxKeyName || len(k.Description) > maxKeyDescription {
+		return k, problem(http.StatusBadRequest, "API key %s of user %q: <name> is missing or longer than %d bytes, or <description> is longer than %d",
+			k.Prefix, u, maxKeyName, maxKeyDescription)
+	}
+	if e := strings.TrimSpace(f.Text["expires"]); e != "" {
+		t, err := time.Parse(time.RFC3339, e)
+		if err != nil {
+			return k, problem(http.StatusBadRequest, "API key %s of user %q: <expires> is not an RFC 3339 time", k.Prefix, u)
+		}
+		k.Expires = t.Unix()
+	}
+	perms := f.Lists["permissions"]
+	if len(perms) == 0 || len(perms) > maxKeyPermissions {
+		return k, problem(http.StatusBadRequest, "API key %s of user %q holds %d permissions; expected 1 to %d", k.Prefix, u, len(perms), maxKeyPermissions)
+	}
+	for _, perm := range perms {
+		if err := authz.Validate(perm); err != nil {
+			return k, problem(http.StatusBadRequest, "API key %s of user %q: invalid permission: %v", k.Prefix, u, err)
+		}
+	}
+	k.Permissions = perms
+	return k, nil
+}
+
+var exportClientSchema = Schema{Root: "client", Text: append(slices.Clone(clientSchema.Text), "client-secret-hash"),
+	Lists: clientSchema.Lists}
+
+// decodeExportClient reads an OAuth client of user u under the rules a
+// POST of the client follows, with its secret only as its stored hash.
+func decodeExportClient(el *etree.Element, u string) (storage.Client, *Problem) {
+	var c storage.Client
+	f, p := decodeEntity(el, exportClientSchema)
+	if p != nil {
+		return c, p
+	}
+	c.ID = strings.TrimSpace(f.Text["client-id"])
+	if err := storage.ValidName(c.ID); err != nil {
+		return c, problem(http.StatusBadRequest, "client of user %q: invalid <client-id>: %v", u, err)
+	}
+	b, err := parseClientBody(f)
+	if err == nil {
+		err = b.apply(&c, true)
+	}
+	if err != nil {
+		if pr, ok := err.(*Problem); ok {
+			return c, problem(pr.Status, "client %s of user %q: %s", c.ID, u, pr.Detail)
+		}
+		return c, problem(http.StatusBadRequest, "client %s of user %q: %v", c.ID, u, err)
+	}
+	c.SecretHash = strings.TrimSpace(f.Text["client-secret-hash"])
+	switch m := c.TokenEndpointAuthMethod(); {
+	case c.SecretHash != "" && !sha256Hex(c.SecretHash):
+		// Never a plain secret: only the stored hash is taken.
+		return c, problem(http.StatusBadRequest, "client %s of user %q: <client-secret-hash> is not a hex HMAC-SHA-256", c.ID, u)
+	case c.Public && c.SecretHash != "":
+		return c, problem(http.StatusBadRequest, "client %s of user %q is public: it has no <client-secret-hash>", c.ID, u)
+	case (m == storage.AuthClientSecretBasic || m == storage.AuthClientSecretPost) && c.SecretHash == "":
+		return c, problem(http.StatusBadRequest, "client %s of user %q authenticates with %s but has no <client-secret-hash>", c.ID, u, m)
+	}
+	return c, nil
+}
+
+var exportProviderSchema = Schema{Root: "provider", Text: providerText,
+	Nested: map[string][]string{"attribute-mapping": mappingFields}}
+
+// decodeExportProvider reads an identity provider under the checks a PUT
+// of it makes. <bind-password omitted="true"/> (an export's) imports as
+// storage.ProviderSecretUnset, to be set again; a plain
+// <bind-password>…</bind-password> an operator filled in is returned as
+// password, for the import to seal.
+func decodeExportProvider(el *etree.Element) (sp storage.SubtreeProvider, password string, _ *Problem) {
+	f, p := decodeEntity(el, exportProviderSchema)
+	if p != nil {
+		return sp, "", p
+	}
+	if sp.Name, p = exportName(map[string]*etree.Element{"name": el.SelectElement("name")}, "provider"); p != nil {
+		return sp, "", p
+	}
+	pr := storage.Provider{Type: strings.TrimSpace(f.Text["type"])}
+	other := samlOnly
+	switch pr.Type {
+	case storage.ProviderLDAP:
+	case storage.ProviderSAML:
+		other = ldapOnly
+	default:
+		return sp, "", problem(http.StatusBadRequest, "provider %q: field <type> is %q; expected ldap or saml", sp.Name, clip(pr.Type))
+	}
+	for _, k := range other {
+		if f.Has(k) {
+			return sp, "", problem(http.StatusBadRequest, "provider %q: field <%s> does not apply to a %s provider", sp.Name, k, pr.Type)
+		}
+	}
+	t := func(k string) string { return strings.TrimSpace(f.Text[k]) }
+	pr.Description = t("description")
+	pr.MapName, pr.MapEmail = t("attribute-mapping/name"), t("attribute-mapping/email")
+	pr.MapFullName, pr.MapGroups = t("attribute-mapping/full-name"), t("attribute-mapping/groups")
+	var err error
+	if pr.Type == storage.ProviderLDAP {
+		pr.URL, pr.CA, pr.BindDN = t("url"), t("ca"), t("bind-dn")
+		pr.UserBase, pr.UserFilter, pr.LoginAttribute = t("user-base"), t("user-filter"), t("login-attribute")
+		pr.GroupBase, pr.GroupFilter, pr.SyncInterval = t("group-base"), t("group-filter"), t("sync-interval")
+		if pr.StartTLS, _, err = parseBool(f, "start-tls"); err == nil {
+			err = checkLDAPProvider(pr)
+		}
+		if bp := el.SelectElement("bind-password"); bp != nil {
+			if p := onlyAttrs(bp, "omitted"); p != nil {
+				return sp, "", p
+			}
+			omitted := bp.SelectAttrValue("omitted", "false")
+			switch {
+			case omitted != "true" && omitted != "false":
+				return sp, "", problem(http.StatusBadRequest, "provider %q: <bind-password omitted=%q>; expected true or false", sp.Name, clip(omitted))
+			case omitted == "true" && f.Text["bind-password"] != "":
+				return sp, "", problem(http.StatusBadRequest, "provider %q: <bind-password omitted=\"true\"> must be empty", sp.Name)
+			case omitted == "true":
+				pr.BindPassword = storage.ProviderSecretUnset
+			default:
+				password = f.Text["bind-password"]
+			}
+			if pr.BindDN == "" && (pr.BindPassword != "" || password != "") {
+				return sp, "", problem(http.StatusBadRequest, "provider %q has a <bind-password> but no <bind-dn>", sp.Name)
+			}
+		}
+	} else {
+		pr.MetadataURL, pr.Metadata, pr.EntityID, pr.LandingURL = t("metadata-url"), f.Text["metadata"], t("entity-id"), t("landing-url")
+		if pr.SignRequests, _, err = parseBool(f, "sign-requests"); err == nil {
+			if pr.AllowIdPInitiated, _, err = parseBool(f, "allow-idp-initiated"); err == nil {
+				err = checkSAMLProvider(pr)
+			}
+		}
+	}
+	if err != nil {
+		if pe, ok := err.(*Problem); ok {
+			return sp, "", problem(pe.Status, "provider %q: %s", sp.Name, pe.Detail)
+		}
+		return sp, "", problem(http.StatusBadRequest, "provider %q: %v", sp.Name, err)
+	}
+	sp.Provider = pr
+	return sp, password, nil
 }

@@ -44,8 +44,8 @@ func routes() []*Route {
 		rt("PUT", acc+"/permissions/{p}", "auth:accounts:permissions:update", "add a ceiling permission", putPermission(ceilingSet)),
 		rt("DELETE", acc+"/permissions/{p}", "auth:accounts:permissions:delete", "remove a ceiling permission", deletePermission(ceilingSet)),
 
-		rt("GET", acc+"/export", "auth:accounts:export:read", "export an account subtree as one <export> document, password hashes included; omitted names what it cannot carry yet (system principals only)", getExport),
-		rt("POST", "/import", "auth:accounts:import:create", "import an <export> document in one transaction; 409 when a name exists (system principals only)", postImport),
+		rt("GET", acc+"/export", "auth:accounts:export:read", "export an account subtree as one <export> document, secrets only as stored hashes; omitted names what it cannot carry (system principals only)", getExport),
+		rt("POST", "/import", "auth:accounts:import:create", "import an <export> document in one transaction, or above etcd's limit in journaled batches that the same document resumes; 409 when a name exists (system principals only)", postImport),
 
 		rt("GET", acc+"/default-roles", "auth:accounts:default-roles:read", "list the account's default roles: every user created in it gets them", getDefaultRoles),
 		rt("GET", acc+"/default-roles/{r}", "auth:accounts:default-roles:read", "show one of the account's default roles", getDefaultRole),

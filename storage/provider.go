@@ -156,6 +156,18 @@ func (v View) ProviderSyncState(a, p string) ProviderSync {
 	return s
 }
 
+// ProviderSecretUnset stands, in a provider's BindPassword, for a bind
+// password an import left out (a sealed value opens only under the
+// server key of the store that sealed it, so an export does not carry
+// it): the provider has one, but it must be set again. It is no sealed
+// value ('!' is not base64url), and OpenProviderSecret refuses it with
+// ErrProviderSecretUnset.
+const ProviderSecretUnset = "!unset-by-import"
+
+// ErrProviderSecretUnset is OpenProviderSecret's error for
+// ProviderSecretUnset.
+var ErrProviderSecretUnset = errors.New("the bind password was not carried by the import that created this provider: set it again (PUT the provider with <bind-password>)")
+
 // errSealed is every failure to open a sealed secret.
 var errSealed = errors.New("storage: the sealed secret does not open under this key")
 
@@ -188,6 +200,9 @@ func SealProviderSecret(key []byte, a, p, secret string) (string, error) {
 // OpenProviderSecret opens a secret SealProviderSecret sealed for
 // provider p of account a.
 func OpenProviderSecret(key []byte, a, p, sealed string) (string, error) {
+	if sealed == ProviderSecretUnset {
+		return "", ErrProviderSecretUnset
+	}
 	aead, err := providerAEAD(key)
 	if err != nil {
 		return "", err

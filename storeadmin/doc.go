@@ -33,4 +33,10 @@
 //     entry in the write's transaction. The entry's actor is the fixed
 //     name "cli" (Actor), which no account\user name can be, and its
 //     address is "local": the command line has no principal of its own.
+//   - Export and import of an account subtree are the API's own
+//     (resources.ExportXML, resources.ImportXML over storage's
+//     ExportSubtree and ImportResumable); package resources imports this
+//     one (for the backup route), so the command calls them directly and
+//     takes only the audit entry from here: WithImportAudit gives an
+//     import the entry POST /auth/v2/import writes, with actor "cli".
 package storeadmin

@@ -70,3 +70,11 @@ func Unlock(ctx context.Context, s *storage.Store, a, u string) error {
 	_, err := s.ClearLockout(storage.WithAudit(ctx, entry(a, u, audit.ActionDelete, "/lockout")), a, u)
 	return err
 }
+
+// WithImportAudit returns ctx carrying the audit entry of an import from
+// the command line: the entry POST /auth/v2/import writes (action create,
+// target the import route, account system), with actor "cli".
+func WithImportAudit(ctx context.Context) context.Context {
+	return storage.WithAudit(ctx, &storage.AuditEntry{Actor: Actor, Account: storage.SystemAccount,
+		Action: audit.ActionCreate, Target: "/auth/v2/import", Address: "local", Outcome: audit.Success})
+}

@@ -3,6 +3,8 @@
 //	gatehouse [serve] [--listen ADDR] [--data-dir DIR] [--config FILE]
 //	gatehouse backup FILE [serve settings]
 //	gatehouse restore FILE --data-dir DIR
+//	gatehouse export ACCOUNT [--out FILE] [serve settings]
+//	gatehouse import FILE [serve settings]
 //	gatehouse passwd 'account\user' [serve settings]
 //	gatehouse unlock 'account\user' [serve settings]
 //	gatehouse version | --version
@@ -12,8 +14,9 @@
 // directory. Settings come from defaults, the YAML file, GATEHOUSE_*
 // environment variables and flags, later winning; every command that
 // reaches the store takes the same settings as serve. The operations
-// themselves live in package storeadmin; this package parses the command
-// line, reads passwords and prints results. Exit status: 0 done, 1 the
+// themselves live in package storeadmin (export and import are the API's
+// own, in package resources); this package parses the command line, reads
+// passwords and files and prints results. Exit status: 0 done, 1 the
 // operation failed, 2 the command line or configuration is wrong.
 package main
 
@@ -52,6 +55,16 @@ func init() {
 		{"restore", "gatehouse restore FILE --data-dir DIR",
 			"Make a new embedded data directory DIR (which must not exist or be empty) from the backup FILE,\n" +
 				"checking FILE.sha256 if present. Then run `gatehouse serve --data-dir DIR`.", restore},
+		{"export", "gatehouse export ACCOUNT [--out FILE] [--config FILE] [--data-dir DIR]",
+			"Write the export document of ACCOUNT and its descendants (what GET /auth/v2/accounts/{a}/export answers:\n" +
+				"users, roles, groups, ceilings, attributes, API keys, clients, providers and rules, secrets only as\n" +
+				"stored hashes, an LDAP bind password not at all) to standard output, or to FILE (mode 0600).\n" +
+				"Same store access as passwd.", export},
+		{"import", "gatehouse import FILE [--config FILE] [--data-dir DIR]",
+			"Import an export document from FILE (\"-\": standard input) as POST /auth/v2/import does, audited with\n" +
+				"actor \"cli\", and print the top account and the revision. Nothing is written when an account name\n" +
+				"exists already. Above one etcd transaction's limit it imports in batches under a journal; run the\n" +
+				"same command again to resume an interrupted import. Same store access as passwd.", importDoc},
 		{"passwd", `gatehouse passwd 'account\user' [--config FILE] [--data-dir DIR]`,
 			"Set a user's password under the password policy, audited with actor \"cli\". It prompts twice without\n" +
 				"echo on a terminal, otherwise reads one line from standard input. Works on external etcd while servers\n" +
@@ -169,6 +182,10 @@ func load(name string, args, environ []string, stdout, stderr io.Writer) (conf.C
 	return cfg, 0, true
 }
 
+// isOperand tells a positional argument from a flag; "-" (standard
+// input) is an operand.
+func isOperand(a string) bool { return a == "-" || !strings.HasPrefix(a, "-") }
+
 // operand splits the one positional argument of a command from its
 // flags: it comes first (`backup FILE --config C`) or last
 // (`backup --config C FILE`).
@@ -180,9 +197,9 @@ func operand(name string, args []string, stdout, stderr io.Writer) (string, []st
 		}
 	}
 	switch {
-	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
+	case len(args) > 0 && isOperand(args[0]):
 		return args[0], args[1:], 0, true
-	case len(args) > 0 && !strings.HasPrefix(args[len(args)-1], "-"):
+	case len(args) > 0 && isOperand(args[len(args)-1]):
 		return args[len(args)-1], args[:len(args)-1], 0, true
 	}
 	fmt.Fprintf(stderr, "gatehouse %s: missing operand\nusage: %s\n", name, lookup(name).synopsis)

@@ -24,7 +24,7 @@ func TestHelpAndVersion(t *testing.T) {
 		if code != 0 || errs != "" {
 			t.Fatalf("%v: exit %d, stderr %q", args, code, errs)
 		}
-		for _, c := range []string{"[serve]", "backup FILE", "restore FILE --data-dir DIR", `passwd 'account\user'`, `unlock 'account\user'`, "version", "help"} {
+		for _, c := range []string{"[serve]", "backup FILE", "restore FILE --data-dir DIR", "export ACCOUNT", "import FILE", `passwd 'account\user'`, `unlock 'account\user'`, "version", "help"} {
 			if !strings.Contains(out, "gatehouse "+c) {
 				t.Errorf("%v: usage lacks %q:\n%s", args, c, out)
 			}
