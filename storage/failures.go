@@ -278,15 +278,23 @@ func (v View) LockedUntil(a, u string, now time.Time) (time.Time, bool) {
 	return until, true
 }
 
-// failurePrefix is the range of failure counts.
-const failurePrefix = MarkerRange + failureKind + "/"
+// failurePrefix and streakPrefix are the ranges of failure counts and
+// of consecutive failures.
+const (
+	failurePrefix = MarkerRange + failureKind + "/"
+	streakPrefix  = MarkerRange + streakKind + "/"
+)
 
 // anyFailures reports whether the snapshot holds any failure count (one
 // seek in the tree).
-func (v View) anyFailures() bool {
+func (v View) anyFailures() bool { return v.anyUnder(failurePrefix) }
+
+// anyUnder reports whether the snapshot holds any key in the range
+// prefix (one seek in the tree).
+func (v View) anyUnder(prefix string) bool {
 	found := false
-	v.s.tree.Ascend(item{key: failurePrefix}, func(it item) bool {
-		found = strings.HasPrefix(it.key, failurePrefix)
+	v.s.tree.Ascend(item{key: prefix}, func(it item) bool {
+		found = strings.HasPrefix(it.key, prefix)
 		return false
 	})
 	return found
@@ -326,8 +334,8 @@ func (f *FailureCounts) Count(name string) (n int, until time.Time) {
 // failures of name (what Clear would delete), without allocating.
 func (f *FailureCounts) Holds(name string) bool {
 	v, ok := f.ready()
-	if !ok {
-		return false
+	if !ok || !v.anyFailures() && !v.anyUnder(streakPrefix) {
+		return false // nothing counted anywhere: no name to hash
 	}
 	nm := f.macs.get()
 	defer f.macs.put(nm)
