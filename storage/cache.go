@@ -78,6 +78,11 @@ type snapshot struct {
 	heard       time.Time     // last time the watch said anything
 	next        chan struct{} // closed once a newer snapshot is published
 	view        View          // the plain view of this snapshot
+
+	// Whether any key lies in the ranges every sign-in asks about, so
+	// that a sign-in with none there seeks nothing: failure counts,
+	// consecutive failures, journaled imports under way.
+	anyFailure, anyStreak, anyImporting bool
 }
 
 // kindRev is the last revision that changed kind range k (0 if none).
@@ -167,14 +172,28 @@ func (c *Cache) publishLocked() {
 		// O(1): both trees become copy-on-write from here on.
 		s.tree, s.kinds = c.tree.Copy(), c.kinds.Copy()
 		c.dirty = false
+		s.anyFailure = treeHolds(s.tree, failurePrefix)
+		s.anyStreak = treeHolds(s.tree, streakPrefix)
+		s.anyImporting = treeHolds(s.tree, ImportingRange)
 	} else {
 		s.tree, s.kinds = old.tree, old.kinds
+		s.anyFailure, s.anyStreak, s.anyImporting = old.anyFailure, old.anyStreak, old.anyImporting
 	}
 	s.view = View{&viewState{s: s}}
 	c.snap.Store(s)
 	if old != nil {
 		close(old.next)
 	}
+}
+
+// treeHolds reports whether tree holds any key in the range prefix.
+func treeHolds(tree *btree.BTreeG[item], prefix string) bool {
+	found := false
+	tree.Ascend(item{key: prefix}, func(it item) bool {
+		found = strings.HasPrefix(it.key, prefix)
+		return false
+	})
+	return found
 }
 
 // run keeps the cache in step with etcd until ctx ends: list, watch,

@@ -285,20 +285,9 @@ const (
 	streakPrefix  = MarkerRange + streakKind + "/"
 )
 
-// anyFailures reports whether the snapshot holds any failure count (one
-// seek in the tree).
-func (v View) anyFailures() bool { return v.anyUnder(failurePrefix) }
-
-// anyUnder reports whether the snapshot holds any key in the range
-// prefix (one seek in the tree).
-func (v View) anyUnder(prefix string) bool {
-	found := false
-	v.s.tree.Ascend(item{key: prefix}, func(it item) bool {
-		found = strings.HasPrefix(it.key, prefix)
-		return false
-	})
-	return found
-}
+// anyFailures reports whether the snapshot holds any failure count
+// (known when it was published: no seek).
+func (v View) anyFailures() bool { return v.s.anyFailure }
 
 // ready returns the latest cache snapshot's view, if the cache is ready.
 func (f *FailureCounts) ready() (View, bool) {
@@ -334,7 +323,7 @@ func (f *FailureCounts) Count(name string) (n int, until time.Time) {
 // failures of name (what Clear would delete), without allocating.
 func (f *FailureCounts) Holds(name string) bool {
 	v, ok := f.ready()
-	if !ok || !v.anyFailures() && !v.anyUnder(streakPrefix) {
+	if !ok || !v.s.anyFailure && !v.s.anyStreak {
 		return false // nothing counted anywhere: no name to hash
 	}
 	nm := f.macs.get()

@@ -118,6 +118,9 @@ func (v View) Importing(a string) bool {
 	if v.keepsKeys() {
 		return v.Has(ImportingKey(a))
 	}
+	if !v.s.anyImporting && v.r == nil {
+		return false // no import under way anywhere: nothing to seek
+	}
 	bp := keyBufs.Get().(*[]byte)
 	b := append(append((*bp)[:0], ImportingRange...), a...)
 	_, ok := v.read(unsafe.String(unsafe.SliceData(b), len(b)))
