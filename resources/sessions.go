@@ -50,7 +50,11 @@ func (v *nb) sessionsUnder(a, u, base string, now time.Time) *Collection {
 	ids := v.LiveSessions(a, u, now)
 	// Expiry drops a session without a write: the ETag follows what is
 	// shown, not only what is stored.
-	v.Mix("sessions:" + strings.Join(ids, " "))
+	if len(ids) == 0 {
+		v.Mix("sessions:") // most users have none: no string to build
+	} else {
+		v.Mix("sessions:" + strings.Join(ids, " "))
+	}
 	return &Collection{Element: "sessions", Href: base, HrefTail: "/sessions", Items: sliceSource{
 		names: ids,
 		item:  func(id string) Node { return v.sessionNode(a, u, id) }}}
