@@ -47,7 +47,7 @@
 // A memoised principal costs its holding (the struct, the permission and
 // granting-role lists, the ceiling chain, the accounts it depends on and,
 // once asked, its effective list and digest), a memo entry and the
-// sync.Map node, and its key's strings, which the memo owns (cloned, so
+// memo map slot, and its key's strings, which the memo owns (cloned, so
 // an entry never pins the request line it was cut from). Holdings
 // estimates this per entry (Holding.cost); measured on the benchmark
 // fixture, a principal with no role costs about 670 bytes (estimated
