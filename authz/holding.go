@@ -255,28 +255,17 @@ func (hs *Holdings) shared(d Directory, a, u string) *Holding {
 		return h
 	}
 	key := string(b)
-	h = &Holding{Account: key[:len(a)]}
-	addRole := func(r string) bool {
-		d.EachRolePermission(a, r, func(p string) bool {
-			h.Perms = append(h.Perms, p)
-			h.Roles = append(h.Roles, r)
-			return true
-		})
-		return true
-	}
-	for _, seg := range strings.Split(key[len(a)+1:], "/") {
-		switch {
-		case strings.HasPrefix(seg, "r:"):
-			addRole(seg[2:])
-		case strings.HasPrefix(seg, "g:"):
-			d.EachGroupRole(a, seg[2:], addRole)
+	segs := strings.Split(key[len(a)+1:], "/")
+	each := func(tag string) func(func(string) bool) {
+		return func(fn func(string) bool) {
+			for _, seg := range segs {
+				if name, ok := strings.CutPrefix(seg, tag); ok && !fn(name) {
+					return
+				}
+			}
 		}
 	}
-	var chain []string
-	h.Ceiling, chain = CeilingOf(d, a)
-	for _, x := range chain {
-		h.deps = append(h.deps, dep{x, d.DecisionRev(x)})
-	}
+	h = buildHolding(d, key[:len(a)], each("r:"), each("g:"))
 	cost := h.cost() + int64(len(key))
 	if cost > ShapesBudget {
 		return h
@@ -449,6 +438,15 @@ func CeilingOf(d Directory, a string) (Ceiling, []string) {
 // ComputeHolding reads user u's holding afresh (no memo): what a check
 // inside a guarded write uses, so every read becomes a guard.
 func ComputeHolding(d Directory, a, u string) *Holding {
+	return buildHolding(d, a,
+		func(fn func(string) bool) { d.EachUserRole(a, u, fn) },
+		func(fn func(string) bool) { d.EachUserGroup(a, u, fn) })
+}
+
+// buildHolding computes the holding in account a of the roles eachRole
+// gives and the groups eachGroup gives: their roles' permissions, the
+// direct roles first, each in the order given, then a's ceiling chain.
+func buildHolding(d Directory, a string, eachRole, eachGroup func(func(string) bool)) *Holding {
 	h := &Holding{Account: a}
 	addRole := func(r string) bool {
 		d.EachRolePermission(a, r, func(p string) bool {
@@ -458,8 +456,8 @@ func ComputeHolding(d Directory, a, u string) *Holding {
 		})
 		return true
 	}
-	d.EachUserRole(a, u, addRole)
-	d.EachUserGroup(a, u, func(g string) bool {
+	eachRole(addRole)
+	eachGroup(func(g string) bool {
 		d.EachGroupRole(a, g, addRole)
 		return true
 	})
