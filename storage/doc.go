@@ -151,7 +151,14 @@
 // tree's copy-on-write Copy (O(1); a later mutation clones only the nodes
 // on its path, so nodes a snapshot shares are never written again), a
 // copy-on-write tree of the per-account kind revisions, and the
-// revisions and readiness. Store.Read loads the latest snapshot once,
+// revisions and readiness. The kind tree also counts each kind range's
+// keys, so a read of a sparse kind (API keys, clients, sessions, TOTP,
+// passkeys, federation links, attributes, default roles) that the account
+// holds none of answers without searching the large tree (in a tree of a
+// million keys a search is a cache miss per level); and each snapshot
+// notes at publication whether any failure count, consecutive-failure
+// streak or journaled import exists, so the sign-in path asks nothing of
+// the tree for them while there is none. Store.Read loads the latest snapshot once,
 // without a lock, and hands fn a View of it: a slow reader (a check of a
 // thousand questions, a deep render) holds up neither the watch nor any
 // other request, and its View keeps its revision however long it runs.
