@@ -1,12 +1,27 @@
 package storage
 
+import "unsafe"
+
 // The read side of permission decisions: View satisfies authz.Directory
 // (authz never imports storage). Every method reads through the view, so
 // on a tracking view the reads fold into the digest and on a
 // transaction's guarded view they become guards.
 
 // AccountExists reports whether account a exists.
-func (v View) AccountExists(a string) bool { return v.Has(AccountKey(a)) }
+//
+// Every request asks it (the tenancy check, each link's account): unless
+// the view keeps keys, the key is built in a pooled buffer.
+func (v View) AccountExists(a string) bool {
+	if v.keepsKeys() {
+		return v.Has(AccountKey(a))
+	}
+	bp := keyBufs.Get().(*[]byte)
+	b := append(append((*bp)[:0], AccountsRange...), a...)
+	_, ok := v.read(unsafe.String(unsafe.SliceData(b), len(b)))
+	*bp = b
+	keyBufs.Put(bp)
+	return ok
+}
 
 // UserState reports whether user u of account a exists and is enabled,
 // without decoding the whole record.
