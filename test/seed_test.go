@@ -305,8 +305,10 @@ func e2eSnapshotDiff(before, after map[string]string) string {
 }
 
 // e2eAwaitLogin waits until user a\u's last-login stamp is stored (it is
-// written in the background after a sign-in), so later snapshots and
-// revisions are stable.
+// written in the background after a sign-in) and the server's cache holds
+// it, so later snapshots and revisions are stable. (etcd holding the key
+// is not enough: a read that did not make the write does not wait for
+// the cache to apply it.)
 func e2eAwaitLogin(t testing.TB, s *harness.Server, a, u string) {
 	t.Helper()
 	key := s.Store.Prefix() + "t/" + a + "/login/" + u
@@ -314,10 +316,15 @@ func e2eAwaitLogin(t testing.TB, s *harness.Server, a, u string) {
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		resp, err := s.Store.Client().Get(ctx, key)
-		cancel()
 		if err == nil && len(resp.Kvs) == 1 {
+			err = s.Store.Read(ctx, resp.Kvs[0].ModRevision, func(storage.View) error { return nil })
+			cancel()
+			if err != nil {
+				t.Fatalf("the cache did not reach the last-login write of %s\\%s: %v", a, u, err)
+			}
 			return
 		}
+		cancel()
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("last-login of %s\\%s was never stored (key %s)", a, u, key)
