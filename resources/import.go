@@ -601,63 +601,50 @@ func decodeExportProvider(el *etree.Element) (sp storage.SubtreeProvider, passwo
 		return sp, "", p
 	}
 	pr := storage.Provider{Type: strings.TrimSpace(f.Text["type"])}
-	other := samlOnly
-	switch pr.Type {
-	case storage.ProviderLDAP:
-	case storage.ProviderSAML:
-		other = ldapOnly
-	default:
+	if pr.Type != storage.ProviderLDAP && pr.Type != storage.ProviderSAML {
 		return sp, "", problem(http.StatusBadRequest, "provider %q: field <type> is %q; expected ldap or saml", sp.Name, clip(pr.Type))
 	}
-	for _, k := range other {
-		if f.Has(k) {
-			return sp, "", problem(http.StatusBadRequest, "provider %q: field <%s> does not apply to a %s provider", sp.Name, k, pr.Type)
+	unset := false
+	if bp := el.SelectElement("bind-password"); bp != nil && pr.Type == storage.ProviderLDAP {
+		if p := onlyAttrs(bp, "omitted"); p != nil {
+			return sp, "", p
 		}
+		omitted := bp.SelectAttrValue("omitted", "false")
+		switch {
+		case omitted != "true" && omitted != "false":
+			return sp, "", problem(http.StatusBadRequest, "provider %q: <bind-password omitted=%q>; expected true or false", sp.Name, clip(omitted))
+		case omitted == "true" && f.Text["bind-password"] != "":
+			return sp, "", problem(http.StatusBadRequest, "provider %q: <bind-password omitted=\"true\"> must be empty", sp.Name)
+		case omitted == "false":
+			password = f.Text["bind-password"]
+		}
+		if strings.TrimSpace(f.Text["bind-dn"]) == "" && (omitted == "true" || password != "") {
+			return sp, "", problem(http.StatusBadRequest, "provider %q has a <bind-password> but no <bind-dn>", sp.Name)
+		}
+		unset = omitted == "true"
 	}
-	t := func(k string) string { return strings.TrimSpace(f.Text[k]) }
-	pr.Description = t("description")
-	pr.MapName, pr.MapEmail = t("attribute-mapping/name"), t("attribute-mapping/email")
-	pr.MapFullName, pr.MapGroups = t("attribute-mapping/full-name"), t("attribute-mapping/groups")
+	// The same fields, limits and checks as a PUT of the provider, on an
+	// empty record of its type (no defaults: the export names every field
+	// the provider had).
 	var err error
-	if pr.Type == storage.ProviderLDAP {
-		pr.URL, pr.CA, pr.BindDN = t("url"), t("ca"), t("bind-dn")
-		pr.UserBase, pr.UserFilter, pr.LoginAttribute = t("user-base"), t("user-filter"), t("login-attribute")
-		pr.GroupBase, pr.GroupFilter, pr.SyncInterval = t("group-base"), t("group-filter"), t("sync-interval")
-		if pr.StartTLS, _, err = parseBool(f, "start-tls"); err == nil {
-			err = checkLDAPProvider(pr)
-		}
-		if bp := el.SelectElement("bind-password"); bp != nil {
-			if p := onlyAttrs(bp, "omitted"); p != nil {
-				return sp, "", p
-			}
-			omitted := bp.SelectAttrValue("omitted", "false")
-			switch {
-			case omitted != "true" && omitted != "false":
-				return sp, "", problem(http.StatusBadRequest, "provider %q: <bind-password omitted=%q>; expected true or false", sp.Name, clip(omitted))
-			case omitted == "true" && f.Text["bind-password"] != "":
-				return sp, "", problem(http.StatusBadRequest, "provider %q: <bind-password omitted=\"true\"> must be empty", sp.Name)
-			case omitted == "true":
-				pr.BindPassword = storage.ProviderSecretUnset
-			default:
-				password = f.Text["bind-password"]
-			}
-			if pr.BindDN == "" && (pr.BindPassword != "" || password != "") {
-				return sp, "", problem(http.StatusBadRequest, "provider %q has a <bind-password> but no <bind-dn>", sp.Name)
-			}
-		}
+	if p := providerFieldSizes(f); p != nil {
+		err = p
+	} else if bools, berr := providerBools(f); berr != nil {
+		err = berr
 	} else {
-		pr.MetadataURL, pr.Metadata, pr.EntityID, pr.LandingURL = t("metadata-url"), f.Text["metadata"], t("entity-id"), t("landing-url")
-		if pr.SignRequests, _, err = parseBool(f, "sign-requests"); err == nil {
-			if pr.AllowIdPInitiated, _, err = parseBool(f, "allow-idp-initiated"); err == nil {
-				err = checkSAMLProvider(pr)
-			}
-		}
+		err = mergeProvider(&pr, f, bools, "")
 	}
 	if err != nil {
 		if pe, ok := err.(*Problem); ok {
 			return sp, "", problem(pe.Status, "provider %q: %s", sp.Name, pe.Detail)
 		}
 		return sp, "", problem(http.StatusBadRequest, "provider %q: %v", sp.Name, err)
+	}
+	if unset {
+		// The sealed password the export left out, to be set again (a
+		// password given instead is sealed by the import, under the new
+		// store's key).
+		pr.BindPassword = storage.ProviderSecretUnset
 	}
 	sp.Provider = pr
 	return sp, password, nil

@@ -194,22 +194,8 @@ func prepareProvider(c *call, f Fields, _ bool) (func(string, bool) (string, err
 	if name == "" {
 		name = c.vars.Get("pv")
 	}
-	for _, k := range providerText {
-		limit := maxText
-		switch k {
-		case "ca":
-			limit = maxProviderCA
-		case "metadata":
-			limit = maxProviderMetadata
-		}
-		if len(f.Text[k]) > limit {
-			return nil, problem(http.StatusBadRequest, "field <%s> is longer than %d bytes", k, limit)
-		}
-	}
-	for _, k := range mappingFields {
-		if len(f.Text["attribute-mapping/"+k]) > maxText {
-			return nil, problem(http.StatusBadRequest, "field <%s> of <attribute-mapping> is longer than %d bytes", k, maxText)
-		}
+	if p := providerFieldSizes(f); p != nil {
+		return nil, p
 	}
 	var sealed string
 	if pw := f.Text["bind-password"]; pw != "" {
@@ -221,15 +207,9 @@ func prepareProvider(c *call, f Fields, _ bool) (func(string, bool) (string, err
 			return nil, err
 		}
 	}
-	bools := map[string]bool{}
-	for _, k := range []string{"start-tls", "sign-requests", "allow-idp-initiated"} {
-		b, present, err := parseBool(f, k)
-		if err != nil {
-			return nil, err
-		}
-		if present {
-			bools[k] = b
-		}
+	bools, err := providerBools(f)
+	if err != nil {
+		return nil, err
 	}
 	return func(old string, ok bool) (string, error) {
 		var p storage.Provider
@@ -251,74 +231,118 @@ func prepareProvider(c *call, f Fields, _ bool) (func(string, bool) (string, err
 		if !ok {
 			p = newProvider(typ)
 		}
-		other := samlOnly
-		if p.Type == storage.ProviderSAML {
-			other = ldapOnly
-		}
-		for _, k := range other {
-			if f.Has(k) {
-				return "", problem(http.StatusBadRequest, "field <%s> does not apply to a %s provider", k, p.Type)
-			}
-		}
-		set := func(dst *string, k string) {
-			if v, present := f.Text[k]; present {
-				*dst = strings.TrimSpace(v)
-			}
-		}
-		set(&p.Description, "description")
-		set(&p.MapName, "attribute-mapping/name")
-		set(&p.MapEmail, "attribute-mapping/email")
-		set(&p.MapFullName, "attribute-mapping/full-name")
-		set(&p.MapGroups, "attribute-mapping/groups")
-		if p.Type == storage.ProviderLDAP {
-			set(&p.URL, "url")
-			set(&p.CA, "ca")
-			set(&p.BindDN, "bind-dn")
-			set(&p.UserBase, "user-base")
-			set(&p.UserFilter, "user-filter")
-			set(&p.LoginAttribute, "login-attribute")
-			set(&p.GroupBase, "group-base")
-			set(&p.GroupFilter, "group-filter")
-			set(&p.SyncInterval, "sync-interval")
-			if b, present := bools["start-tls"]; present {
-				p.StartTLS = b
-			}
-			if sealed != "" {
-				p.BindPassword = sealed
-			}
-			if p.BindDN == "" {
-				p.BindPassword = ""
-			}
-			if err := checkLDAPProvider(p); err != nil {
-				return "", err
-			}
-		} else {
-			if v, present := f.Text["metadata-url"]; present {
-				p.MetadataURL = strings.TrimSpace(v)
-				if p.MetadataURL != "" && !f.Has("metadata") {
-					p.Metadata = ""
-				}
-			}
-			if v, present := f.Text["metadata"]; present {
-				p.Metadata = v
-				if v != "" && !f.Has("metadata-url") {
-					p.MetadataURL = ""
-				}
-			}
-			set(&p.EntityID, "entity-id")
-			set(&p.LandingURL, "landing-url")
-			if b, present := bools["sign-requests"]; present {
-				p.SignRequests = b
-			}
-			if b, present := bools["allow-idp-initiated"]; present {
-				p.AllowIdPInitiated = b
-			}
-			if err := checkSAMLProvider(p); err != nil {
-				return "", err
-			}
+		if err := mergeProvider(&p, f, bools, sealed); err != nil {
+			return "", err
 		}
 		return p.Encode(), nil
 	}, nil
+}
+
+// providerFieldSizes refuses a provider body with a field over its
+// length limit.
+func providerFieldSizes(f Fields) *Problem {
+	for _, k := range providerText {
+		limit := maxText
+		switch k {
+		case "ca":
+			limit = maxProviderCA
+		case "metadata":
+			limit = maxProviderMetadata
+		}
+		if len(f.Text[k]) > limit {
+			return problem(http.StatusBadRequest, "field <%s> is longer than %d bytes", k, limit)
+		}
+	}
+	for _, k := range mappingFields {
+		if len(f.Text["attribute-mapping/"+k]) > maxText {
+			return problem(http.StatusBadRequest, "field <%s> of <attribute-mapping> is longer than %d bytes", k, maxText)
+		}
+	}
+	return nil
+}
+
+// providerBools reads the provider body's boolean fields that are
+// present.
+func providerBools(f Fields) (map[string]bool, error) {
+	bools := map[string]bool{}
+	for _, k := range []string{"start-tls", "sign-requests", "allow-idp-initiated"} {
+		b, present, err := parseBool(f, k)
+		if err != nil {
+			return nil, err
+		}
+		if present {
+			bools[k] = b
+		}
+	}
+	return bools, nil
+}
+
+// mergeProvider sets the fields of body f present (bools from
+// providerBools; sealed, when not empty, the sealed bind password) on p,
+// whose Type is set, and checks the result: what a PUT of a provider does
+// to the stored record, and what an import does to an empty one.
+func mergeProvider(p *storage.Provider, f Fields, bools map[string]bool, sealed string) error {
+	other := samlOnly
+	if p.Type == storage.ProviderSAML {
+		other = ldapOnly
+	}
+	for _, k := range other {
+		if f.Has(k) {
+			return problem(http.StatusBadRequest, "field <%s> does not apply to a %s provider", k, p.Type)
+		}
+	}
+	set := func(dst *string, k string) {
+		if v, present := f.Text[k]; present {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	set(&p.Description, "description")
+	set(&p.MapName, "attribute-mapping/name")
+	set(&p.MapEmail, "attribute-mapping/email")
+	set(&p.MapFullName, "attribute-mapping/full-name")
+	set(&p.MapGroups, "attribute-mapping/groups")
+	if p.Type == storage.ProviderLDAP {
+		set(&p.URL, "url")
+		set(&p.CA, "ca")
+		set(&p.BindDN, "bind-dn")
+		set(&p.UserBase, "user-base")
+		set(&p.UserFilter, "user-filter")
+		set(&p.LoginAttribute, "login-attribute")
+		set(&p.GroupBase, "group-base")
+		set(&p.GroupFilter, "group-filter")
+		set(&p.SyncInterval, "sync-interval")
+		if b, present := bools["start-tls"]; present {
+			p.StartTLS = b
+		}
+		if sealed != "" {
+			p.BindPassword = sealed
+		}
+		if p.BindDN == "" {
+			p.BindPassword = ""
+		}
+		return checkLDAPProvider(*p)
+	}
+	if v, present := f.Text["metadata-url"]; present {
+		p.MetadataURL = strings.TrimSpace(v)
+		if p.MetadataURL != "" && !f.Has("metadata") {
+			p.Metadata = ""
+		}
+	}
+	if v, present := f.Text["metadata"]; present {
+		p.Metadata = v
+		if v != "" && !f.Has("metadata-url") {
+			p.MetadataURL = ""
+		}
+	}
+	set(&p.EntityID, "entity-id")
+	set(&p.LandingURL, "landing-url")
+	if b, present := bools["sign-requests"]; present {
+		p.SignRequests = b
+	}
+	if b, present := bools["allow-idp-initiated"]; present {
+		p.AllowIdPInitiated = b
+	}
+	return checkSAMLProvider(*p)
 }
 
 // newProvider is a provider of type typ with SPEC §8a's defaults.
