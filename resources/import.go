@@ -188,8 +188,15 @@ func exportFields(el *etree.Element, allowed ...string) (map[string]*etree.Eleme
 	return m, nil
 }
 
-// fieldText is the text of field name of m ("" when absent).
+// fieldText is the text of field name of m ("" when absent), at most maxText
+// bytes (the free-text limit of the API's own bodies).
 func fieldText(m map[string]*etree.Element, name string) (string, *Problem) {
+	return fieldTextUpTo(m, name, maxText)
+}
+
+// fieldTextUpTo is fieldText for a field whose API allows up to limit
+// bytes (as an attribute's value): an import takes no more than a PUT.
+func fieldTextUpTo(m map[string]*etree.Element, name string, limit int) (string, *Problem) {
 	el := m[name]
 	if el == nil {
 		return "", nil
@@ -197,7 +204,11 @@ func fieldText(m map[string]*etree.Element, name string) (string, *Problem) {
 	if p := onlyAttrs(el); p != nil {
 		return "", p
 	}
-	return textOf(el)
+	s, p := textOf(el)
+	if p == nil && len(s) > limit {
+		return "", problem(http.StatusBadRequest, "field <%s> of <%s> is longer than %d bytes", name, el.Parent().Tag, limit)
+	}
+	return s, p
 }
 
 // exportName is the required, valid <name> of m.
@@ -456,7 +467,7 @@ func decodeExportUser(el *etree.Element) (storage.SubtreeUser, *Problem) {
 		if p != nil {
 			return p
 		}
-		val, p := fieldText(am, "value")
+		val, p := fieldTextUpTo(am, "value", maxAttributeValue)
 		if p != nil {
 			return p
 		}

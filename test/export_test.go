@@ -129,6 +129,7 @@ func TestImportRefusesBadDocuments(t *testing.T) {
 		{"provider without url", `<export account="imx"><account><name>imx</name><parent>system</parent><providers><provider><name>p</name><type>ldap</type><user-base>dc=x</user-base></provider></providers></account></export>`},
 		{"rule granting a missing group", `<export account="imx"><account><name>imx</name><parent>system</parent><rules><rule><name>r</name><priority>1</priority><groups><group identifier="nope"/></groups></rule></rules></account></export>`},
 		{"provider description over the PUT's length limit", `<export account="imx"><account><name>imx</name><parent>system</parent><providers><provider><name>p</name><type>ldap</type><url>ldap://x</url><user-base>dc=x</user-base><login-attribute>uid</login-attribute><description>` + strings.Repeat("d", 5000) + `</description></provider></providers></account></export>`},
+		{"user full name over the PUT's length limit", `<export account="imx"><account><name>imx</name><parent>system</parent><users><user><full-name>` + strings.Repeat("f", 1025) + `</full-name><name>u</name></user></users></account></export>`},
 		{"duplicate client id", `<export account="imx"><account><name>imx</name><parent>system</parent><users><user><clients><client><client-id>abcdefghijklmnopqrst</client-id><public>true</public></client></clients><name>u</name></user><user><clients><client><client-id>abcdefghijklmnopqrst</client-id><public>true</public></client></clients><name>v</name></user></users></account></export>`},
 	} {
 		r := s.Admin("POST", "/auth/v2/import", c.body)
