@@ -189,6 +189,7 @@ type options struct {
 	timeout     time.Duration
 	verbose     bool
 	profileDir  string
+	hold        time.Duration
 	churn       float64
 	memo        bool
 	prewarm     time.Duration
@@ -218,6 +219,7 @@ func parseFlags() (options, error) {
 	flag.BoolVar(&o.memo, "memo", true, "after seeding, measure the holdings memo's memory per user (fills an authz.Holdings for every user)")
 	flag.BoolVar(&o.restart, "restart", true, "after the scenarios of each N, restart gatehouse on its data in a process of its own and report the memory the start-up relist of the cache peaks at")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each measured scenario to this directory (N-scenario.pprof)")
+	flag.DurationVar(&o.hold, "hold", 0, "after seeding and prewarm, print the server's and the bare handlers' URLs and the credentials, and keep serving this long before the scenarios, for an outside client such as wrk")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", flag.Arg(0))
@@ -268,7 +270,7 @@ func parseFlags() (options, error) {
 		if o.scenarios != nil {
 			k = len(o.scenarios)
 		}
-		perN := 2*time.Minute + o.prewarm + time.Duration(k)*(o.duration+o.warmup+15*time.Second)
+		perN := 2*time.Minute + o.prewarm + o.hold + time.Duration(k)*(o.duration+o.warmup+15*time.Second)
 		for _, n := range o.users {
 			o.timeout += perN + time.Duration(n/1000)*time.Second
 			if o.restart {
@@ -524,6 +526,11 @@ func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]res
 		if _, err := d.run(pw, 0, o.prewarm, nil, nil); err != nil {
 			return nil, sr, fmt.Errorf("prewarm: %w", err)
 		}
+	}
+	if o.hold > 0 {
+		fmt.Fprintf(realStderr, "load: holding %s for outside clients:\n  gatehouse   http://%s/auth/v2/accounts/load/users/user-0000001/permissions/%s\n  bare        http://%s/bare\n  bare-process http://%s/bare\n  Authorization: %s\n",
+			o.hold, addr, readerPerm, bareAddr, bareProcAddr, auth)
+		time.Sleep(o.hold)
 	}
 	var out []result
 	for _, sc := range scs {
