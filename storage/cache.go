@@ -72,6 +72,7 @@ type snapshot struct {
 	c           *Cache
 	tree        *btree.BTreeG[item]
 	kinds       *btree.BTreeG[kindEntry]
+	index       *pointIndex   // the latest state by key hash, shared (pointindex.go)
 	rev         int64         // every event up to rev is applied
 	accountsRev int64         // last revision that changed any account record
 	listed      bool          // a full list has been loaded
@@ -117,6 +118,7 @@ type Cache struct {
 	mu          sync.Mutex
 	tree        *btree.BTreeG[item]
 	kinds       *btree.BTreeG[kindEntry]
+	index       *pointIndex // tree's latest state by key hash, for point reads
 	rev         int64
 	accountsRev int64
 	listed      bool
@@ -142,6 +144,7 @@ func newCache(client *clientv3.Client, prefix string, timeout time.Duration, log
 		now:        time.Now,
 		tree:       newTree(),
 		kinds:      newKinds(),
+		index:      newPointIndex(0),
 		filterMemo: map[string]*filterResult{},
 	}
 	c.mu.Lock()
@@ -167,7 +170,7 @@ func newKinds() *btree.BTreeG[kindEntry] {
 func (c *Cache) publishLocked() {
 	old := c.snap.Load()
 	s := &snapshot{c: c, rev: c.rev, accountsRev: c.accountsRev, listed: c.listed, heard: c.heard,
-		next: make(chan struct{})}
+		index: c.index, next: make(chan struct{})}
 	if old == nil || c.dirty {
 		// O(1): both trees become copy-on-write from here on.
 		s.tree, s.kinds = c.tree.Copy(), c.kinds.Copy()
@@ -245,6 +248,7 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	c.mu.Lock()
 	c.listed = false
 	c.tree = newTree()
+	c.index = newPointIndex(0)
 	c.dirty = true
 	c.publishLocked()
 	c.mu.Unlock()
@@ -280,9 +284,14 @@ func (c *Cache) relist(ctx context.Context) (int64, error) {
 	})
 	c.mu.Unlock()
 	countKinds(tree, kinds, rev)
+	index := newPointIndex(tree.Len())
+	tree.Scan(func(it item) bool {
+		index.put(it)
+		return true
+	})
 
 	c.mu.Lock()
-	c.tree, c.kinds = tree, kinds
+	c.tree, c.kinds, c.index = tree, kinds, index
 	c.rev = rev
 	c.accountsRev = rev
 	c.listed = true
@@ -448,10 +457,10 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 		}
 		var added int
 		if ev.Type == clientv3.EventTypeDelete {
-			if _, deleted := c.tree.Delete(item{key: key}); deleted {
+			if c.deleteLocked(key, r) {
 				added = -1
 			}
-		} else if _, replaced := c.tree.Set(newItem(ev.Kv.Key[len(c.prefix):], ev.Kv.Value, r, ev.Kv.CreateRevision)); !replaced {
+		} else if !c.setLocked(newItem(ev.Kv.Key[len(c.prefix):], ev.Kv.Value, r, ev.Kv.CreateRevision)) {
 			added = 1
 		}
 		if k, ok := kindOf(key); ok {
@@ -466,7 +475,25 @@ func (c *Cache) apply(resp clientv3.WatchResponse) {
 		}
 		c.dirty = true
 	}
+	c.index.maybePurge(c.rev)
 	c.publishLocked()
+}
+
+// setLocked puts it in the working tree and its index and reports
+// whether it replaced a key. c.mu must be held.
+func (c *Cache) setLocked(it item) (replaced bool) {
+	_, replaced = c.tree.Set(it)
+	c.index.put(it)
+	return replaced
+}
+
+// deleteLocked deletes key from the working tree and its index at
+// revision rev and reports whether it was there. c.mu must be held.
+func (c *Cache) deleteLocked(key string, rev int64) (deleted bool) {
+	if _, deleted = c.tree.Delete(item{key: key}); deleted {
+		c.index.del(key, rev)
+	}
+	return deleted
 }
 
 // Rev is the revision the cache has reached.

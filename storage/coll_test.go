@@ -92,7 +92,7 @@ func memView(keys ...string) View {
 	defer c.mu.Unlock()
 	for i, k := range keys {
 		rev := int64(i + 1)
-		c.tree.Set(item{key: k, value: k, mod: rev, create: rev})
+		c.setLocked(newItem([]byte(k), []byte(k), rev, rev))
 		c.rev = rev
 	}
 	countKinds(c.tree, c.kinds, c.rev)

@@ -158,7 +158,15 @@
 // million keys a search is a cache miss per level); and each snapshot
 // notes at publication whether any failure count, consecutive-failure
 // streak or journaled import exists, so the sign-in path asks nothing of
-// the tree for them while there is none. Store.Read loads the latest snapshot once,
+// the tree for them while there is none. Point reads (one key: a user's
+// record, the last sign-in, an account) go to a hash index of the latest
+// state first (pointindex.go): a search of the tree for a random key is
+// about forty cache misses, 2–3 µs at 100,000 users; the index answers in
+// a few. It is shared by all snapshots and answers one only for keys
+// whose last change is not newer than the snapshot (deletes leave
+// tombstones, purged in bulk with the revision they were purged up to);
+// anything else searches the snapshot's tree as before, so a snapshot
+// reads the same either way. Store.Read loads the latest snapshot once,
 // without a lock, and hands fn a View of it: a slow reader (a check of a
 // thousand questions, a deep render) holds up neither the watch nor any
 // other request, and its View keeps its revision however long it runs.

@@ -40,7 +40,7 @@ func treeDigest(s *snapshot) (uint64, error) {
 // meanwhile; each must hold exactly what the working trees held when it
 // was published (and, under -race, no node a snapshot shares is written).
 func TestSnapshotsStayFrozen(t *testing.T) {
-	c := &Cache{tree: newTree(), kinds: newKinds()}
+	c := &Cache{tree: newTree(), kinds: newKinds(), index: newPointIndex(0)}
 	var want sync.Map // snapshot rev → digest at publication
 	publish := func(rev int64) {
 		c.mu.Lock()
@@ -80,6 +80,17 @@ func TestSnapshotsStayFrozen(t *testing.T) {
 					t.Errorf("snapshot %d changed while the writer went on", s.rev)
 					return
 				}
+				// Point reads, which the shared index answers while the
+				// writer changes it, give what the snapshot's tree holds.
+				for k := 0; k < 3000; k += 7 {
+					key := fmt.Sprintf("t/a%d/user/u%04d", k%7, k)
+					got, gotOK := s.view.get(key)
+					want, wantOK := s.tree.Get(item{key: key})
+					if got != want || gotOK != wantOK {
+						t.Errorf("snapshot %d: get(%s) = %+v %v; its tree holds %+v %v", s.rev, key, got, gotOK, want, wantOK)
+						return
+					}
+				}
 				checked.Add(1)
 			}
 		}()
@@ -91,9 +102,9 @@ func TestSnapshotsStayFrozen(t *testing.T) {
 			k := rng.IntN(3000)
 			key := fmt.Sprintf("t/a%d/user/u%04d", k%7, k)
 			if rng.IntN(3) == 0 {
-				c.tree.Delete(item{key: key})
+				c.deleteLocked(key, b)
 			} else {
-				c.tree.Set(item{key: key, value: fmt.Sprint(b), mod: b})
+				c.setLocked(newItem([]byte(key), []byte(fmt.Sprint(b)), b, b))
 			}
 			kk, _ := kindOf(key)
 			c.kinds.Set(kindEntry{kindKey: kk, rev: b})

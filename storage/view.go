@@ -177,6 +177,9 @@ func (v View) AccountsRev() int64 { return v.s.accountsRev }
 
 // get reads key without folding or guarding it.
 func (v View) get(key string) (item, bool) {
+	if it, ok, known := v.s.index.lookup(key, v.s.rev); known {
+		return it, ok
+	}
 	return v.s.tree.Get(item{key: key})
 }
 
