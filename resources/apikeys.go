@@ -62,7 +62,9 @@ func (v *nb) apiKeysNode(a, u string) *Collection { return v.apiKeysUnder(a, u, 
 func (v *nb) apiKeysUnder(a, u, base string) *Collection {
 	return storedColl(Collection{Element: "api-keys", Href: base, HrefTail: "/api-keys"}, storedSource{v: v.View,
 		coll: apiKeys(a, u),
-		item: func(id string) Node { return v.apiKeyNode(a, u, id, "") }})
+		item: func(id string) Node { return v.apiKeyNode(a, u, id, "") },
+		// base is user u's own href, so base+"/api-keys" is apiKeysHref.
+		links: apiKeyLinks})
 }
 
 // apiKeyNode shows key id; secret, when not empty, is shown too (only the

@@ -85,8 +85,9 @@ func clients(a, u string) storage.Coll {
 func (v *nb) clientsUnder(a, u, base string) *Collection {
 	prefix := base + "/clients/"
 	return storedColl(Collection{Element: "clients", Href: base, HrefTail: "/clients"}, storedSource{v: v.View,
-		coll: clients(a, u),
-		item: func(id string) Node { return v.clientAt(a, u, id, prefix+escapeSegment(id), "") }})
+		coll:  clients(a, u),
+		item:  func(id string) Node { return v.clientAt(a, u, id, prefix+escapeSegment(id), "") },
+		links: clientLinks})
 }
 
 // clientAt shows client id at href; secret, when not empty, is shown too

@@ -36,7 +36,8 @@ func defaultRolesHref(a string) string { return path("accounts", a, "default-rol
 func (v *nb) defaultRolesNode(a string) *Collection {
 	href := defaultRolesHref(a)
 	return storedColl(Collection{Element: "default-roles", Href: href}, storedSource{v: v.View,
-		coll: storage.DefaultRoles(a), item: func(r string) Node { return v.roleAt(a, r, href+"/"+escapeSegment(r)) }})
+		coll: storage.DefaultRoles(a), item: func(r string) Node { return v.roleAt(a, r, href+"/"+escapeSegment(r)) },
+		links: roleLinks})
 }
 
 var getDefaultRoles = get(func(c *call, v *nb) (Node, error) {

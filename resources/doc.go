@@ -66,4 +66,17 @@
 // plus a tail instead of being joined, and the holdings a document shows
 // are computed without being memoised; a permission question's holding
 // is memoised (bounded), like a /check question's.
+//
+// A page whose items are shown collapsed (at depth − 1 = 0) builds no
+// item. A stored collection whose items are plain links — element,
+// identifier the stored name, href under the collection's, no other
+// attribute, no text: users, roles, groups, memberships, default roles,
+// providers, rules, accounts, API keys, clients, attributes — says so
+// with an unexported descriptor (itemLinks, asked for through linkPager
+// beside the Source contract). The renderer then pages its names and
+// writes each item as an Entity on the stack through the same entity
+// code, so link decisions and bytes are those of the built item
+// (render_links_test.go renders both ways). Permission sets (text,
+// known="false") and federations (an href read from the link) build
+// their items.
 package resources

@@ -57,20 +57,44 @@ type storedSource struct {
 	v    storage.View
 	coll storage.Coll
 	item func(name string) Node
+	// links, when set, says that item builds plain links (itemLinks,
+	// render.go): it is set only where item(x) is an Entity of
+	// links.element, identifier x and href links describes (in the same
+	// form), without Attrs, Text or Inline. One of the package's
+	// descriptors below, so that it costs a storedColl nothing.
+	links *itemLinks
 }
+
+// The item descriptors of the stored collections whose items are plain
+// links (each next to its item func: usersNode, rolesNode …).
+var (
+	accountLinks   = &itemLinks{element: "account"}
+	apiKeyLinks    = &itemLinks{element: "api-key"}
+	attributeLinks = &itemLinks{element: "attribute"}
+	clientLinks    = &itemLinks{element: "client"}
+	groupLinks     = &itemLinks{element: "group"}
+	providerLinks  = &itemLinks{element: "provider"}
+	roleLinks      = &itemLinks{element: "role"}
+	ruleLinks      = &itemLinks{element: "rule"}
+	userLinks      = &itemLinks{element: "user"}
+	userPageLinks  = &itemLinks{element: "user", split: true}
+)
 
 func (s storedSource) Count() int { return s.v.Count(s.coll) }
 
 func (s storedSource) Page(filter string, offset, limit int) ([]Node, int) {
-	var names []string
-	var n int
-	if filter == "" {
-		names, n = s.v.Page(s.coll, offset, limit)
-	} else {
-		names, n = s.v.FilterPage(s.coll, filter, func(x string) bool { return authz.Glob(filter, x) }, offset, limit)
-	}
+	names, n := s.pageNames(filter, offset, limit)
 	return nodesOf(names, s.item), n
 }
+
+func (s storedSource) pageNames(filter string, offset, limit int) ([]string, int) {
+	if filter == "" {
+		return s.v.Page(s.coll, offset, limit)
+	}
+	return s.v.FilterPage(s.coll, filter, func(x string) bool { return authz.Glob(filter, x) }, offset, limit)
+}
+
+func (s storedSource) linkItems() *itemLinks { return s.links }
 
 // sliceSource is a computed collection (effective permissions, the
 // accounts a tenant can see).
@@ -140,7 +164,8 @@ func boolText(b bool) string { return strconv.FormatBool(b) }
 func (v *nb) accountsNode(p authn.Principal) *Collection {
 	var src Source
 	if p.Account == authz.SystemAccount {
-		src = storedSource{v: v.View, coll: storage.AllAccounts(), item: func(a string) Node { return v.accountNode(a) }}
+		src = storedSource{v: v.View, coll: storage.AllAccounts(), item: func(a string) Node { return v.accountNode(a) },
+			links: accountLinks}
 	} else {
 		names := v.Subtree(p.Account)
 		slices.Sort(names)
@@ -153,7 +178,7 @@ func (v *nb) accountsNode(p authn.Principal) *Collection {
 func (v *nb) rulesNode(href string, rules storage.Coll) *Collection {
 	scope := ruleScope{coll: rules, href: href}
 	return storedColl(Collection{Element: "rules", Href: href}, storedSource{v: v.View, coll: rules,
-		item: func(r string) Node { return v.ruleNode(scope, r) }})
+		item: func(r string) Node { return v.ruleNode(scope, r) }, links: ruleLinks})
 }
 
 func (v *nb) accountNode(a string) *Entity {
@@ -209,7 +234,8 @@ func permissionNode(collectionHref, p string) *Entity {
 
 func (v *nb) rolesNode(a string) *Collection {
 	return storedColl(Collection{Element: "roles", Href: path("accounts", a, "roles")}, storedSource{v: v.View,
-		coll: storage.Coll{Account: a, Kind: storage.KindRole}, item: func(r string) Node { return v.roleNode(a, r) }})
+		coll: storage.Coll{Account: a, Kind: storage.KindRole}, item: func(r string) Node { return v.roleNode(a, r) },
+		links: roleLinks})
 }
 
 func (v *nb) roleNode(a, r string) *Entity {
@@ -234,7 +260,8 @@ func (v *nb) roleAt(a, r, href string) *Entity {
 
 func (v *nb) groupsNode(a string) *Collection {
 	return storedColl(Collection{Element: "groups", Href: path("accounts", a, "groups")}, storedSource{v: v.View,
-		coll: storage.Coll{Account: a, Kind: storage.KindGroup}, item: func(g string) Node { return v.groupNode(a, g) }})
+		coll: storage.Coll{Account: a, Kind: storage.KindGroup}, item: func(g string) Node { return v.groupNode(a, g) },
+		links: groupLinks})
 }
 
 func (v *nb) groupNode(a, g string) *Entity {
@@ -264,7 +291,20 @@ func (v *nb) membersNode(a string, l storage.Link, from, element, href string) *
 // membersUnder is membersNode at href base+tail.
 func (v *nb) membersUnder(a string, l storage.Link, from, element, base, tail string) *Collection {
 	return storedColl(Collection{Element: element, Href: base, HrefTail: tail}, storedSource{v: v.View, coll: l.Of(a, from),
-		item: func(to string) Node { return v.memberNode(a, l.To, to, base+tail+"/"+escapeSegment(to)) }})
+		item:  func(to string) Node { return v.memberNode(a, l.To, to, base+tail+"/"+escapeSegment(to)) },
+		links: memberLinks(l.To)})
+}
+
+// memberLinks describes what memberNode builds for kind.
+func memberLinks(kind string) *itemLinks {
+	switch kind {
+	case storage.KindRole:
+		return roleLinks
+	case storage.KindGroup:
+		return groupLinks
+	default:
+		return userLinks
+	}
 }
 
 func (v *nb) memberNode(a, kind, name, href string) *Entity {
@@ -286,7 +326,7 @@ func (v *nb) usersNode(a string) *Collection {
 			e := v.userAt(a, u, prefix, "")
 			e.HrefTail = escapeSegment(u)
 			return e
-		}})
+		}, links: userPageLinks})
 }
 
 func (v *nb) userNode(a, u string) *Entity {
@@ -351,7 +391,9 @@ func (v *nb) attributesNode(a, u string) *Collection { return v.attributesUnder(
 // attributesUnder is attributesNode for a user whose href is base.
 func (v *nb) attributesUnder(a, u, base string) *Collection {
 	return storedColl(Collection{Element: "attributes", Href: base, HrefTail: "/attributes"}, storedSource{v: v.View,
-		coll: attributes(a, u), item: func(n string) Node { return v.attributeNode(a, u, n) }})
+		coll: attributes(a, u), item: func(n string) Node { return v.attributeNode(a, u, n) },
+		// base is user u's own href, the prefix of attributeNode's href.
+		links: attributeLinks})
 }
 
 // attributes is the collection of user u's attributes.

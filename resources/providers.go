@@ -101,7 +101,7 @@ func (v *nb) providersNode(a string) *Collection {
 		coll: storage.Providers(a),
 		item: func(n string) Node {
 			return &Entity{Element: "provider", Identifier: n, Href: prefix + escapeSegment(n), Fields: v.providerFields(a, n)}
-		}})
+		}, links: providerLinks})
 }
 
 func (v *nb) providerNode(a, n string) *Entity {

@@ -62,6 +62,31 @@ type Source interface {
 	Page(filter string, offset, limit int) (items []Node, count int)
 }
 
+// linkPager is what a Source may also do when its items are plain links
+// (storedSource): a page shown collapsed is then rendered from its names,
+// without building an item per name (see doc.go, Allocation budget).
+type linkPager interface {
+	// linkItems describes the items as links; nil when they are not.
+	linkItems() *itemLinks
+	// pageNames is Page's identifiers, without building the items.
+	pageNames(filter string, offset, limit int) (names []string, count int)
+}
+
+// itemLinks describes items that are plain links: the item named x is an
+// Entity of element with identifier x and href under its collection's,
+// href+"/"+escapeSegment(x), without Attrs, Text or Inline. Its fields,
+// if any, are not shown collapsed, so the renderer shows such an item as
+// an Entity it builds on the stack.
+type itemLinks struct {
+	element string
+	// split: the item's Href is the collection's whole href and "/", and
+	// its HrefTail the escaped name (the linker decides the page's items
+	// once per base); otherwise Href is the whole href and HrefTail empty.
+	// The two are written alike but decided differently, so each source
+	// says which form its items take.
+	split bool
+}
+
 // Collection is a list resource.
 type Collection struct {
 	Element string
@@ -258,7 +283,21 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 		filter = rd.q.Filter
 		offset = (rd.q.CurrentPage - 1) * rd.q.PageSize
 	}
-	items, count := c.Items.Page(filter, offset, limit)
+	// Items shown collapsed need no more than their names when they are
+	// plain links.
+	var links *itemLinks
+	lp, _ := c.Items.(linkPager)
+	if lp != nil && depth-1 <= 0 {
+		links = lp.linkItems()
+	}
+	var items []Node
+	var names []string
+	var count int
+	if links != nil {
+		names, count = lp.pageNames(filter, offset, limit)
+	} else {
+		items, count = c.Items.Page(filter, offset, limit)
+	}
 	w.intAttr("count", count)
 	linked := w.links.follows(c.Href, c.HrefTail)
 	if linked {
@@ -278,11 +317,14 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 			w.attr("previous", rd.q.pageHref(c.href(), prev, rd.depthGiven))
 		}
 	}
-	if !anyNode(items) && !anyNode(c.Extra) {
+	if !anyNode(items) && len(names) == 0 && !anyNode(c.Extra) {
 		w.selfClose()
 		return
 	}
 	w.b = append(w.b, '>')
+	if len(names) > 0 {
+		rd.linkItems(w, c, links, names, depth-1, level)
+	}
 	for _, it := range items {
 		if it != nil {
 			w.indent(level)
@@ -297,6 +339,37 @@ func (rd renderer) collection(w *xmlWriter, c *Collection, depth int, top bool, 
 	}
 	w.indent(level - 1)
 	w.close(c.Element)
+}
+
+// linkItems writes the items names of collection c, plain links (l),
+// shown collapsed at depth: each is the Entity its source would build,
+// without fields, on the stack, written by entity as any item is.
+func (rd renderer) linkItems(w *xmlWriter, c *Collection, l *itemLinks, names []string, depth, level int) {
+	var base string // the items' shared Href, when split
+	if l.split {
+		base = joinHref(c.Href, c.HrefTail, "")
+	}
+	for _, x := range names {
+		e := Entity{Element: l.element, Identifier: x}
+		if l.split {
+			e.Href, e.HrefTail = base, escapeSegment(x)
+		} else {
+			e.Href = joinHref(c.Href, c.HrefTail, x)
+		}
+		w.indent(level)
+		rd.entity(w, &e, depth, level+1)
+	}
+}
+
+// joinHref is href+tail+"/"+escapeSegment(name), built at its exact size.
+func joinHref(href, tail, name string) string {
+	var b strings.Builder
+	b.Grow(len(href) + len(tail) + 1 + escapedLen(name))
+	b.WriteString(href)
+	b.WriteString(tail)
+	b.WriteByte('/')
+	writeSegment(&b, name)
+	return b.String()
 }
 
 // anyNode reports whether ns has a node to show (a nil one shows nothing).
