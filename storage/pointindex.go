@@ -35,8 +35,13 @@ import (
 //
 // Two keys with one hash (64-bit, seeded per process: not to be forced
 // from outside) leave a marker that sends every read of the hash to the
-// tree. Readers and the writer meet in 64 shards, each a map under a
-// read-write lock.
+// tree. Readers and the writer meet in 64 shards, each under a
+// read-write lock. A shard is an open-addressing table of entries held
+// inline (linear probing, at most half full): a read is one or two cache
+// misses, where a Go map's directory, table and group make four or five
+// (1.2 µs per read in the server at 100,000 users), and a key costs no
+// allocation of its own, so the collector marks no more objects than the
+// tree's.
 type pointIndex struct {
 	seed   maphash.Seed
 	mask   uint64 // applied to every hash: all ones, fewer bits in tests to force collisions
@@ -52,13 +57,94 @@ type pointIndex struct {
 const pointShards = 64
 
 type pointShard struct {
-	mu sync.RWMutex
-	m  map[uint64]pointEntry
-	_  [64 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof(map[uint64]pointEntry(nil))]byte
+	mu    sync.RWMutex
+	slots []pointEntry // a power of two long; h == 0 marks a free slot
+	n     int          // slots in use
+	_     [64 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof([]pointEntry(nil)) - unsafe.Sizeof(0)]byte
+}
+
+// get is the entry of hash h. The shard's lock must be held.
+func (sh *pointShard) get(h uint64) (pointEntry, bool) {
+	m := uint64(len(sh.slots) - 1)
+	for i := h & m; ; i = (i + 1) & m {
+		e := &sh.slots[i]
+		if e.h == h {
+			return *e, true
+		}
+		if e.h == 0 {
+			return pointEntry{}, false
+		}
+	}
+}
+
+// set stores e at its hash e.h, growing the table to stay at most half
+// full. The shard's write lock must be held.
+func (sh *pointShard) set(e pointEntry) {
+	m := uint64(len(sh.slots) - 1)
+	for i := e.h & m; ; i = (i + 1) & m {
+		switch sh.slots[i].h {
+		case e.h:
+			sh.slots[i] = e
+			return
+		case 0:
+			if 2*(sh.n+1) > len(sh.slots) {
+				sh.grow(2 * len(sh.slots))
+				sh.set(e)
+				return
+			}
+			sh.slots[i] = e
+			sh.n++
+			return
+		}
+	}
+}
+
+// grow moves the entries into a table of size slots.
+func (sh *pointShard) grow(size int) {
+	old := sh.slots
+	sh.slots, sh.n = make([]pointEntry, size), 0
+	for _, e := range old {
+		if e.h != 0 {
+			sh.set(e)
+		}
+	}
+}
+
+// remove deletes the entry of hash h, shifting back the entries after it
+// that probed past its slot, so that no probe sequence breaks. The
+// shard's write lock must be held.
+func (sh *pointShard) remove(h uint64) {
+	m := uint64(len(sh.slots) - 1)
+	i := h & m
+	for sh.slots[i].h != h {
+		if sh.slots[i].h == 0 {
+			return
+		}
+		i = (i + 1) & m
+	}
+	for j := i; ; {
+		sh.slots[i] = pointEntry{}
+		for {
+			j = (j + 1) & m
+			if sh.slots[j].h == 0 {
+				sh.n--
+				return
+			}
+			// The entry at j may move to i when its home slot k does not
+			// lie cyclically in (i, j].
+			k := sh.slots[j].h & m
+			if (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
+				break
+			}
+		}
+		sh.slots[i] = sh.slots[j]
+		i = j
+	}
 }
 
 // pointEntry is the latest state at one hash.
 type pointEntry struct {
+	h    uint64 // never 0 (pointIndex.hash)
 	kv   string // the key then the value: newItem's one allocation
 	klen int
 	mod  int64 // for a tombstone, the revision of the delete
@@ -79,13 +165,18 @@ type tomb struct {
 
 func newPointIndex(sizeHint int) *pointIndex {
 	x := &pointIndex{seed: maphash.MakeSeed(), mask: ^uint64(0)}
+	size := 8
+	for size < 2*sizeHint/pointShards {
+		size *= 2
+	}
 	for i := range x.shards {
-		x.shards[i].m = make(map[uint64]pointEntry, sizeHint/pointShards)
+		x.shards[i].slots = make([]pointEntry, size)
 	}
 	return x
 }
 
-func (x *pointIndex) hash(key string) uint64 { return maphash.String(x.seed, key) & x.mask }
+// hash is key's hash, never 0 (a free slot).
+func (x *pointIndex) hash(key string) uint64 { return maphash.String(x.seed, key)&x.mask | 1 }
 
 func (x *pointIndex) shard(h uint64) *pointShard { return &x.shards[h>>58] }
 
@@ -95,7 +186,7 @@ func (x *pointIndex) lookup(key string, rev int64) (it item, ok, known bool) {
 	h := x.hash(key)
 	sh := x.shard(h)
 	sh.mu.RLock()
-	e, found := sh.m[h]
+	e, found := sh.get(h)
 	sh.mu.RUnlock()
 	if !found {
 		return item{}, false, rev >= x.purged.Load()
@@ -117,31 +208,31 @@ func (x *pointIndex) lookup(key string, rev int64) (it item, ok, known bool) {
 
 // entryOf is it as an entry, or a shared marker when its key and value
 // are not the one allocation newItem makes (never, today).
-func entryOf(it item) pointEntry {
+func entryOf(h uint64, it item) pointEntry {
 	kv := it.key
 	if len(it.value) > 0 {
 		if unsafe.StringData(it.value) != (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(it.key)), len(it.key))) {
-			return pointEntry{mod: it.mod, create: shared}
+			return pointEntry{h: h, mod: it.mod, create: shared}
 		}
 		kv = unsafe.String(unsafe.StringData(it.key), len(it.key)+len(it.value))
 	}
-	return pointEntry{kv: kv, klen: len(it.key), mod: it.mod, create: it.create}
+	return pointEntry{h: h, kv: kv, klen: len(it.key), mod: it.mod, create: it.create}
 }
 
 // put records it, written at revision it.mod.
 func (x *pointIndex) put(it item) {
 	h := x.hash(it.key)
-	e := entryOf(it)
+	e := entryOf(h, it)
 	sh := x.shard(h)
 	sh.mu.Lock()
-	old, found := sh.m[h]
+	old, found := sh.get(h)
 	switch {
 	case !found || old.create == tombstone:
 		x.live++
 	case old.create == shared || old.kv[:old.klen] != it.key:
-		e = pointEntry{mod: it.mod, create: shared}
+		e = pointEntry{h: h, mod: it.mod, create: shared}
 	}
-	sh.m[h] = e
+	sh.set(e)
 	sh.mu.Unlock()
 }
 
@@ -150,9 +241,9 @@ func (x *pointIndex) del(key string, mod int64) {
 	h := x.hash(key)
 	sh := x.shard(h)
 	sh.mu.Lock()
-	old, found := sh.m[h]
+	old, found := sh.get(h)
 	if found && old.create != tombstone && old.create != shared && old.kv[:old.klen] == key {
-		sh.m[h] = pointEntry{mod: mod, create: tombstone}
+		sh.set(pointEntry{h: h, mod: mod, create: tombstone})
 		x.live--
 		x.tombs = append(x.tombs, tomb{h, mod})
 	}
@@ -173,8 +264,8 @@ func (x *pointIndex) maybePurge(rev int64) {
 	for _, t := range x.tombs {
 		sh := x.shard(t.h)
 		sh.mu.Lock()
-		if e, ok := sh.m[t.h]; ok && e.create == tombstone && e.mod == t.mod {
-			delete(sh.m, t.h)
+		if e, ok := sh.get(t.h); ok && e.create == tombstone && e.mod == t.mod {
+			sh.remove(t.h)
 		}
 		sh.mu.Unlock()
 	}
