@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // TestPointIndexAnswersAsTheTree replays random puts and deletes into a
@@ -166,4 +167,12 @@ func TestPointShardIsAMap(t *testing.T) {
 		}
 	}
 	t.Logf("table of %d slots, %d entries", len(sh.slots), sh.n)
+}
+
+// TestPointEntrySize keeps an entry at the 40 bytes the memory budget
+// (storage/doc.go) counts on.
+func TestPointEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(pointEntry{}); n != 40 {
+		t.Errorf("a point index entry is %d bytes, want 40", n)
+	}
 }
