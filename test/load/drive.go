@@ -112,6 +112,7 @@ func (sc *scenario) ok(status int) bool {
 // result is one scenario's measurement.
 type result struct {
 	scenario       string
+	round          int  // 1 … -repeat
 	external       bool // served by a process of its own: the server columns do not apply
 	n              int
 	conns          int

@@ -9,7 +9,14 @@
 // assists, estimated mark-phase time, longest stop-the-world pause,
 // goroutine scheduling latency) and the live heap per stored user.
 //
-//	go run ./test/load [-users 1000,100000] [-duration 10s] [-connections 16] [-out table]
+//	go run ./test/load [-users 1000,100000] [-duration 10s] [-connections 16] [-out table] [-repeat 3]
+//
+// One run's ratio to the bare handler moves with the bare handler's own
+// 99th percentile, which varies by a quarter from run to run on a shared
+// 2-core machine; -repeat N runs the scenario list N rounds on the same
+// server and adds medians (and ranges) of the per-round ratios. -hold D
+// keeps the seeded server up for an outside client (wrk) before the
+// scenarios.
 //
 // Scenarios:
 //
@@ -190,6 +197,7 @@ type options struct {
 	verbose     bool
 	profileDir  string
 	hold        time.Duration
+	repeat      int
 	churn       float64
 	memo        bool
 	prewarm     time.Duration
@@ -219,6 +227,7 @@ func parseFlags() (options, error) {
 	flag.BoolVar(&o.memo, "memo", true, "after seeding, measure the holdings memo's memory per user (fills an authz.Holdings for every user)")
 	flag.BoolVar(&o.restart, "restart", true, "after the scenarios of each N, restart gatehouse on its data in a process of its own and report the memory the start-up relist of the cache peaks at")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each measured scenario to this directory (N-scenario.pprof)")
+	flag.IntVar(&o.repeat, "repeat", 1, "run the scenario list this many rounds in turn on the same server (bare-process, a, b, …, then again), and add a summary of each scenario's medians over the rounds, with its rate and p99 against bare-process's in the same round")
 	flag.DurationVar(&o.hold, "hold", 0, "after seeding and prewarm, print the server's and the bare handlers' URLs and the credentials, and keep serving this long before the scenarios, for an outside client such as wrk")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -270,7 +279,7 @@ func parseFlags() (options, error) {
 		if o.scenarios != nil {
 			k = len(o.scenarios)
 		}
-		perN := 2*time.Minute + o.prewarm + o.hold + time.Duration(k)*(o.duration+o.warmup+15*time.Second)
+		perN := 2*time.Minute + o.prewarm + o.hold + time.Duration(max(1, o.repeat)*k)*(o.duration+o.warmup+15*time.Second)
 		for _, n := range o.users {
 			o.timeout += perN + time.Duration(n/1000)*time.Second
 			if o.restart {
@@ -533,91 +542,97 @@ func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]res
 		time.Sleep(o.hold)
 	}
 	var out []result
-	for _, sc := range scs {
-		if sc.prepare != nil {
-			if err := sc.prepare(&sc); err != nil {
+	for round := 1; round <= max(1, o.repeat); round++ {
+		for _, sc := range scs {
+			if sc.prepare != nil {
+				if err := sc.prepare(&sc); err != nil {
+					return out, sr, fmt.Errorf("%s: %w", sc.Name, err)
+				}
+			}
+			if sc.Name == "argon2id (seeding only)" {
+				continue
+			}
+			runtime.GC() // each scenario starts a fresh GC cycle
+			var prof func()
+			var profErr error
+			stopChurn := startChurn(in.Store, n, o.churn)
+			var g0, g1 gcSample
+			run := d.run
+			if sc.local != nil {
+				run = func(sc scenario, warmup, duration time.Duration, recording, stopped func()) (driveResult, error) {
+					return sc.local(warmup, duration), nil
+				}
+			}
+			dr, err := run(sc, o.warmup, o.duration,
+				func() {
+					g0 = readGC()
+					if o.profileDir != "" {
+						name := fmt.Sprintf("%d-%s", n, sc.Name)
+						if o.repeat > 1 {
+							name += fmt.Sprintf("-%d", round)
+						}
+						prof, profErr = startProfile(o.profileDir, name)
+					}
+				},
+				func() {
+					g1 = readGC()
+					if prof != nil {
+						prof()
+					}
+				})
+			stopChurn()
+			if err != nil {
 				return out, sr, fmt.Errorf("%s: %w", sc.Name, err)
 			}
-		}
-		if sc.Name == "argon2id (seeding only)" {
-			continue
-		}
-		runtime.GC() // each scenario starts a fresh GC cycle
-		var prof func()
-		var profErr error
-		stopChurn := startChurn(in.Store, n, o.churn)
-		var g0, g1 gcSample
-		run := d.run
-		if sc.local != nil {
-			run = func(sc scenario, warmup, duration time.Duration, recording, stopped func()) (driveResult, error) {
-				return sc.local(warmup, duration), nil
+			if profErr != nil {
+				return out, sr, profErr
 			}
-		}
-		dr, err := run(sc, o.warmup, o.duration,
-			func() {
-				g0 = readGC()
-				if o.profileDir != "" {
-					prof, profErr = startProfile(o.profileDir, fmt.Sprintf("%d-%s", n, sc.Name))
-				}
-			},
-			func() {
-				g1 = readGC()
-				if prof != nil {
-					prof()
-				}
-			})
-		stopChurn()
-		if err != nil {
-			return out, sr, fmt.Errorf("%s: %w", sc.Name, err)
-		}
-		if profErr != nil {
-			return out, sr, profErr
-		}
-		r := result{external: sc.external, scenario: sc.Name, n: n, conns: o.conns, requests: dr.Requests, errors: dr.Errors,
-			elapsed: dr.Elapsed, p50: dr.P50, p99: dr.P99, p999: dr.P999, max: dr.Max, note: sc.note,
-			firstErr: dr.FirstErr, clientGCs: dr.GCs}
-		r.gc = diffGC(g0, g1)
-		r.cores = r.gc.cpu.Seconds() / r.gc.wall.Seconds()
-		if k := r.requests + r.errors; k > 0 {
-			r.cpuPerReq = r.gc.cpu / time.Duration(k)
-			r.clientCPU = dr.CPU / time.Duration(k)
-		}
-		r.load1 = loadAvg()
-		if o.churn > 0 {
-			r.note += fmt.Sprintf("; churn %.0f writes/s", o.churn)
-		}
-		if r.clientGCs > 0 {
-			r.note += fmt.Sprintf("; %d GC cycles in the client", r.clientGCs)
-		}
-		if sc.Seq > 0 && r.requests+r.errors > sc.Seq {
-			r.note += "; names repeated: some requests hit the credential cache"
-		}
-		if sc.Name == "signin" {
-			for _, a := range out {
-				if a.scenario == "argon2id" && a.n == n && a.requests > 0 {
-					r.note += fmt.Sprintf("; %.0f%% of argon2id's %.1f/s", 100*r.rate()/a.rate(), a.rate())
+			r := result{round: round, external: sc.external, scenario: sc.Name, n: n, conns: o.conns, requests: dr.Requests, errors: dr.Errors,
+				elapsed: dr.Elapsed, p50: dr.P50, p99: dr.P99, p999: dr.P999, max: dr.Max, note: sc.note,
+				firstErr: dr.FirstErr, clientGCs: dr.GCs}
+			r.gc = diffGC(g0, g1)
+			r.cores = r.gc.cpu.Seconds() / r.gc.wall.Seconds()
+			if k := r.requests + r.errors; k > 0 {
+				r.cpuPerReq = r.gc.cpu / time.Duration(k)
+				r.clientCPU = dr.CPU / time.Duration(k)
+			}
+			r.load1 = loadAvg()
+			if o.churn > 0 {
+				r.note += fmt.Sprintf("; churn %.0f writes/s", o.churn)
+			}
+			if r.clientGCs > 0 {
+				r.note += fmt.Sprintf("; %d GC cycles in the client", r.clientGCs)
+			}
+			if sc.Seq > 0 && r.requests+r.errors > sc.Seq {
+				r.note += "; names repeated: some requests hit the credential cache"
+			}
+			if sc.Name == "signin" {
+				for _, a := range out {
+					if a.scenario == "argon2id" && a.n == n && a.requests > 0 {
+						r.note += fmt.Sprintf("; %.0f%% of argon2id's %.1f/s", 100*r.rate()/a.rate(), a.rate())
+					}
 				}
 			}
-		}
-		m := readMem(false)
-		r.rssKiB = m.rss
-		sr.peak = max(sr.peak, m.rss)
-		r.live = liveHeap()
-		sr.liveUnder = max(sr.liveUnder, r.live)
-		if r.firstErr != "" {
-			fmt.Fprintf(realStderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.Name, r.errors, r.firstErr)
-		}
-		if r.external {
-			fmt.Fprintf(realStderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  (own process)  load %.1f\n",
-				n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors, r.load1)
+			m := readMem(false)
+			r.rssKiB = m.rss
+			sr.peak = max(sr.peak, m.rss)
+			r.live = liveHeap()
+			sr.liveUnder = max(sr.liveUnder, r.live)
+			if r.firstErr != "" {
+				fmt.Fprintf(realStderr, "load: N=%d %s: %d errors, first: %s\n", n, sc.Name, r.errors, r.firstErr)
+			}
+			if r.external {
+				fmt.Fprintf(realStderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  (own process)  load %.1f\n",
+					n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors, r.load1)
+				out = append(out, r)
+				continue
+			}
+			fmt.Fprintf(realStderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  GC %.1f/s %.0f%% mark %s (max %s, %.0f%% of the time)  live %s/user  CPU/req %s  client GCs %d  load %.1f\n",
+				n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors,
+				float64(r.gc.cycles)/r.gc.wall.Seconds(), 100*r.gc.gcShare, fmtDur(r.gc.markMean), fmtDur(r.gc.markMax), 100*r.gc.inMark, fmtBytes(float64(r.live)/float64(n)),
+				fmtDur(r.cpuPerReq), r.clientGCs, r.load1)
 			out = append(out, r)
-			continue
 		}
-		fmt.Fprintf(realStderr, "load: N=%d %-14s %9.0f req/s  p50 %-8s p99 %-8s p99.9 %-8s max %-8s errors %d  GC %.1f/s %.0f%% mark %s (max %s, %.0f%% of the time)  live %s/user  CPU/req %s  client GCs %d  load %.1f\n",
-			n, sc.Name, r.rate(), fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.p999), fmtDur(r.max), r.errors,
-			float64(r.gc.cycles)/r.gc.wall.Seconds(), 100*r.gc.gcShare, fmtDur(r.gc.markMean), fmtDur(r.gc.markMax), 100*r.gc.inMark, fmtBytes(float64(r.live)/float64(n)),
-			fmtDur(r.cpuPerReq), r.clientGCs, r.load1)
-		out = append(out, r)
 	}
 	// Last, so that its garbage does not weigh on the scenarios.
 	if o.memo {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -87,6 +88,9 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 		"RSS MiB", "cores", "CPU/req", "client/req", "load", "vs bare rate", "vs bare p99", "vs bare CPU", "notes"}
 	var rows [][]string
 	for _, r := range results {
+		if o.repeat > 1 {
+			r.note = fmt.Sprintf("round %d; %s", r.round, r.note)
+		}
 		vsRate, vsP99, vsCPU := "", "", ""
 		if b, ok := bare[r.n]; ok && r.scenario != "bare" && b.requests > 0 && b.p99 > 0 {
 			vsRate = fmt.Sprintf("%.2f×", r.rate()/b.rate())
@@ -118,6 +122,9 @@ func printResults(w io.Writer, o options, results []result, seeds []seedReport) 
 			fmt.Sprintf("%.1f", r.load1), vsRate, vsP99, vsCPU, r.note})
 	}
 	table(w, o.out, header, rows)
+	if o.repeat > 1 {
+		printRounds(w, o, results)
+	}
 
 	if len(seeds) == 0 {
 		return
@@ -199,5 +206,67 @@ func printRestarts(w io.Writer, o options, seeds []seedReport) {
 	fmt.Fprintln(w)
 	header := []string{"N", "parent leftover live MiB", "start", "ready", "base live MiB", "base RSS MiB", "peak objects MiB", "peak live MiB", "steady live MiB", "peak/steady",
 		"peak RSS MiB", "steady RSS MiB", "relist/silence warnings"}
+	table(w, o.out, header, rows)
+}
+
+// printRounds writes, for each N and scenario run in several rounds, the
+// median of its figures over the rounds and its rate and p99 against
+// bare-process's (bare's without it) in the same round: one run's ratio
+// moves with the bare handler's own p99, which varies by a quarter from
+// run to run on a shared machine.
+func printRounds(w io.Writer, o options, results []result) {
+	type key struct {
+		n        int
+		scenario string
+	}
+	var order []key
+	byKey := map[key][]result{}
+	bare := map[[2]int]result{} // (n, round) → the bare handler's result
+	for _, r := range results {
+		k := key{r.n, r.scenario}
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], r)
+		if b, ok := bare[[2]int{r.n, r.round}]; r.scenario == "bare-process" || r.scenario == "bare" && (!ok || b.scenario != "bare-process") {
+			bare[[2]int{r.n, r.round}] = r
+		}
+	}
+	median := func(xs []float64) float64 {
+		slices.Sort(xs)
+		if len(xs)%2 == 1 {
+			return xs[len(xs)/2]
+		}
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	spread := func(xs []float64, f string) string {
+		if len(xs) == 0 {
+			return ""
+		}
+		m := median(slices.Clone(xs))
+		return fmt.Sprintf(f+" ("+f+"–"+f+")", m, slices.Min(xs), slices.Max(xs))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "medians over %d rounds (lowest–highest); vs bare = the scenario's figure over the bare handler's (bare-process) in the same round\n", o.repeat)
+	header := []string{"scenario", "N", "rounds", "req/s", "p50 ms", "p99 ms", "CPU/req µs", "vs bare rate", "vs bare p99"}
+	var rows [][]string
+	for _, k := range order {
+		rs := byKey[k]
+		var rate, p50, p99, cpu, vsRate, vsP99 []float64
+		for _, r := range rs {
+			rate = append(rate, r.rate())
+			p50 = append(p50, float64(r.p50)/float64(time.Millisecond))
+			p99 = append(p99, float64(r.p99)/float64(time.Millisecond))
+			if !r.external && r.cpuPerReq > 0 {
+				cpu = append(cpu, float64(r.cpuPerReq)/float64(time.Microsecond))
+			}
+			if b, ok := bare[[2]int{r.n, r.round}]; ok && b.scenario != r.scenario && b.p99 > 0 && b.requests > 0 {
+				vsRate = append(vsRate, r.rate()/b.rate())
+				vsP99 = append(vsP99, float64(r.p99)/float64(b.p99))
+			}
+		}
+		rows = append(rows, []string{k.scenario, fmt.Sprint(k.n), fmt.Sprint(len(rs)), spread(rate, "%.0f"), spread(p50, "%.2f"),
+			spread(p99, "%.2f"), spread(cpu, "%.0f"), spread(vsRate, "%.2f"), spread(vsP99, "%.2f")})
+	}
 	table(w, o.out, header, rows)
 }
