@@ -126,12 +126,12 @@ type clientProc struct {
 // reexec starts this executable again with arg (a child process of the
 // tool: the client, the bare handler), its stderr on ours, killed if this
 // process dies (Pdeathsig where the OS offers it), and returns its pipes.
-func reexec(arg string) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
+func reexec(arg string, extra ...string) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("cannot find this executable to re-run it: %w", err)
 	}
-	cmd := exec.Command(exe, arg)
+	cmd := exec.Command(exe, append([]string{arg}, extra...)...)
 	cmd.Stderr = realStderr
 	cmd.Env = clientEnv()
 	setParentDeathSignal(cmd)

@@ -16,7 +16,10 @@
 // 2-core machine; -repeat N runs the scenario list N rounds on the same
 // server and adds medians (and ranges) of the per-round ratios. -hold D
 // keeps the seeded server up for an outside client (wrk) before the
-// scenarios.
+// scenarios. -etcd-process runs the embedded etcd in a process of its
+// own, used as an external cluster (as in production), so that the
+// server process's heap and threads are gatehouse's alone. -trace adds
+// an execution trace of each window to -cpuprofile's profiles.
 //
 // Scenarios:
 //
@@ -153,6 +156,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,6 +180,9 @@ func main() {
 	if isBareMode() {
 		os.Exit(bareMain())
 	}
+	if isEtcdMode() {
+		os.Exit(etcdMain())
+	}
 	if isRestartMode() {
 		os.Exit(restartMain())
 	}
@@ -198,6 +205,7 @@ type options struct {
 	profileDir  string
 	hold        time.Duration
 	repeat      int
+	etcdProcess bool
 	churn       float64
 	memo        bool
 	prewarm     time.Duration
@@ -226,12 +234,17 @@ func parseFlags() (options, error) {
 	flag.IntVar(&headroomMiB, "gc-headroom-mib", conf.Defaults().Runtime.GCHeadroomMiB, "the server process keeps its GC heap goal this many MiB above the live heap, as the gatehouse binary does (runtime.gc-headroom-mib; 0: GOGC alone)")
 	flag.BoolVar(&o.memo, "memo", true, "after seeding, measure the holdings memo's memory per user (fills an authz.Holdings for every user)")
 	flag.BoolVar(&o.restart, "restart", true, "after the scenarios of each N, restart gatehouse on its data in a process of its own and report the memory the start-up relist of the cache peaks at")
+	flag.BoolVar(&traceWindows, "trace", false, "with -cpuprofile, also write an execution trace of each measured window (N-scenario.trace)")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each measured scenario to this directory (N-scenario.pprof)")
+	flag.BoolVar(&o.etcdProcess, "etcd-process", false, "run the embedded etcd in a process of its own, which gatehouse uses as an external cluster (as in production): the server process holds gatehouse alone (needs -restart=false)")
 	flag.IntVar(&o.repeat, "repeat", 1, "run the scenario list this many rounds in turn on the same server (bare-process, a, b, …, then again), and add a summary of each scenario's medians over the rounds, with its rate and p99 against bare-process's in the same round")
 	flag.DurationVar(&o.hold, "hold", 0, "after seeding and prewarm, print the server's and the bare handlers' URLs and the credentials, and keep serving this long before the scenarios, for an outside client such as wrk")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", flag.Arg(0))
+	}
+	if o.etcdProcess && o.restart {
+		return o, errors.New("-etcd-process restarts nothing: add -restart=false")
 	}
 	for _, f := range strings.Split(*users, ",") {
 		f = strings.ReplaceAll(strings.TrimSpace(f), "_", "")
@@ -428,6 +441,14 @@ func runN(o options, d *clientProc, bareAddr, bareProcAddr string, n int) ([]res
 	defer os.RemoveAll(dir)
 
 	cfg := loadConfig(dir)
+	if o.etcdProcess {
+		ep, err := startEtcdProc(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer ep.close()
+		cfg.Storage.Etcd.Endpoints = []string{ep.endpoint}
+	}
 	var logw io.Writer = io.Discard
 	if o.verbose {
 		logw = realStderr
@@ -948,11 +969,36 @@ func startProfile(dir, name string) (func(), error) {
 		f.Close()
 		return nil, err
 	}
+	if !traceWindows {
+		return func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}, nil
+	}
+	tf, err := os.Create(filepath.Join(dir, name+".trace"))
+	if err != nil {
+		pprof.StopCPUProfile()
+		f.Close()
+		return nil, err
+	}
+	if err := trace.Start(tf); err != nil {
+		pprof.StopCPUProfile()
+		f.Close()
+		tf.Close()
+		return nil, err
+	}
 	return func() {
+		trace.Stop()
+		tf.Close()
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
 }
+
+// traceWindows (-trace) adds an execution trace of each measured window
+// to its CPU profile (N-scenario.trace): go tool trace -pprof=sched shows
+// where goroutines waited to run.
+var traceWindows bool
 
 // createAPIKey gives the checker an API key for user reads and returns
 // its secret (shown once, in the 201 document).
