@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"gatehouse/hashtable"
 )
 
 // Holding is what one user holds, ready for decisions: the permissions of
@@ -122,8 +124,8 @@ const ShapesBudget = 8 << 20
 
 // memoMap is the memo's map from principal to entry, in shards that
 // each take a read lock for a lookup. A shard is an open-addressing table
-// (linear probing, at most three quarters full) of hashes and entry
-// pointers: a lookup reads one slot and the entry it points to, where a
+// (package hashtable) of hashes and entry pointers: a lookup reads one
+// slot and the entry it points to, where a
 // Go map keyed by the two strings read its directory, table, group and
 // both keys (1.1 µs a lookup in the server at 100,000 principals), and
 // sync.Map's trie more. Two keys may share a hash: a slot matches only
@@ -136,15 +138,9 @@ type memoMap struct {
 const memoShards = 64
 
 type memoShard struct {
-	mu    sync.RWMutex
-	slots []memoSlot // a power of two long (or nil); h == 0 marks a free slot
-	n     int
-	_     [64 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof([]memoSlot(nil)) - unsafe.Sizeof(0)]byte
-}
-
-type memoSlot struct {
-	h uint64
-	e *memoEntry
+	mu sync.RWMutex
+	t  hashtable.Table[*memoEntry]
+	_  [64 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof(hashtable.Table[*memoEntry]{})]byte
 }
 
 var memoSeed = maphash.MakeSeed()
@@ -153,6 +149,16 @@ var memoSeed = maphash.MakeSeed()
 func memoHash(k holdingKey) uint64 { return maphash.Comparable(memoSeed, k) | 1 }
 
 func (mm *memoMap) shard(h uint64) *memoShard { return &mm.shards[h>>58] }
+
+// find is k's entry and its position, nil when k has none. The shard's
+// lock must be held.
+func (sh *memoShard) find(h uint64, k holdingKey) (*memoEntry, int) {
+	e, at := sh.t.Find(h, func(e **memoEntry) bool { return (*e).key == k })
+	if e == nil {
+		return nil, 0
+	}
+	return *e, at
+}
 
 func (mm *memoMap) load(k holdingKey) (*memoEntry, bool) {
 	h := memoHash(k)
@@ -167,11 +173,10 @@ func (mm *memoMap) store(k holdingKey, e *memoEntry) {
 	h := memoHash(k)
 	sh := mm.shard(h)
 	sh.mu.Lock()
-	if old, i := sh.find(h, k); old != nil {
-		sh.slots[i].e = e
-	} else {
-		sh.insert(memoSlot{h, e})
+	if old, at := sh.find(h, k); old != nil {
+		sh.t.Remove(at)
 	}
+	sh.t.Insert(h, e)
 	sh.mu.Unlock()
 }
 
@@ -179,76 +184,12 @@ func (mm *memoMap) remove(k holdingKey) (*memoEntry, bool) {
 	h := memoHash(k)
 	sh := mm.shard(h)
 	sh.mu.Lock()
-	e, i := sh.find(h, k)
+	e, at := sh.find(h, k)
 	if e != nil {
-		sh.removeAt(i)
+		sh.t.Remove(at)
 	}
 	sh.mu.Unlock()
 	return e, e != nil
-}
-
-// find is k's entry and its slot, nil when k has none. The shard's lock
-// must be held.
-func (sh *memoShard) find(h uint64, k holdingKey) (*memoEntry, int) {
-	if len(sh.slots) == 0 {
-		return nil, 0
-	}
-	m := uint64(len(sh.slots) - 1)
-	for i := h & m; ; i = (i + 1) & m {
-		s := &sh.slots[i]
-		if s.h == 0 {
-			return nil, 0
-		}
-		if s.h == h && s.e.key == k {
-			return s.e, int(i)
-		}
-	}
-}
-
-// insert adds s (whose key the shard does not hold), growing the table
-// to stay at most three quarters full. The write lock must be held.
-func (sh *memoShard) insert(s memoSlot) {
-	if 4*(sh.n+1) > 3*len(sh.slots) {
-		old := sh.slots
-		sh.slots, sh.n = make([]memoSlot, max(16, 2*len(old))), 0
-		for _, o := range old {
-			if o.h != 0 {
-				sh.insert(o)
-			}
-		}
-	}
-	m := uint64(len(sh.slots) - 1)
-	i := s.h & m
-	for sh.slots[i].h != 0 {
-		i = (i + 1) & m
-	}
-	sh.slots[i] = s
-	sh.n++
-}
-
-// removeAt empties slot i and shifts back the slots after it that probed
-// past it, so that no probe sequence breaks. The write lock must be held.
-func (sh *memoShard) removeAt(at int) {
-	m := uint64(len(sh.slots) - 1)
-	i := uint64(at)
-	for j := i; ; {
-		sh.slots[i] = memoSlot{}
-		for {
-			j = (j + 1) & m
-			if sh.slots[j].h == 0 {
-				sh.n--
-				return
-			}
-			// The slot at j may move to i when its home k does not lie
-			// cyclically in (i, j].
-			k := sh.slots[j].h & m
-			if (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
-				break
-			}
-		}
-		sh.slots[i] = sh.slots[j]
-		i = j
-	}
 }
 
 // DefaultHoldingsBudget is the memo's default byte budget, 64 MiB: some

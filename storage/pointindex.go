@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"gatehouse/hashtable"
 )
 
 // pointIndex answers point reads (View.get) without searching the tree.
@@ -38,7 +40,7 @@ import (
 // from outside) leave a marker that sends every read of the hash to the
 // tree. Readers and the writer meet in 64 shards, each under a
 // read-write lock. A shard is an open-addressing table of entries held
-// inline (linear probing, at most three quarters full; 40 bytes an
+// inline (package hashtable: at most three quarters full; 40 bytes an
 // entry, about 75 bytes a key on average): a read is one or two cache
 // misses, where a Go map's directory, table and group make four or five
 // (1.2 µs per read in the server at 100,000 users), and a key costs no
@@ -59,97 +61,33 @@ type pointIndex struct {
 const pointShards = 64
 
 type pointShard struct {
-	mu    sync.RWMutex
-	slots []pointEntry // a power of two long; h == 0 marks a free slot
-	n     int          // slots in use
-	_     [64 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof([]pointEntry(nil)) - unsafe.Sizeof(0)]byte
+	mu sync.RWMutex
+	t  hashtable.Table[pointEntry] // one entry per hash
+	_  [64 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof(hashtable.Table[pointEntry]{})]byte
 }
 
 // get is the entry of hash h. The shard's lock must be held.
 func (sh *pointShard) get(h uint64) (pointEntry, bool) {
-	m := uint64(len(sh.slots) - 1)
-	for i := h & m; ; i = (i + 1) & m {
-		e := &sh.slots[i]
-		if e.h == h {
-			return *e, true
-		}
-		if e.h == 0 {
-			return pointEntry{}, false
-		}
+	if e, _ := sh.t.Find(h, nil); e != nil {
+		return *e, true
 	}
+	return pointEntry{}, false
 }
 
-// set stores e at its hash e.h, growing the table to stay at most three
-// quarters full. The shard's write lock must be held.
-func (sh *pointShard) set(e pointEntry) {
-	m := uint64(len(sh.slots) - 1)
-	for i := e.h & m; ; i = (i + 1) & m {
-		switch sh.slots[i].h {
-		case e.h:
-			sh.slots[i] = e
-			return
-		case 0:
-			if 4*(sh.n+1) > 3*len(sh.slots) {
-				sh.grow(2 * len(sh.slots))
-				sh.set(e)
-				return
-			}
-			sh.slots[i] = e
-			sh.n++
-			return
-		}
+// set stores e under hash h. The shard's write lock must be held.
+func (sh *pointShard) set(h uint64, e pointEntry) {
+	if old, _ := sh.t.Find(h, nil); old != nil {
+		*old = e
+		return
 	}
-}
-
-// grow moves the entries into a table of size slots.
-func (sh *pointShard) grow(size int) {
-	old := sh.slots
-	sh.slots, sh.n = make([]pointEntry, size), 0
-	for _, e := range old {
-		if e.h != 0 {
-			sh.set(e)
-		}
-	}
-}
-
-// remove deletes the entry of hash h, shifting back the entries after it
-// that probed past its slot, so that no probe sequence breaks. The
-// shard's write lock must be held.
-func (sh *pointShard) remove(h uint64) {
-	m := uint64(len(sh.slots) - 1)
-	i := h & m
-	for sh.slots[i].h != h {
-		if sh.slots[i].h == 0 {
-			return
-		}
-		i = (i + 1) & m
-	}
-	for j := i; ; {
-		sh.slots[i] = pointEntry{}
-		for {
-			j = (j + 1) & m
-			if sh.slots[j].h == 0 {
-				sh.n--
-				return
-			}
-			// The entry at j may move to i when its home slot k does not
-			// lie cyclically in (i, j].
-			k := sh.slots[j].h & m
-			if (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
-				break
-			}
-		}
-		sh.slots[i] = sh.slots[j]
-		i = j
-	}
+	sh.t.Insert(h, e)
 }
 
 // pointEntry is the latest state at one hash.
 type pointEntry struct {
-	h uint64 // never 0 (pointIndex.hash)
 	// kv, n: the key then the value, n bytes, newItem's one allocation
 	// (a pointer and two 32-bit lengths rather than a string and an int:
-	// 40 bytes an entry, not 48).
+	// 32 bytes an entry, 40 with its hash in the table, not 48).
 	kv      unsafe.Pointer
 	n, klen uint32
 	mod     int64 // for a tombstone, the revision of the delete
@@ -170,12 +108,8 @@ type tomb struct {
 
 func newPointIndex(sizeHint int) *pointIndex {
 	x := &pointIndex{seed: maphash.MakeSeed(), mask: ^uint64(0)}
-	size := 8
-	for 3*size < 4*sizeHint/pointShards {
-		size *= 2
-	}
 	for i := range x.shards {
-		x.shards[i].slots = make([]pointEntry, size)
+		x.shards[i].t.Reserve(sizeHint / pointShards)
 	}
 	return x
 }
@@ -214,18 +148,18 @@ func (x *pointIndex) lookup(key string, rev int64) (it item, ok, known bool) {
 
 // entryOf is it as an entry, or a shared marker when its key and value
 // are not the one allocation newItem makes (never, today).
-func entryOf(h uint64, it item) pointEntry {
+func entryOf(it item) pointEntry {
 	if uint64(len(it.key))+uint64(len(it.value)) > math.MaxUint32 {
-		return pointEntry{h: h, mod: it.mod, create: shared}
+		return pointEntry{mod: it.mod, create: shared}
 	}
 	kv := it.key
 	if len(it.value) > 0 {
 		if unsafe.StringData(it.value) != (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(it.key)), len(it.key))) {
-			return pointEntry{h: h, mod: it.mod, create: shared}
+			return pointEntry{mod: it.mod, create: shared}
 		}
 		kv = unsafe.String(unsafe.StringData(it.key), len(it.key)+len(it.value))
 	}
-	return pointEntry{h: h, kv: unsafe.Pointer(unsafe.StringData(kv)), n: uint32(len(kv)), klen: uint32(len(it.key)),
+	return pointEntry{kv: unsafe.Pointer(unsafe.StringData(kv)), n: uint32(len(kv)), klen: uint32(len(it.key)),
 		mod: it.mod, create: it.create}
 }
 
@@ -240,7 +174,7 @@ func (e *pointEntry) key() string {
 // put records it, written at revision it.mod.
 func (x *pointIndex) put(it item) {
 	h := x.hash(it.key)
-	e := entryOf(h, it)
+	e := entryOf(it)
 	sh := x.shard(h)
 	sh.mu.Lock()
 	old, found := sh.get(h)
@@ -248,9 +182,9 @@ func (x *pointIndex) put(it item) {
 	case !found || old.create == tombstone:
 		x.live++
 	case old.create == shared || old.key() != it.key:
-		e = pointEntry{h: h, mod: it.mod, create: shared}
+		e = pointEntry{mod: it.mod, create: shared}
 	}
-	sh.set(e)
+	sh.set(h, e)
 	sh.mu.Unlock()
 }
 
@@ -261,7 +195,7 @@ func (x *pointIndex) del(key string, mod int64) {
 	sh.mu.Lock()
 	old, found := sh.get(h)
 	if found && old.create != tombstone && old.create != shared && old.key() == key {
-		sh.set(pointEntry{h: h, mod: mod, create: tombstone})
+		sh.set(h, pointEntry{mod: mod, create: tombstone})
 		x.live--
 		x.tombs = append(x.tombs, tomb{h, mod})
 	}
@@ -282,8 +216,8 @@ func (x *pointIndex) maybePurge(rev int64) {
 	for _, t := range x.tombs {
 		sh := x.shard(t.h)
 		sh.mu.Lock()
-		if e, ok := sh.get(t.h); ok && e.create == tombstone && e.mod == t.mod {
-			sh.remove(t.h)
+		if e, at := sh.t.Find(t.h, nil); e != nil && e.create == tombstone && e.mod == t.mod {
+			sh.t.Remove(at)
 		}
 		sh.mu.Unlock()
 	}
