@@ -8,13 +8,9 @@ package main
 // closes.
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 )
 
@@ -37,40 +33,16 @@ func bareMain() int {
 
 // bareProc is the parent's handle on the bare process.
 type bareProc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	addr  string
+	p    *childProc
+	addr string
 }
 
 func startBareProc() (*bareProc, error) {
-	cmd, stdin, stdout, err := reexec(bareArg)
+	p, err := startChild(30*time.Second, bareArg)
 	if err != nil {
-		return nil, fmt.Errorf("bare process: %w", err)
+		return nil, err
 	}
-	p := &bareProc{cmd: cmd, stdin: stdin}
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case p.addr = <-line:
-	case <-time.After(30 * time.Second):
-	}
-	if p.addr == "" {
-		p.close()
-		return nil, errors.New("the bare process did not say its address")
-	}
-	return p, nil
+	return &bareProc{p: p, addr: p.line}, nil
 }
 
-func (p *bareProc) close() {
-	_ = p.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-	}
-}
+func (p *bareProc) close() { p.p.close(5 * time.Second) }

@@ -8,13 +8,9 @@ package main
 // DIR), prints its client URL and serves until its stdin closes.
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 
 	"gatehouse/storage"
@@ -39,40 +35,16 @@ func etcdMain() int {
 
 // etcdProc is the parent's handle on the etcd process.
 type etcdProc struct {
-	cmd      *exec.Cmd
-	stdin    io.WriteCloser
+	p        *childProc
 	endpoint string
 }
 
 func startEtcdProc(dir string) (*etcdProc, error) {
-	cmd, stdin, stdout, err := reexec(etcdArg, dir)
+	p, err := startChild(90*time.Second, etcdArg, dir)
 	if err != nil {
-		return nil, fmt.Errorf("etcd process: %w", err)
+		return nil, err
 	}
-	p := &etcdProc{cmd: cmd, stdin: stdin}
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case p.endpoint = <-line:
-	case <-time.After(90 * time.Second):
-	}
-	if p.endpoint == "" {
-		p.close()
-		return nil, errors.New("the etcd process did not say its address")
-	}
-	return p, nil
+	return &etcdProc{p: p, endpoint: p.line}, nil
 }
 
-func (p *etcdProc) close() {
-	_ = p.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-	}
-}
+func (p *etcdProc) close() { p.p.close(15 * time.Second) }
