@@ -8,8 +8,6 @@ package main
 // closes.
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"time"
 )
@@ -22,13 +20,9 @@ func isBareMode() bool { return len(os.Args) > 1 && os.Args[1] == bareArg }
 func bareMain() int {
 	b, err := startBare()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "load bare:", err)
-		return 1
+		return childFailed(bareArg, err)
 	}
-	fmt.Println(b.Addr().String())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	b.Close()
-	return 0
+	return childServe(b.Addr().String(), b.Close)
 }
 
 // bareProc is the parent's handle on the bare process.

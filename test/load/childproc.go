@@ -4,10 +4,26 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
 )
+
+// childServe is a child's side once it runs: it prints addr for the
+// parent, runs until its stdin closes, then stops.
+func childServe(addr string, stop func()) int {
+	fmt.Println(addr)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	stop()
+	return 0
+}
+
+// childFailed reports a child that could not start.
+func childFailed(mode string, err error) int {
+	fmt.Fprintf(os.Stderr, "load %s: %v\n", mode, err)
+	return 1
+}
 
 // childProc is this program re-executed in one of its modes (bare,
 // etcd), which prints one line — its address — when it is ready and runs

@@ -8,8 +8,6 @@ package main
 // DIR), prints its client URL and serves until its stdin closes.
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -24,13 +22,9 @@ func isEtcdMode() bool { return len(os.Args) > 2 && os.Args[1] == etcdArg }
 func etcdMain() int {
 	e, err := storage.StartEmbedded(os.Args[2], 0, 0)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "load etcd:", err)
-		return 1
+		return childFailed(etcdArg, err)
 	}
-	fmt.Println(e.Endpoint)
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	e.Close()
-	return 0
+	return childServe(e.Endpoint, e.Close)
 }
 
 // etcdProc is the parent's handle on the etcd process.
