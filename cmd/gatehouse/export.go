@@ -20,11 +20,7 @@ func export(args, environ []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse export: --out needs a file name\nusage: %s\n", lookup("export").synopsis)
 		return 2
 	}
-	a, rest, code, ok := operand("export", args, stdout, stderr)
-	if !ok {
-		return code
-	}
-	cfg, code, ok := load("export", rest, environ, stdout, stderr)
+	a, cfg, code, ok := operandAndSettings("export", args, environ, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -54,11 +50,7 @@ func export(args, environ []string, _ io.Reader, stdout, stderr io.Writer) int {
 // into the store, as POST /auth/v2/import does and audited like it, with
 // actor "cli".
 func importDoc(args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	file, rest, code, ok := operand("import", args, stdout, stderr)
-	if !ok {
-		return code
-	}
-	cfg, code, ok := load("import", rest, environ, stdout, stderr)
+	file, cfg, code, ok := operandAndSettings("import", args, environ, stdout, stderr)
 	if !ok {
 		return code
 	}

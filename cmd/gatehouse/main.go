@@ -182,6 +182,17 @@ func load(name string, args, environ []string, stdout, stderr io.Writer) (conf.C
 	return cfg, 0, true
 }
 
+// operandAndSettings is operand, then load on the rest: the prologue of
+// every command that takes one operand and the serve settings.
+func operandAndSettings(name string, args, environ []string, stdout, stderr io.Writer) (string, conf.Config, int, bool) {
+	x, rest, code, ok := operand(name, args, stdout, stderr)
+	if !ok {
+		return "", conf.Config{}, code, false
+	}
+	cfg, code, ok := load(name, rest, environ, stdout, stderr)
+	return x, cfg, code, ok
+}
+
 // isOperand tells a positional argument from a flag; "-" (standard
 // input) is an operand.
 func isOperand(a string) bool { return a == "-" || !strings.HasPrefix(a, "-") }

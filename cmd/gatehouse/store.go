@@ -32,11 +32,7 @@ func withStore(cfg conf.Config, stderr io.Writer, op func(ctx context.Context, h
 }
 
 func backup(args, environ []string, _ io.Reader, stdout, stderr io.Writer) int {
-	file, rest, code, ok := operand("backup", args, stdout, stderr)
-	if !ok {
-		return code
-	}
-	cfg, code, ok := load("backup", rest, environ, stdout, stderr)
+	file, cfg, code, ok := operandAndSettings("backup", args, environ, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -53,11 +49,7 @@ func backup(args, environ []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 func restore(args, environ []string, _ io.Reader, stdout, stderr io.Writer) int {
-	file, rest, code, ok := operand("restore", args, stdout, stderr)
-	if !ok {
-		return code
-	}
-	cfg, code, ok := load("restore", rest, environ, stdout, stderr)
+	file, cfg, code, ok := operandAndSettings("restore", args, environ, stdout, stderr)
 	if !ok {
 		return code
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 func passwd(args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	name, rest, code, ok := operand("passwd", args, stdout, stderr)
+	name, cfg, code, ok := operandAndSettings("passwd", args, environ, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -24,10 +24,6 @@ func passwd(args, environ []string, stdin io.Reader, stdout, stderr io.Writer) i
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse passwd: %v\n", err)
 		return 2
-	}
-	cfg, code, ok := load("passwd", rest, environ, stdout, stderr)
-	if !ok {
-		return code
 	}
 	pw, err := readPassword(stdin, stderr, name)
 	if err != nil {
@@ -47,7 +43,7 @@ func passwd(args, environ []string, stdin io.Reader, stdout, stderr io.Writer) i
 }
 
 func unlock(args, environ []string, _ io.Reader, stdout, stderr io.Writer) int {
-	name, rest, code, ok := operand("unlock", args, stdout, stderr)
+	name, cfg, code, ok := operandAndSettings("unlock", args, environ, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -55,10 +51,6 @@ func unlock(args, environ []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "gatehouse unlock: %v\n", err)
 		return 2
-	}
-	cfg, code, ok := load("unlock", rest, environ, stdout, stderr)
-	if !ok {
-		return code
 	}
 	return withStore(cfg, stderr, func(ctx context.Context, h *storeadmin.Handle) int {
 		if err := storeadmin.Unlock(ctx, h.Store, a, u); err != nil {
