@@ -79,12 +79,10 @@ func ExportXML(ctx context.Context, store *storage.Store, a string) ([]byte, err
 	}
 	if len(rootRules) > 0 {
 		slices.SortFunc(rootRules, func(x, y storage.SubtreeRule) int { return strings.Compare(x.Name, y.Name) })
-		rs := root.CreateElement("rules")
-		for _, r := range rootRules {
-			re := rs.CreateElement("rule")
+		exportList(root, "rules", "rule", rootRules, func(re *etree.Element, r storage.SubtreeRule) {
 			re.CreateElement("account").CreateAttr("identifier", r.Rule.Account)
 			exportRule(re, r)
-		}
+		})
 	}
 	doc.Indent(2)
 	return doc.WriteToBytes()
@@ -95,79 +93,42 @@ func exportAccount(el *etree.Element, sa storage.SubtreeAccount) {
 		exportRefs(el.CreateElement("default-roles"), "role", sa.DefaultRoles)
 	}
 	exportText(el, "description", sa.Account.Description)
-	if len(sa.Groups) > 0 {
-		gs := el.CreateElement("groups")
-		for _, g := range sa.Groups {
-			ge := gs.CreateElement("group")
-			exportText(ge, "description", g.Group.Description)
-			ge.CreateElement("name").SetText(g.Name)
-			if len(g.Roles) > 0 {
-				exportRefs(ge.CreateElement("roles"), "role", g.Roles)
-			}
-			if len(g.Users) > 0 {
-				exportRefs(ge.CreateElement("users"), "user", g.Users)
-			}
+	exportList(el, "groups", "group", sa.Groups, func(ge *etree.Element, g storage.SubtreeGroup) {
+		exportText(ge, "description", g.Group.Description)
+		ge.CreateElement("name").SetText(g.Name)
+		if len(g.Roles) > 0 {
+			exportRefs(ge.CreateElement("roles"), "role", g.Roles)
 		}
-	}
+		if len(g.Users) > 0 {
+			exportRefs(ge.CreateElement("users"), "user", g.Users)
+		}
+	})
 	el.CreateElement("name").SetText(sa.Name)
 	exportText(el, "parent", sa.Account.Parent)
 	if len(sa.Ceiling) > 0 {
 		exportPerms(el.CreateElement("permissions"), sa.Ceiling)
 	}
-	if len(sa.Providers) > 0 {
-		ps := el.CreateElement("providers")
-		for _, p := range sa.Providers {
-			exportProvider(ps.CreateElement("provider"), p)
+	exportList(el, "providers", "provider", sa.Providers, exportProvider)
+	exportList(el, "roles", "role", sa.Roles, func(re *etree.Element, r storage.SubtreeRole) {
+		exportText(re, "description", r.Role.Description)
+		re.CreateElement("name").SetText(r.Name)
+		if len(r.Permissions) > 0 {
+			exportPerms(re.CreateElement("permissions"), r.Permissions)
 		}
-	}
-	if len(sa.Roles) > 0 {
-		rs := el.CreateElement("roles")
-		for _, r := range sa.Roles {
-			re := rs.CreateElement("role")
-			exportText(re, "description", r.Role.Description)
-			re.CreateElement("name").SetText(r.Name)
-			if len(r.Permissions) > 0 {
-				exportPerms(re.CreateElement("permissions"), r.Permissions)
-			}
-		}
-	}
-	if len(sa.Rules) > 0 {
-		rs := el.CreateElement("rules")
-		for _, r := range sa.Rules {
-			exportRule(rs.CreateElement("rule"), r)
-		}
-	}
-	if len(sa.Users) > 0 {
-		us := el.CreateElement("users")
-		for _, u := range sa.Users {
-			exportUser(us.CreateElement("user"), u)
-		}
-	}
+	})
+	exportList(el, "rules", "rule", sa.Rules, exportRule)
+	exportList(el, "users", "user", sa.Users, exportUser)
 }
 
 // exportUser writes a user's fields alphabetically with name last, as the
 // user document does.
 func exportUser(el *etree.Element, u storage.SubtreeUser) {
-	if len(u.APIKeys) > 0 {
-		ks := el.CreateElement("api-keys")
-		for _, k := range u.APIKeys {
-			exportAPIKey(ks.CreateElement("api-key"), k)
-		}
-	}
-	if len(u.Attributes) > 0 {
-		as := el.CreateElement("attributes")
-		for _, kv := range u.Attributes {
-			ae := as.CreateElement("attribute")
-			ae.CreateElement("name").SetText(kv[0])
-			ae.CreateElement("value").SetText(kv[1])
-		}
-	}
-	if len(u.Clients) > 0 {
-		cs := el.CreateElement("clients")
-		for _, c := range u.Clients {
-			exportClient(cs.CreateElement("client"), c)
-		}
-	}
+	exportList(el, "api-keys", "api-key", u.APIKeys, exportAPIKey)
+	exportList(el, "attributes", "attribute", u.Attributes, func(ae *etree.Element, kv [2]string) {
+		ae.CreateElement("name").SetText(kv[0])
+		ae.CreateElement("value").SetText(kv[1])
+	})
+	exportList(el, "clients", "client", u.Clients, exportClient)
 	if u.User.Created != 0 {
 		el.CreateElement("created").SetText(time.Unix(u.User.Created, 0).UTC().Format(time.RFC3339))
 	}
@@ -260,39 +221,34 @@ func exportProvider(el *etree.Element, sp storage.SubtreeProvider) {
 // first.
 func exportRule(el *etree.Element, sr storage.SubtreeRule) {
 	r := sr.Rule
-	if len(r.Conditions) > 0 {
-		cs := el.CreateElement("conditions")
-		for _, c := range r.Conditions {
-			ce := cs.CreateElement("condition")
-			ce.CreateElement("type").SetText(c.Type)
-			ce.CreateElement("attribute").SetText(c.Attribute)
-			ce.CreateElement("pattern").SetText(c.Pattern)
-		}
-	}
-	if len(r.Groups) > 0 {
-		gs := el.CreateElement("groups")
-		for _, g := range r.Groups {
-			gs.CreateElement("group").CreateAttr("identifier", g)
-		}
-	}
+	exportList(el, "conditions", "condition", r.Conditions, func(ce *etree.Element, c storage.RuleCondition) {
+		ce.CreateElement("type").SetText(c.Type)
+		ce.CreateElement("attribute").SetText(c.Attribute)
+		ce.CreateElement("pattern").SetText(c.Pattern)
+	})
+	exportList(el, "groups", "group", r.Groups, exportIdentifier)
 	el.CreateElement("name").SetText(sr.Name)
 	el.CreateElement("priority").SetText(strconv.Itoa(r.Priority))
-	if len(r.Roles) > 0 {
-		rs := el.CreateElement("roles")
-		for _, ro := range r.Roles {
-			rs.CreateElement("role").CreateAttr("identifier", ro)
-		}
+	exportList(el, "roles", "role", r.Roles, exportIdentifier)
+}
+
+// exportIdentifier writes a reference by identifier attribute.
+func exportIdentifier(el *etree.Element, name string) { el.CreateAttr("identifier", name) }
+
+// exportList writes xs, when there are any, as <list><item/>…</list>
+// under el, each item's content by write.
+func exportList[T any](el *etree.Element, list, item string, xs []T, write func(*etree.Element, T)) {
+	if len(xs) == 0 {
+		return
+	}
+	l := el.CreateElement(list)
+	for _, x := range xs {
+		write(l.CreateElement(item), x)
 	}
 }
 
 func exportTextList(el *etree.Element, list, item string, values []string) {
-	if len(values) == 0 {
-		return
-	}
-	l := el.CreateElement(list)
-	for _, v := range values {
-		l.CreateElement(item).SetText(v)
-	}
+	exportList(el, list, item, values, func(e *etree.Element, v string) { e.SetText(v) })
 }
 
 func exportText(el *etree.Element, name, value string) {
