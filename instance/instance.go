@@ -43,6 +43,7 @@ import (
 	"gatehouse/schema"
 	"gatehouse/selfservice"
 	"gatehouse/storage"
+	"gatehouse/storeadmin"
 	"gatehouse/totp"
 )
 
@@ -88,11 +89,7 @@ func Start(ctx context.Context, cfg conf.Config, log *slog.Logger, console io.Wr
 		in.Close()
 		return nil, err
 	}
-	in.Store, err = storage.Open(ctx, storage.Options{
-		Endpoints: endpoints, Username: cfg.Storage.Etcd.Username, Password: cfg.Storage.Etcd.Password,
-		TLS: tlsCfg, Prefix: cfg.Storage.Prefix, Timeout: cfg.Storage.Timeout, Logger: log,
-		AuditRetention: cfg.Audit.Retention,
-	})
+	in.Store, err = storage.Open(ctx, storeadmin.StoreOptions(cfg, endpoints, tlsCfg, log))
 	if err != nil {
 		in.Close()
 		return nil, err

@@ -37,17 +37,23 @@ func Open(ctx context.Context, cfg conf.Config, tlsCfg *tls.Config, log *slog.Lo
 		h.embedded = e
 		endpoints = []string{e.Endpoint}
 	}
-	s, err := storage.Open(ctx, storage.Options{
-		Endpoints: endpoints, Username: cfg.Storage.Etcd.Username, Password: cfg.Storage.Etcd.Password,
-		TLS: tlsCfg, Prefix: cfg.Storage.Prefix, Timeout: cfg.Storage.Timeout, Logger: log,
-		AuditRetention: cfg.Audit.Retention,
-	})
+	s, err := storage.Open(ctx, StoreOptions(cfg, endpoints, tlsCfg, log))
 	if err != nil {
 		h.Close()
 		return nil, err
 	}
 	h.Store = s
 	return h, nil
+}
+
+// StoreOptions are the storage options cfg gives, for a store at
+// endpoints: what the server and the offline commands both open.
+func StoreOptions(cfg conf.Config, endpoints []string, tlsCfg *tls.Config, log *slog.Logger) storage.Options {
+	return storage.Options{
+		Endpoints: endpoints, Username: cfg.Storage.Etcd.Username, Password: cfg.Storage.Etcd.Password,
+		TLS: tlsCfg, Prefix: cfg.Storage.Prefix, Timeout: cfg.Storage.Timeout, Logger: log,
+		AuditRetention: cfg.Audit.Retention,
+	}
 }
 
 // Close closes the store and stops an embedded etcd.
